@@ -1,0 +1,71 @@
+"""Python-level cost of alloc+free, side by side with the buffers a user would use instead.
+
+Run: python bench/bench_python.py [--size 64] [--repeat 7] [--number 200000]
+
+Every row is measured in the same run, interleaved round-robin over `--repeat` rounds,
+and reported as the median ns per alloc+free pair and as a ratio to
+`memoryview(bytearray(n))` (the target for c_allocator is <= 1.0x). One anchor block of
+the same size stays alive in every allocator so that no libc fast path is hit only by
+the loop's lone block.
+"""
+
+from __future__ import annotations
+
+import argparse
+import ctypes
+import platform
+import statistics
+import sys
+import timeit
+
+import zheap
+
+
+def cases(n: int) -> dict[str, tuple[str, dict[str, object]]]:
+    """Name -> (statement, globals) for one alloc+free of n bytes."""
+    c = zheap.c_allocator
+    p = zheap.page_allocator
+    r = zheap.raw_c_allocator
+    out: dict[str, tuple[str, dict[str, object]]] = {
+        "c_allocator alloc+free": ("free(alloc(n))", {"alloc": c.alloc, "free": c.free, "n": n}),
+        "raw_c_allocator alloc+free": ("free(alloc(n))", {"alloc": r.alloc, "free": r.free, "n": n}),
+        "page_allocator alloc+free": ("free(alloc(n))", {"alloc": p.alloc, "free": p.free, "n": n}),
+        "bytearray(n)": ("bytearray(n)", {"n": n}),
+        "memoryview(bytearray(n))": ("memoryview(bytearray(n))", {"n": n}),
+        "ctypes.create_string_buffer(n)": ("csb(n)", {"csb": ctypes.create_string_buffer, "n": n}),
+        "floor: no-op C method call": ("f()", {"f": [].clear}),
+    }
+    return out
+
+
+def main() -> int:
+    ap = argparse.ArgumentParser(description=__doc__)
+    ap.add_argument("--size", type=int, default=64)
+    ap.add_argument("--repeat", type=int, default=7)
+    ap.add_argument("--number", type=int, default=200_000)
+    args = ap.parse_args()
+
+    anchors = [(a, a.alloc(args.size)) for a in
+               (zheap.c_allocator, zheap.raw_c_allocator, zheap.page_allocator)]
+    table = cases(args.size)
+    samples: dict[str, list[float]] = {k: [] for k in table}
+    for _ in range(args.repeat):
+        for name, (stmt, env) in table.items():
+            number = args.number // 20 if name.startswith("page_allocator") else args.number
+            t = timeit.timeit(stmt, globals=env, number=number)
+            samples[name].append(t / number * 1e9)
+    for a, v in anchors:
+        a.free(v)
+
+    base = statistics.median(samples["memoryview(bytearray(n))"])
+    print(f"# alloc+free of {args.size} B, median of {args.repeat} interleaved rounds")
+    print(f"# Python {sys.version.split()[0]}, {platform.machine()}, {platform.platform()}")
+    print(f"{'case':40s} {'ns/op':>9s} {'vs memoryview(bytearray)':>26s}")
+    for name, xs in samples.items():
+        med = statistics.median(xs)
+        print(f"{name:40s} {med:9.1f} {med / base:25.2f}x")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -1,0 +1,93 @@
+/* c_allocator.c -- c_allocator and raw_c_allocator (Zig 0.15.1 heap.zig).
+ *
+ * Purpose: libc's heap behind the allocator interface.
+ * Basic design: c_allocator takes any power-of-two alignment through
+ * posix_memalign and reports in-place growth up to malloc_usable_size; it
+ * never calls realloc, which could return a block that loses the requested
+ * alignment. raw_c_allocator is bare malloc/realloc/free, limited to
+ * alignof(max_align_t), and is the better backing for an arena.
+ * Thread safety: as libc's malloc (thread-safe).
+ * Complexity: that of the libc allocator. */
+#if defined(__linux__) && !defined(_GNU_SOURCE)
+#define _GNU_SOURCE /* malloc_usable_size */
+#endif
+#include "internal.h"
+
+#include <stdlib.h>
+#if defined(__GLIBC__) || defined(__linux__)
+#include <malloc.h>
+#define ZH_HAVE_MALLOC_USABLE_SIZE 1
+#elif defined(__APPLE__)
+#include <malloc/malloc.h>
+#define ZH_HAVE_MALLOC_SIZE 1
+#endif
+
+/* --- c_allocator -------------------------------------------------------- */
+
+static void *c_alloc(void *ctx, size_t len, uint8_t al, uintptr_t ra) {
+    (void)ctx, (void)ra;
+    if (al > ZH_ALIGNMENT_MAX) return NULL;
+    size_t align = zh_alignment_bytes(al);
+    if (align < sizeof(void *)) align = sizeof(void *); /* posix_memalign's minimum */
+    void *p = NULL;
+    if (posix_memalign(&p, align, len) != 0) return NULL;
+    return p;
+}
+
+static bool c_resize(void *ctx, void *mem, size_t len, uint8_t al, size_t new_len, uintptr_t ra) {
+    (void)ctx, (void)al, (void)ra;
+    /* A shrink "succeeds" and gives nothing back to libc, as Zig's does. */
+    if (new_len <= len) return true;
+#if defined(ZH_HAVE_MALLOC_USABLE_SIZE)
+    return new_len <= malloc_usable_size(mem);
+#elif defined(ZH_HAVE_MALLOC_SIZE)
+    return new_len <= malloc_size(mem);
+#else
+    (void)mem;
+    return false;
+#endif
+}
+
+static void *c_remap(void *ctx, void *mem, size_t len, uint8_t al, size_t new_len, uintptr_t ra) {
+    return c_resize(ctx, mem, len, al, new_len, ra) ? mem : NULL;
+}
+
+static void c_free(void *ctx, void *mem, size_t len, uint8_t al, uintptr_t ra) {
+    (void)ctx, (void)len, (void)al, (void)ra;
+    free(mem);
+}
+
+static const zh_allocator_vtable c_vtable = {c_alloc, c_resize, c_remap, c_free};
+
+zh_allocator zh_c_allocator(void) {
+    return (zh_allocator){NULL, &c_vtable};
+}
+
+/* --- raw_c_allocator ---------------------------------------------------- */
+
+static void *raw_c_alloc(void *ctx, size_t len, uint8_t al, uintptr_t ra) {
+    (void)ctx, (void)ra;
+    /* Zig asserts this; a C caller asking for more gets out-of-memory rather
+     * than a silently under-aligned block. malloc may return less than
+     * max_align_t alignment for small sizes, which still suits any type of
+     * that size (Zig's comment). */
+    if (al > ZH_ALIGNMENT_MAX || zh_alignment_bytes(al) > ZH_RAW_C_MAX_ALIGNMENT) return NULL;
+    return malloc(len);
+}
+
+static void *raw_c_remap(void *ctx, void *mem, size_t len, uint8_t al, size_t new_len, uintptr_t ra) {
+    (void)ctx, (void)len, (void)al, (void)ra;
+    /* On failure libc leaves the block intact: the remap contract. */
+    return realloc(mem, new_len);
+}
+
+static void raw_c_free(void *ctx, void *mem, size_t len, uint8_t al, uintptr_t ra) {
+    (void)ctx, (void)len, (void)al, (void)ra;
+    free(mem);
+}
+
+static const zh_allocator_vtable raw_c_vtable = {raw_c_alloc, zh_no_resize, raw_c_remap, raw_c_free};
+
+zh_allocator zh_raw_c_allocator(void) {
+    return (zh_allocator){NULL, &raw_c_vtable};
+}

@@ -1,0 +1,476 @@
+/* allocator.c -- zheap.Allocator, the base type of every allocator: the
+ * std.mem.Allocator helper methods on Python objects. Each method parses its
+ * arguments, runs the export guard where it destroys something, and calls the
+ * core; failures map to exceptions here and nowhere else:
+ *   alloc NULL -> MemoryError, resize false / remap NULL -> None,
+ *   bad argument -> ValueError/TypeError/OverflowError, exports -> BufferError,
+ *   a ValidationAllocator contract report -> zheap.ZigPanic (already set). */
+#include "ext.h"
+
+#include <string.h>
+
+#include "structmember.h"
+
+/* --- argument parsing --------------------------------------------------------- */
+
+/* Positional-or-keyword arguments for fastcall methods: fills out[0..nmax)
+ * (NULL where absent) and checks the first `nreq` are present. */
+static int parse_args(const char *fn, const char *const *names, int nreq, int nmax, PyObject *const *args,
+                      Py_ssize_t nargs, PyObject *kwnames, PyObject **out) {
+    if (nargs > nmax) {
+        PyErr_Format(PyExc_TypeError, "%s() takes at most %d arguments (%zd given)", fn, nmax, nargs);
+        return -1;
+    }
+    for (int i = 0; i < nmax; i++) out[i] = i < nargs ? args[i] : NULL;
+    Py_ssize_t nkw = kwnames ? PyTuple_GET_SIZE(kwnames) : 0;
+    for (Py_ssize_t k = 0; k < nkw; k++) {
+        PyObject *key = PyTuple_GET_ITEM(kwnames, k);
+        int i = 0;
+        for (; i < nmax; i++)
+            if (PyUnicode_CompareWithASCIIString(key, names[i]) == 0) break;
+        if (i == nmax) {
+            PyErr_Format(PyExc_TypeError, "%s() got an unexpected keyword argument '%U'", fn, key);
+            return -1;
+        }
+        if (out[i] != NULL) {
+            PyErr_Format(PyExc_TypeError, "%s() got multiple values for argument '%s'", fn, names[i]);
+            return -1;
+        }
+        out[i] = args[nargs + k];
+    }
+    for (int i = 0; i < nreq; i++) {
+        if (out[i] == NULL) {
+            PyErr_Format(PyExc_TypeError, "%s() missing required argument '%s'", fn, names[i]);
+            return -1;
+        }
+    }
+    return 0;
+}
+
+/* A length: an int >= 0 (ValueError if negative, OverflowError if it does
+ * not fit a Py_ssize_t: no buffer can be that long). */
+static int parse_length(PyObject *obj, const char *what, Py_ssize_t *out) {
+    if (!PyLong_Check(obj)) {
+        PyErr_Format(PyExc_TypeError, "%s must be an int, not %.100s", what, Py_TYPE(obj)->tp_name);
+        return -1;
+    }
+    Py_ssize_t n = PyLong_AsSsize_t(obj);
+    if (n == -1 && PyErr_Occurred()) return -1;
+    if (n < 0) {
+        PyErr_Format(PyExc_ValueError, "%s must be >= 0, got %zd", what, n);
+        return -1;
+    }
+    *out = n;
+    return 0;
+}
+
+/* An alignment in bytes: a power of two, at most what the allocator takes. */
+int zx_parse_alignment(ZxAllocator *self, PyObject *obj, zh_alignment *out) {
+    if (obj == NULL) {
+        *out = 0;
+        return 0;
+    }
+    if (!PyLong_Check(obj)) {
+        PyErr_Format(PyExc_TypeError, "alignment must be an int, not %.100s", Py_TYPE(obj)->tp_name);
+        return -1;
+    }
+    int overflow = 0;
+    long long v = PyLong_AsLongLongAndOverflow(obj, &overflow);
+    if (v == -1 && PyErr_Occurred()) return -1;
+    if (overflow > 0) {
+        PyErr_SetString(PyExc_OverflowError, "alignment too large");
+        return -1;
+    }
+    if (overflow < 0 || v <= 0 || (v & (v - 1)) != 0) {
+        PyErr_Format(PyExc_ValueError, "alignment must be a positive power of two, got %R", obj);
+        return -1;
+    }
+    zh_alignment al = zh_alignment_from_bytes((size_t)v);
+    if (al > self->max_align) {
+        PyErr_Format(PyExc_ValueError, "%.100s supports alignments up to %zu bytes, got %lld",
+                     Py_TYPE(self)->tp_name, zh_alignment_bytes(self->max_align), v);
+        return -1;
+    }
+    *out = al;
+    return 0;
+}
+
+/* --- the shared operations ------------------------------------------------------ */
+
+static PyObject *no_memory(ZxAllocator *self, size_t len, zh_alignment al) {
+    /* A ValidationAllocator report is already set as ZigPanic. */
+    if (PyErr_Occurred()) return NULL;
+    return PyErr_Format(PyExc_MemoryError, "%.100s: out of memory allocating %zu bytes (alignment %zu)",
+                        Py_TYPE(self)->tp_name, len, zh_alignment_bytes(al));
+}
+
+/* alloc(len, al) as a view (new reference). Zero length never reaches the
+ * allocator (Zig's helpers): the view is empty, at the sentinel address. */
+PyObject *zx_alloc_view(ZxAllocator *self, Py_ssize_t len, zh_alignment al) {
+    ZxBlock *b = zx_block_new(self);
+    if (b == NULL) return NULL;
+    char *p;
+    if (len == 0) {
+        p = zh_empty(al);
+    } else {
+        p = zh_raw_alloc(self->a, (size_t)len, al, 0);
+        if (p == NULL) {
+            zx_block_discard(b);
+            return no_memory(self, (size_t)len, al);
+        }
+    }
+    PyObject *view = zx_block_activate(b, p, (size_t)len, al);
+    if (view == NULL && len != 0) zh_raw_free(self->a, p, (size_t)len, al, 0);
+    Py_DECREF(b); /* the view's managed buffer holds it now, or it dies */
+    return view;
+}
+
+/* Free a guarded block and retire `mv`. */
+static void free_block(ZxAllocator *self, ZxBlock *b, PyMemoryViewObject *mv) {
+    if (b->len != 0) zh_raw_free(self->a, b->ptr, b->len, b->align, 0);
+    zx_block_retire(b, mv, ZX_FREED);
+}
+
+/* Replace guarded block `old` (viewed by `mv`) by `nb`, now at (ptr, len):
+ * the old view goes stale, the new one is returned. */
+static PyObject *supersede(ZxBlock *old, PyMemoryViewObject *mv, ZxBlock *nb, char *ptr, size_t len) {
+    zh_alignment al = old->align;
+    zx_block_retire(old, mv, ZX_MOVED);
+    PyObject *view = zx_block_activate(nb, ptr, len, al);
+    /* If even the view object cannot be made, the memory has moved already:
+     * it stays allocated (as a leak) rather than risk a double free. */
+    Py_DECREF(nb);
+    return view;
+}
+
+/* The guarded block behind `view`, with a strong reference held by the
+ * caller for the duration of the operation (retiring drops the cycle that
+ * kept it alive). */
+static ZxBlock *take_block(ZxAllocator *self, PyObject *view, const char *fn) {
+    ZxBlock *b = zx_block_from_view(self, view, fn);
+    if (b == NULL || zx_guard(b, (PyMemoryViewObject *)view) < 0) return NULL;
+    Py_INCREF(b);
+    return b;
+}
+
+/* --- methods ------------------------------------------------------------------------ */
+
+PyDoc_STRVAR(alloc_doc,
+             "alloc($self, length, /, alignment=1)\n--\n\n"
+             "Allocate ``length`` bytes aligned to ``alignment`` (a power of two).\n\n"
+             "Returns a writable, C-contiguous memoryview of format 'B'. ``alloc(0)`` returns\n"
+             "an empty view without calling the allocator, as Zig does.\n"
+             "Raises MemoryError when the allocator is out of memory.");
+
+static PyObject *Allocator_alloc(PyObject *op, PyObject *const *args, Py_ssize_t nargs, PyObject *kwnames) {
+    static const char *const names[] = {"length", "alignment"};
+    ZxAllocator *self = ZxAllocator_CAST(op);
+    PyObject *a[2];
+    Py_ssize_t len;
+    zh_alignment al;
+    if (parse_args("alloc", names, 1, 2, args, nargs, kwnames, a) < 0 || parse_length(a[0], "length", &len) < 0 ||
+        zx_parse_alignment(self, a[1], &al) < 0)
+        return NULL;
+    return zx_alloc_view(self, len, al);
+}
+
+PyDoc_STRVAR(free_doc, "free($self, view, /)\n--\n\n"
+                       "Free the block behind ``view`` (a view ``alloc`` returned).\n\n"
+                       "Afterwards the view raises ValueError on any access. Raises BufferError,\n"
+                       "changing nothing, while slices of the view or other exports of it are alive,\n"
+                       "and ValueError for a view this allocator did not hand out or already freed.");
+
+static PyObject *Allocator_free(PyObject *op, PyObject *view) {
+    ZxAllocator *self = ZxAllocator_CAST(op);
+    ZxBlock *b = take_block(self, view, "free");
+    if (b == NULL) return NULL;
+    free_block(self, b, (PyMemoryViewObject *)view);
+    Py_DECREF(b);
+    Py_RETURN_NONE;
+}
+
+enum resize_kind { RESIZE, REMAP, REALLOC };
+
+static PyObject *resize_common(ZxAllocator *self, PyObject *const *args, Py_ssize_t nargs, PyObject *kwnames,
+                               const char *fn, enum resize_kind kind) {
+    static const char *const names[] = {"view", "new_length"};
+    PyObject *a[2];
+    Py_ssize_t new_len;
+    if (parse_args(fn, names, 2, 2, args, nargs, kwnames, a) < 0 || parse_length(a[1], "new_length", &new_len) < 0)
+        return NULL;
+    PyMemoryViewObject *mv = (PyMemoryViewObject *)a[0];
+    ZxBlock *b = take_block(self, a[0], fn);
+    if (b == NULL) return NULL;
+    PyObject *result = NULL;
+    if (new_len == 0) {
+        /* resize/remap/realloc to 0 frees (Zig's helpers) and leaves an empty
+         * view. Make the view first so a failure changes nothing. */
+        result = zx_alloc_view(self, 0, b->align);
+        if (result != NULL) free_block(self, b, mv);
+    } else if (b->len == 0) {
+        if (kind == REALLOC) { /* realloc(empty, n) allocates */
+            result = zx_alloc_view(self, new_len, b->align);
+            if (result != NULL) zx_block_retire(b, mv, ZX_MOVED);
+        } else { /* resize/remap of an empty view: cannot */
+            result = Py_NewRef(Py_None);
+        }
+    } else {
+        ZxBlock *nb = zx_block_new(self);
+        if (nb == NULL) goto done;
+        char *p = NULL;
+        switch (kind) {
+        case RESIZE:
+            p = zh_raw_resize(self->a, b->ptr, b->len, b->align, (size_t)new_len, 0) ? b->ptr : NULL;
+            break;
+        case REMAP:
+            p = zh_raw_remap(self->a, b->ptr, b->len, b->align, (size_t)new_len, 0);
+            break;
+        case REALLOC:
+            p = zh_realloc(self->a, b->ptr, 1, b->len, b->align, (size_t)new_len);
+            break;
+        }
+        if (p == NULL) {
+            zx_block_discard(nb);
+            if (PyErr_Occurred()) goto done;
+            result = kind == REALLOC ? no_memory(self, (size_t)new_len, b->align) : Py_NewRef(Py_None);
+            goto done;
+        }
+        result = supersede(b, mv, nb, p, (size_t)new_len);
+    }
+done:
+    Py_DECREF(b);
+    return result;
+}
+
+PyDoc_STRVAR(resize_doc,
+             "resize($self, view, new_length, /)\n--\n\n"
+             "Grow or shrink the block in place.\n\n"
+             "On success the old view is released and a view of ``new_length`` bytes at the\n"
+             "same address is returned; ``None`` when the allocator cannot, and the old view\n"
+             "stays valid. ``new_length == 0`` frees the block and returns an empty view.");
+
+static PyObject *Allocator_resize(PyObject *op, PyObject *const *args, Py_ssize_t nargs, PyObject *kwnames) {
+    return resize_common(ZxAllocator_CAST(op), args, nargs, kwnames, "resize", RESIZE);
+}
+
+PyDoc_STRVAR(remap_doc,
+             "remap($self, view, new_length, /)\n--\n\n"
+             "Grow or shrink the block, moving it if the allocator wants to.\n\n"
+             "Contents are kept up to the shorter length. ``None`` when the allocator\n"
+             "declines (the caller should allocate, copy and free), and the old view stays valid.");
+
+static PyObject *Allocator_remap(PyObject *op, PyObject *const *args, Py_ssize_t nargs, PyObject *kwnames) {
+    return resize_common(ZxAllocator_CAST(op), args, nargs, kwnames, "remap", REMAP);
+}
+
+PyDoc_STRVAR(realloc_doc,
+             "realloc($self, view, new_length, /)\n--\n\n"
+             "Remap, else allocate, copy and free. Returns the new view.\n\n"
+             "Raises MemoryError on failure, with the old view intact and still owned.");
+
+static PyObject *Allocator_realloc(PyObject *op, PyObject *const *args, Py_ssize_t nargs, PyObject *kwnames) {
+    return resize_common(ZxAllocator_CAST(op), args, nargs, kwnames, "realloc", REALLOC);
+}
+
+PyDoc_STRVAR(dupe_doc, "dupe($self, data, /)\n--\n\n"
+                       "A copy of any contiguous bytes-like object, in memory from this allocator.");
+
+static PyObject *Allocator_dupe(PyObject *op, PyObject *data) {
+    ZxAllocator *self = ZxAllocator_CAST(op);
+    Py_buffer src;
+    if (PyObject_GetBuffer(data, &src, PyBUF_C_CONTIGUOUS) < 0) return NULL;
+    PyObject *view = zx_alloc_view(self, src.len, 0);
+    if (view != NULL && src.len > 0)
+        memcpy(((PyMemoryViewObject *)view)->view.buf, src.buf, (size_t)src.len);
+    PyBuffer_Release(&src);
+    return view;
+}
+
+PyDoc_STRVAR(create_doc,
+             "create($self, ctype, /)\n--\n\n"
+             "A ctypes instance of ``ctype`` placed in memory from this allocator, with\n"
+             "``ctypes.alignment(ctype)``. Release it with ``destroy``.");
+
+static PyObject *Allocator_create(PyObject *op, PyObject *ctype) {
+    ZxAllocator *self = ZxAllocator_CAST(op);
+    PyObject *ctypes = PyImport_ImportModule("ctypes");
+    if (ctypes == NULL) return NULL;
+    PyObject *size_obj = PyObject_CallMethod(ctypes, "sizeof", "O", ctype);
+    PyObject *align_obj = size_obj ? PyObject_CallMethod(ctypes, "alignment", "O", ctype) : NULL;
+    Py_DECREF(ctypes);
+    PyObject *view = NULL, *obj = NULL;
+    Py_ssize_t size;
+    zh_alignment al;
+    if (align_obj == NULL || parse_length(size_obj, "ctypes.sizeof(ctype)", &size) < 0 ||
+        zx_parse_alignment(self, align_obj, &al) < 0)
+        goto done;
+    view = zx_alloc_view(self, size, al);
+    if (view == NULL) goto done;
+    obj = PyObject_CallMethod(ctype, "from_buffer", "O", view);
+    if (obj == NULL) {
+        /* Give the block back; from_buffer left no export on failure. */
+        PyObject *et, *ev, *tb;
+        PyErr_Fetch(&et, &ev, &tb);
+        PyObject *r = Allocator_free(op, view);
+        Py_XDECREF(r);
+        PyErr_Restore(et, ev, tb);
+    }
+done:
+    Py_XDECREF(size_obj);
+    Py_XDECREF(align_obj);
+    Py_XDECREF(view); /* the block keeps its primary view; obj shares it */
+    return obj;
+}
+
+PyDoc_STRVAR(destroy_doc,
+             "destroy($self, obj, /)\n--\n\n"
+             "Release an object ``create`` returned.\n\n"
+             "A ctypes object cannot be invalidated, so the memory is freed the moment\n"
+             "the last reference to ``obj`` (and to anything made from it) goes: never\n"
+             "while Python code can still reach it. Destroying twice raises ValueError.");
+
+static PyObject *Allocator_destroy(PyObject *op, PyObject *obj) {
+    ZxAllocator *self = ZxAllocator_CAST(op);
+    /* ctypes keeps the view from_buffer() was given in `_objects`: the view
+     * itself for simple types, a dict entry for structures and arrays. */
+    PyObject *mv = PyObject_GetAttrString(obj, "_objects");
+    if (mv != NULL && PyDict_Check(mv)) {
+        PyObject *found = NULL, *key, *value;
+        Py_ssize_t pos = 0;
+        while (PyDict_Next(mv, &pos, &key, &value)) {
+            if (PyMemoryView_Check(value) &&
+                ((PyMemoryViewObject *)value)->mbuf->master.obj != NULL &&
+                Py_IS_TYPE(((PyMemoryViewObject *)value)->mbuf->master.obj, self->st->Block_type)) {
+                found = Py_NewRef(value);
+                break;
+            }
+        }
+        Py_SETREF(mv, found);
+    }
+    if (mv == NULL || !PyMemoryView_Check(mv)) {
+        Py_XDECREF(mv);
+        PyErr_Clear();
+        PyErr_Format(PyExc_TypeError, "destroy() expects an object create() returned, got %.100s",
+                     Py_TYPE(obj)->tp_name);
+        return NULL;
+    }
+    ZxBlock *b = zx_block_from_view(self, mv, "destroy");
+    Py_DECREF(mv); /* still referenced by obj */
+    if (b == NULL) return NULL;
+    PyMemoryViewObject *primary = (PyMemoryViewObject *)b->view;
+    if (primary != NULL && !(primary->flags & _Py_MEMORYVIEW_RELEASED) && primary->exports > 0) {
+        PyErr_Format(PyExc_BufferError, "cannot destroy the block at %p: its view has exported buffers",
+                     (void *)b->ptr);
+        return NULL;
+    }
+    if (primary != NULL && !(primary->flags & _Py_MEMORYVIEW_RELEASED)) {
+        primary->flags |= _Py_MEMORYVIEW_RELEASED;
+        primary->mbuf->exports--;
+    }
+    b->state = ZX_DESTROYING;
+    Py_CLEAR(b->view);
+    Py_RETURN_NONE;
+}
+
+static PyObject *Allocator_get_live(PyObject *op, void *c) {
+    (void)c;
+    return PyLong_FromSsize_t(ZxAllocator_CAST(op)->nlive);
+}
+
+static PyObject *Allocator_get_max_alignment(PyObject *op, void *c) {
+    (void)c;
+    return PyLong_FromSize_t(zh_alignment_bytes(ZxAllocator_CAST(op)->max_align));
+}
+
+static PyObject *Allocator_reduce(PyObject *op, PyObject *unused) {
+    (void)unused;
+    PyErr_Format(PyExc_TypeError, "cannot pickle %.100s: it owns raw memory", Py_TYPE(op)->tp_name);
+    return NULL;
+}
+
+static PyMethodDef Allocator_methods[] = {
+    {"alloc", (PyCFunction)(void (*)(void))Allocator_alloc, METH_FASTCALL | METH_KEYWORDS, alloc_doc},
+    {"free", Allocator_free, METH_O, free_doc},
+    {"resize", (PyCFunction)(void (*)(void))Allocator_resize, METH_FASTCALL | METH_KEYWORDS, resize_doc},
+    {"remap", (PyCFunction)(void (*)(void))Allocator_remap, METH_FASTCALL | METH_KEYWORDS, remap_doc},
+    {"realloc", (PyCFunction)(void (*)(void))Allocator_realloc, METH_FASTCALL | METH_KEYWORDS, realloc_doc},
+    {"dupe", Allocator_dupe, METH_O, dupe_doc},
+    {"create", Allocator_create, METH_O, create_doc},
+    {"destroy", Allocator_destroy, METH_O, destroy_doc},
+    {"__reduce__", Allocator_reduce, METH_NOARGS, NULL},
+    {NULL},
+};
+
+static PyGetSetDef Allocator_getset[] = {
+    {"live", Allocator_get_live, NULL, "Number of blocks handed out through Python and not yet freed.", NULL},
+    {"max_alignment", Allocator_get_max_alignment, NULL, "Largest alignment (bytes) alloc() accepts.", NULL},
+    {NULL},
+};
+
+static PyMemberDef Allocator_members[] = {
+    {"__weaklistoffset__", T_PYSSIZET, offsetof(ZxAllocator, weakreflist), READONLY, NULL},
+    {NULL},
+};
+
+void zx_allocator_setup(ZxAllocator *self, zheap_state *st, zh_allocator a, zh_alignment max_align) {
+    self->a = a;
+    self->st = st;
+    self->live = NULL;
+    self->nlive = 0;
+    self->max_align = max_align;
+    self->child = NULL;
+    self->weakreflist = NULL;
+}
+
+int zx_allocator_traverse(PyObject *op, visitproc visit, void *arg) {
+    Py_VISIT(Py_TYPE(op));
+    Py_VISIT(ZxAllocator_CAST(op)->child);
+    return 0;
+}
+
+int zx_allocator_clear(PyObject *op) {
+    Py_CLEAR(ZxAllocator_CAST(op)->child);
+    return 0;
+}
+
+void zx_allocator_dealloc(PyObject *op) {
+    PyTypeObject *tp = Py_TYPE(op);
+    PyObject_GC_UnTrack(op);
+    /* Every live block holds a reference to its allocator, so none is left. */
+    assert(ZxAllocator_CAST(op)->live == NULL);
+    if (ZxAllocator_CAST(op)->weakreflist != NULL) PyObject_ClearWeakRefs(op);
+    (void)zx_allocator_clear(op);
+    tp->tp_free(op);
+    Py_DECREF(tp);
+}
+
+PyDoc_STRVAR(Allocator_doc,
+             "Base type of every zheap allocator (Zig's std.mem.Allocator).\n\n"
+             "Memory comes as memoryview objects. A view stays valid until it is freed (or\n"
+             "superseded by resize/remap/realloc); afterwards it raises ValueError. A view\n"
+             "you drop without freeing is a leak, as in Zig.");
+
+static PyType_Slot Allocator_slots[] = {
+    {Py_tp_doc, (void *)Allocator_doc},
+    {Py_tp_dealloc, zx_allocator_dealloc},
+    {Py_tp_traverse, zx_allocator_traverse},
+    {Py_tp_clear, zx_allocator_clear},
+    {Py_tp_methods, Allocator_methods},
+    {Py_tp_getset, Allocator_getset},
+    {Py_tp_members, Allocator_members},
+    {0, NULL},
+};
+
+static PyType_Spec Allocator_spec = {
+    .name = "zheap.Allocator",
+    .basicsize = sizeof(ZxAllocator),
+    .flags = Py_TPFLAGS_DEFAULT | Py_TPFLAGS_HAVE_GC | Py_TPFLAGS_BASETYPE | Py_TPFLAGS_IMMUTABLETYPE |
+             Py_TPFLAGS_DISALLOW_INSTANTIATION,
+    .slots = Allocator_slots,
+};
+
+int zx_allocator_init_types(PyObject *module, zheap_state *st) {
+    st->Allocator_type = (PyTypeObject *)PyType_FromModuleAndSpec(module, &Allocator_spec, NULL);
+    if (st->Allocator_type == NULL) return -1;
+    return PyModule_AddType(module, st->Allocator_type);
+}

@@ -1,0 +1,319 @@
+/* block.c -- the Block exporter and the one export guard: zheap's safety core.
+ * See ext.h for the model. Nothing outside this file decides whether a view
+ * is alive or exported. */
+#include "ext.h"
+
+/* --- live-list bookkeeping ------------------------------------------------ */
+
+static void block_link(ZxBlock *b) {
+    ZxAllocator *o = b->owner;
+    b->prev = NULL;
+    b->next = o->live;
+    if (o->live != NULL) o->live->prev = b;
+    o->live = b;
+    o->nlive++;
+}
+
+static void block_unlink(ZxBlock *b) {
+    ZxAllocator *o = b->owner;
+    if (b->prev != NULL) b->prev->next = b->next;
+    else o->live = b->next;
+    if (b->next != NULL) b->next->prev = b->prev;
+    b->prev = b->next = NULL;
+    o->nlive--;
+}
+
+static const char *state_name(uint8_t s) {
+    switch (s) {
+    case ZX_LIVE: return "live";
+    case ZX_FREED: return "freed";
+    case ZX_MOVED: return "moved";
+    case ZX_DESTROYING: return "destroying";
+    default: return "untracked";
+    }
+}
+
+/* --- the type --------------------------------------------------------------- */
+
+#define Block_CAST(op) ((ZxBlock *)(op))
+
+ZxBlock *zx_block_new(ZxAllocator *owner) {
+    ZxBlock *b = PyObject_GC_New(ZxBlock, owner->st->Block_type);
+    if (b == NULL) return NULL;
+    Py_INCREF(owner);
+    b->owner = owner;
+    b->prev = b->next = NULL;
+    b->view = NULL;
+    b->ptr = NULL;
+    b->len = 0;
+    b->align = 0;
+    b->state = ZX_UNTRACKED;
+    b->exports = 0;
+    PyObject_GC_Track(b);
+    return b;
+}
+
+/* Make `b` a live allocation of (ptr, len, al) and return its primary view
+ * (a new reference). On failure the block stays untracked and the caller
+ * still owns the memory. */
+PyObject *zx_block_activate(ZxBlock *b, char *ptr, size_t len, zh_alignment al) {
+    b->ptr = ptr;
+    b->len = len;
+    b->align = al;
+    b->state = ZX_LIVE;
+    PyObject *view = PyMemoryView_FromObject((PyObject *)b);
+    if (view == NULL) {
+        b->state = ZX_UNTRACKED;
+        return NULL;
+    }
+    Py_INCREF(view);
+    b->view = view;
+    block_link(b);
+    return view;
+}
+
+/* Drop a block that never became live (its memory, if any, is the caller's). */
+void zx_block_discard(ZxBlock *b) {
+    b->state = ZX_UNTRACKED;
+    Py_DECREF(b);
+}
+
+static int Block_getbuffer(PyObject *op, Py_buffer *view, int flags) {
+    ZxBlock *b = Block_CAST(op);
+    if (b->state != ZX_LIVE) {
+        PyErr_Format(PyExc_ValueError, "the block at %p is %s", (void *)b->ptr, state_name(b->state));
+        return -1;
+    }
+    if (PyBuffer_FillInfo(view, op, b->ptr, (Py_ssize_t)b->len, 0, flags) < 0) return -1;
+    b->exports++; /* only once the export exists */
+    return 0;
+}
+
+static void Block_releasebuffer(PyObject *op, Py_buffer *view) {
+    (void)view;
+    ZxBlock *b = Block_CAST(op);
+    b->exports--;
+    assert(b->exports >= 0);
+    /* destroy() deferred the free until no ctypes object can reach the
+     * memory; this is that moment. */
+    if (b->exports == 0 && b->state == ZX_DESTROYING) {
+        if (b->len != 0) zh_raw_free(b->owner->a, b->ptr, b->len, b->align, 0);
+        b->state = ZX_FREED;
+        block_unlink(b);
+    }
+}
+
+static int Block_traverse(PyObject *op, visitproc visit, void *arg) {
+    ZxBlock *b = Block_CAST(op);
+    Py_VISIT(Py_TYPE(op));
+    Py_VISIT(b->owner);
+    Py_VISIT(b->view);
+    return 0;
+}
+
+static int Block_clear(PyObject *op) {
+    /* Breaks the block <-> primary view cycle of a dropped view. The owner is
+     * kept until dealloc, which needs it to unlink. */
+    Py_CLEAR(Block_CAST(op)->view);
+    return 0;
+}
+
+static void Block_dealloc(PyObject *op) {
+    ZxBlock *b = Block_CAST(op);
+    PyTypeObject *tp = Py_TYPE(op);
+    PyObject_GC_UnTrack(op);
+    /* A live block whose views are all gone was never freed: a leak, as in
+     * Zig (a DebugAllocator reports it). The memory stays allocated. */
+    if (b->state == ZX_LIVE || b->state == ZX_DESTROYING) block_unlink(b);
+    assert(b->exports == 0);
+    Py_CLEAR(b->view);
+    Py_CLEAR(b->owner);
+    PyObject_GC_Del(op);
+    Py_DECREF(tp);
+}
+
+static PyObject *Block_repr(PyObject *op) {
+    ZxBlock *b = Block_CAST(op);
+    return PyUnicode_FromFormat("<zheap.Block %s address=%p length=%zu alignment=%zu of %s>",
+                                state_name(b->state), (void *)b->ptr, b->len,
+                                zh_alignment_bytes(b->align), Py_TYPE(b->owner)->tp_name);
+}
+
+static PyObject *Block_reduce(PyObject *op, PyObject *unused) {
+    (void)op, (void)unused;
+    PyErr_SetString(PyExc_TypeError, "cannot pickle a zheap.Block: it is a handle to raw memory");
+    return NULL;
+}
+
+static PyObject *Block_get_address(PyObject *op, void *c) {
+    (void)c;
+    return PyLong_FromVoidPtr(Block_CAST(op)->ptr);
+}
+static PyObject *Block_get_length(PyObject *op, void *c) {
+    (void)c;
+    return PyLong_FromSize_t(Block_CAST(op)->len);
+}
+static PyObject *Block_get_alignment(PyObject *op, void *c) {
+    (void)c;
+    return PyLong_FromSize_t(zh_alignment_bytes(Block_CAST(op)->align));
+}
+static PyObject *Block_get_state(PyObject *op, void *c) {
+    (void)c;
+    return PyUnicode_FromString(state_name(Block_CAST(op)->state));
+}
+static PyObject *Block_get_exports(PyObject *op, void *c) {
+    (void)c;
+    return PyLong_FromSsize_t(Block_CAST(op)->exports);
+}
+static PyObject *Block_get_allocator(PyObject *op, void *c) {
+    (void)c;
+    return Py_NewRef((PyObject *)Block_CAST(op)->owner);
+}
+
+static PyGetSetDef Block_getset[] = {
+    {"address", Block_get_address, NULL, "Start address of the block.", NULL},
+    {"length", Block_get_length, NULL, "Length in bytes.", NULL},
+    {"alignment", Block_get_alignment, NULL, "Alignment in bytes.", NULL},
+    {"state", Block_get_state, NULL,
+     "'live', 'freed', 'moved' (superseded by a resize/remap/realloc), "
+     "'destroying' (destroy()ed, freed when its ctypes object goes) or 'untracked'.",
+     NULL},
+    {"exports", Block_get_exports, NULL, "Number of buffer exports of the block right now.", NULL},
+    {"allocator", Block_get_allocator, NULL, "The allocator the block came from.", NULL},
+    {NULL},
+};
+
+static PyMethodDef Block_methods[] = {
+    {"__reduce__", Block_reduce, METH_NOARGS, NULL},
+    {NULL},
+};
+
+PyDoc_STRVAR(Block_doc,
+             "The exporter behind every view a zheap allocator hands out (``view.obj``).\n\n"
+             "Not instantiable. Read-only introspection of one allocation.");
+
+static PyType_Slot Block_slots[] = {
+    {Py_tp_doc, (void *)Block_doc},
+    {Py_tp_dealloc, Block_dealloc},
+    {Py_tp_traverse, Block_traverse},
+    {Py_tp_clear, Block_clear},
+    {Py_tp_repr, Block_repr},
+    {Py_tp_getset, Block_getset},
+    {Py_tp_methods, Block_methods},
+    {Py_bf_getbuffer, Block_getbuffer},
+    {Py_bf_releasebuffer, Block_releasebuffer},
+    {0, NULL},
+};
+
+static PyType_Spec Block_spec = {
+    .name = "zheap.Block",
+    .basicsize = sizeof(ZxBlock),
+    .flags = Py_TPFLAGS_DEFAULT | Py_TPFLAGS_HAVE_GC | Py_TPFLAGS_IMMUTABLETYPE |
+             Py_TPFLAGS_DISALLOW_INSTANTIATION,
+    .slots = Block_slots,
+};
+
+int zx_block_init_type(PyObject *module, zheap_state *st) {
+    st->Block_type = (PyTypeObject *)PyType_FromModuleAndSpec(module, &Block_spec, NULL);
+    if (st->Block_type == NULL) return -1;
+    return PyModule_AddType(module, st->Block_type);
+}
+
+/* --- view -> block, and the guard ------------------------------------------ */
+
+/* The live block behind `view`, borrowed, or NULL with ValueError/TypeError.
+ * `view` must be a view of a block of `owner` that covers the whole block. */
+ZxBlock *zx_block_from_view(ZxAllocator *owner, PyObject *view, const char *fn) {
+    if (!PyMemoryView_Check(view)) {
+        PyErr_Format(PyExc_TypeError, "%s() expects a memoryview returned by alloc(), got %.100s", fn,
+                     Py_TYPE(view)->tp_name);
+        return NULL;
+    }
+    PyMemoryViewObject *mv = (PyMemoryViewObject *)view;
+    PyObject *obj = mv->mbuf->master.obj;
+    if (obj == NULL || !Py_IS_TYPE(obj, owner->st->Block_type)) {
+        if (mv->flags & _Py_MEMORYVIEW_RELEASED)
+            PyErr_Format(PyExc_ValueError, "%s(): the memoryview was released", fn);
+        else
+            PyErr_Format(PyExc_ValueError, "%s(): the memoryview was not handed out by a zheap allocator", fn);
+        return NULL;
+    }
+    ZxBlock *b = Block_CAST(obj);
+    if (b->owner != owner) {
+        PyErr_Format(PyExc_ValueError, "%s(): the block at %p belongs to another allocator (%.100s)", fn,
+                     (void *)b->ptr, Py_TYPE(b->owner)->tp_name);
+        return NULL;
+    }
+    switch (b->state) {
+    case ZX_LIVE:
+        break;
+    case ZX_FREED:
+        PyErr_Format(PyExc_ValueError, "%s(): double free: the block at %p was already freed", fn,
+                     (void *)b->ptr);
+        return NULL;
+    case ZX_MOVED:
+        PyErr_Format(PyExc_ValueError,
+                     "%s(): stale view: the block at %p was resized or moved; use the view that call returned",
+                     fn, (void *)b->ptr);
+        return NULL;
+    case ZX_DESTROYING:
+        PyErr_Format(PyExc_ValueError, "%s(): the block at %p was already destroyed", fn, (void *)b->ptr);
+        return NULL;
+    default:
+        PyErr_Format(PyExc_ValueError, "%s(): the block is not a live allocation", fn);
+        return NULL;
+    }
+    if (mv->flags & _Py_MEMORYVIEW_RELEASED) {
+        PyErr_Format(PyExc_ValueError, "%s(): the memoryview was released", fn);
+        return NULL;
+    }
+    if (mv->view.buf != (void *)b->ptr || (size_t)mv->view.len != b->len) {
+        PyErr_Format(PyExc_ValueError,
+                     "%s(): the view covers only part of the block at %p; pass the view alloc() returned", fn,
+                     (void *)b->ptr);
+        return NULL;
+    }
+    return b;
+}
+
+/* The one export guard (bytearray's _canresize for blocks): 0 when `mv` is
+ * the only way left to reach the block's memory, else BufferError and no
+ * change. Three counts matter: exports of the view itself (numpy, a
+ * PyObject_GetBuffer consumer), other views sharing its managed buffer
+ * (slices, casts, memoryview(view), ctypes.from_buffer), and other managed
+ * buffers on the block (memoryview(view.obj)). */
+int zx_guard(ZxBlock *b, PyMemoryViewObject *mv) {
+    if (mv->exports > 0) {
+        PyErr_Format(PyExc_BufferError,
+                     "cannot free or resize the block at %p: the view has %zd exported buffer%s "
+                     "(e.g. a numpy array or ctypes object over it)",
+                     (void *)b->ptr, mv->exports, mv->exports == 1 ? "" : "s");
+        return -1;
+    }
+    if (mv->mbuf->exports > 1 || b->exports > 1) {
+        Py_ssize_t others = (mv->mbuf->exports - 1) + (b->exports - 1);
+        PyErr_Format(PyExc_BufferError,
+                     "cannot free or resize the block at %p: %zd other view%s of it (slices, casts, "
+                     "memoryview(view)) %s alive",
+                     (void *)b->ptr, others, others == 1 ? "" : "s", others == 1 ? "is" : "are");
+        return -1;
+    }
+    return 0;
+}
+
+/* End the life of a guarded block's view: `mv` (and the primary view, which
+ * the guard proved is `mv` or already released) raises ValueError on every
+ * access from now on. The managed buffer keeps the Block as a record until
+ * the view dies. `mv` may be NULL when no view is left. */
+void zx_block_retire(ZxBlock *b, PyMemoryViewObject *mv, enum zx_block_state state) {
+    if (mv != NULL && !(mv->flags & _Py_MEMORYVIEW_RELEASED)) {
+        /* What memoryview.release() does, minus releasing the managed buffer:
+         * its export count drops to zero (so dealloc's invariants hold), but
+         * it keeps the Block until the view itself is deallocated. */
+        mv->flags |= _Py_MEMORYVIEW_RELEASED;
+        mv->mbuf->exports--;
+    }
+    b->state = state;
+    block_unlink(b);
+    Py_CLEAR(b->view);
+}

@@ -1,0 +1,94 @@
+/* ext.h -- shared by the CPython binding's files (csrc/ext/). The binding
+ * reaches the C core only through zheap.h.
+ *
+ * The safety model, in one place (block.c):
+ *  - every allocation is a Block, the exporter behind the memoryview that
+ *    alloc() returns (view -> managed buffer -> Block -> allocator);
+ *  - the Block holds a strong reference to that first ("primary") view, so
+ *    that reset/deinit can find and invalidate every outstanding view; the
+ *    cycle is broken when the block is freed, and by the GC for dropped views;
+ *  - a destructive operation (free, resize, remap, realloc, reset, deinit)
+ *    first runs the one export guard, zx_guard(), which raises BufferError
+ *    while anything else (a slice, memoryview(view), numpy, ctypes) can still
+ *    reach the memory, and only then touches the allocator;
+ *  - a freed view is marked released, so every access raises ValueError,
+ *    while its managed buffer keeps the Block (the record of address, length
+ *    and alignment) for precise double-free errors. */
+#ifndef ZHEAP_EXT_H
+#define ZHEAP_EXT_H
+
+#define PY_SSIZE_T_CLEAN
+#include <Python.h>
+
+#include "zheap.h"
+
+typedef struct zheap_state {
+    PyTypeObject *Block_type;
+    PyTypeObject *Allocator_type;
+    PyTypeObject *PageAllocator_type;
+    PyTypeObject *CAllocator_type;
+    PyTypeObject *RawCAllocator_type;
+    PyTypeObject *ValidationAllocator_type;
+    PyObject *ZigPanic;
+} zheap_state;
+
+extern PyModuleDef zheap_module_def;
+
+struct ZxBlock;
+
+/* Common head of every allocator object. Per-type C state follows it. */
+typedef struct ZxAllocator {
+    PyObject_HEAD
+    zh_allocator a;            /* the core allocator this object drives */
+    zheap_state *st;           /* valid while any instance lives (type -> module) */
+    struct ZxBlock *live;      /* blocks handed out and not yet freed (borrowed) */
+    Py_ssize_t nlive;
+    zh_alignment max_align;    /* largest log2 alignment the allocator supports */
+    PyObject *child;           /* allocator this one draws from, kept alive; or NULL */
+    PyObject *weakreflist;
+} ZxAllocator;
+
+#define ZxAllocator_CAST(op) ((ZxAllocator *)(op))
+
+enum zx_block_state {
+    ZX_LIVE = 0,
+    ZX_FREED,      /* freed through free()/resize(_, 0)/...: double free is an error */
+    ZX_MOVED,      /* superseded by the view a resize/remap/realloc returned */
+    ZX_DESTROYING, /* destroy()ed; freed when the last ctypes export goes */
+    ZX_UNTRACKED,  /* never became a live allocation (creation failed midway) */
+};
+
+typedef struct ZxBlock {
+    PyObject_HEAD
+    ZxAllocator *owner;        /* strong */
+    struct ZxBlock *prev, *next;
+    PyObject *view;            /* strong: the primary view, NULL once retired */
+    char *ptr;
+    size_t len;
+    zh_alignment align;
+    uint8_t state;
+    Py_ssize_t exports;        /* buffers exported by this Block */
+} ZxBlock;
+
+/* block.c */
+int zx_block_init_type(PyObject *module, zheap_state *st);
+ZxBlock *zx_block_new(ZxAllocator *owner);
+PyObject *zx_block_activate(ZxBlock *b, char *ptr, size_t len, zh_alignment al);
+ZxBlock *zx_block_from_view(ZxAllocator *owner, PyObject *view, const char *fn);
+int zx_guard(ZxBlock *b, PyMemoryViewObject *mv);
+void zx_block_retire(ZxBlock *b, PyMemoryViewObject *mv, enum zx_block_state state);
+void zx_block_discard(ZxBlock *b);
+
+/* allocator.c */
+int zx_allocator_init_types(PyObject *module, zheap_state *st);
+void zx_allocator_setup(ZxAllocator *self, zheap_state *st, zh_allocator a, zh_alignment max_align);
+int zx_allocator_traverse(PyObject *op, visitproc visit, void *arg);
+int zx_allocator_clear(PyObject *op);
+void zx_allocator_dealloc(PyObject *op);
+PyObject *zx_alloc_view(ZxAllocator *self, Py_ssize_t len, zh_alignment al);
+int zx_parse_alignment(ZxAllocator *self, PyObject *obj, zh_alignment *out);
+
+/* os_allocators.c */
+int zx_os_allocators_init_types(PyObject *module, zheap_state *st);
+
+#endif

@@ -1,0 +1,139 @@
+/* module.c -- the zheap._zheap extension module: multi-phase init, module
+ * state (the types and the exception), the singletons and module functions.
+ * No static PyObject state: every interpreter that imports zheap gets its
+ * own types and singletons. */
+#include "ext.h"
+
+static int zheap_traverse(PyObject *m, visitproc visit, void *arg) {
+    zheap_state *st = PyModule_GetState(m);
+    Py_VISIT(st->Block_type);
+    Py_VISIT(st->Allocator_type);
+    Py_VISIT(st->PageAllocator_type);
+    Py_VISIT(st->CAllocator_type);
+    Py_VISIT(st->RawCAllocator_type);
+    Py_VISIT(st->ValidationAllocator_type);
+    Py_VISIT(st->ZigPanic);
+    return 0;
+}
+
+static int zheap_clear(PyObject *m) {
+    zheap_state *st = PyModule_GetState(m);
+    Py_CLEAR(st->Block_type);
+    Py_CLEAR(st->Allocator_type);
+    Py_CLEAR(st->PageAllocator_type);
+    Py_CLEAR(st->CAllocator_type);
+    Py_CLEAR(st->RawCAllocator_type);
+    Py_CLEAR(st->ValidationAllocator_type);
+    Py_CLEAR(st->ZigPanic);
+    return 0;
+}
+
+static void zheap_free(void *m) { (void)zheap_clear((PyObject *)m); }
+
+/* --- functions ------------------------------------------------------------ */
+
+PyDoc_STRVAR(page_size_doc, "page_size($module, /)\n--\n\n"
+                            "The page size (Zig's pageSize()): a constant where the target has one\n"
+                            "page size, else the cached OS query.");
+
+static PyObject *zheap_page_size(PyObject *m, PyObject *unused) {
+    (void)m, (void)unused;
+    return PyLong_FromSize_t(zh_page_size());
+}
+
+PyDoc_STRVAR(default_query_page_size_doc,
+             "default_query_page_size($module, /)\n--\n\n"
+             "Ask the OS for the page size once and cache it (Zig's defaultQueryPageSize()).");
+
+static PyObject *zheap_default_query_page_size(PyObject *m, PyObject *unused) {
+    (void)m, (void)unused;
+    size_t n = zh_default_query_page_size();
+    if (n == 0) {
+        PyErr_SetString(PyExc_RuntimeError, "the OS reported a page size outside [page_size_min, page_size_max]");
+        return NULL;
+    }
+    return PyLong_FromSize_t(n);
+}
+
+PyDoc_STRVAR(address_of_doc, "address_of($module, view, /)\n--\n\n"
+                             "The start address of a buffer (a view an allocator returned, a slice, any\n"
+                             "bytes-like object) as an int. Empty views report Zig's sentinel address.");
+
+static PyObject *zheap_address_of(PyObject *m, PyObject *obj) {
+    (void)m;
+    Py_buffer b;
+    if (PyObject_GetBuffer(obj, &b, PyBUF_SIMPLE) < 0) return NULL;
+    PyObject *r = PyLong_FromVoidPtr(b.buf);
+    PyBuffer_Release(&b);
+    return r;
+}
+
+static PyMethodDef zheap_methods[] = {
+    {"page_size", zheap_page_size, METH_NOARGS, page_size_doc},
+    {"default_query_page_size", zheap_default_query_page_size, METH_NOARGS, default_query_page_size_doc},
+    {"address_of", zheap_address_of, METH_O, address_of_doc},
+    {NULL},
+};
+
+/* --- exec ------------------------------------------------------------------- */
+
+static int add_instance(PyObject *m, const char *name, PyTypeObject *type) {
+    PyObject *empty = PyTuple_New(0);
+    if (empty == NULL) return -1;
+    PyObject *obj = PyObject_Call((PyObject *)type, empty, NULL);
+    Py_DECREF(empty);
+    if (obj == NULL) return -1;
+    int rc = PyModule_AddObjectRef(m, name, obj);
+    Py_DECREF(obj);
+    return rc;
+}
+
+static int add_size(PyObject *m, const char *name, size_t value) {
+    PyObject *v = PyLong_FromSize_t(value);
+    if (v == NULL) return -1;
+    int rc = PyModule_AddObjectRef(m, name, v);
+    Py_DECREF(v);
+    return rc;
+}
+
+static int zheap_exec(PyObject *m) {
+    zheap_state *st = PyModule_GetState(m);
+    if (zx_block_init_type(m, st) < 0) return -1;
+    if (zx_allocator_init_types(m, st) < 0) return -1;
+    if (zx_os_allocators_init_types(m, st) < 0) return -1;
+    st->ZigPanic = PyErr_NewExceptionWithDoc(
+        "zheap.ZigPanic",
+        "A contract violation Zig would panic on (reported by a ValidationAllocator).",
+        PyExc_RuntimeError, NULL);
+    if (st->ZigPanic == NULL || PyModule_AddObjectRef(m, "ZigPanic", st->ZigPanic) < 0) return -1;
+    if (add_instance(m, "page_allocator", st->PageAllocator_type) < 0) return -1;
+    if (add_instance(m, "c_allocator", st->CAllocator_type) < 0) return -1;
+    if (add_instance(m, "raw_c_allocator", st->RawCAllocator_type) < 0) return -1;
+    if (add_size(m, "page_size_min", zh_page_size_min) < 0) return -1;
+    if (add_size(m, "page_size_max", zh_page_size_max) < 0) return -1;
+    if (add_size(m, "raw_c_max_alignment", ZH_RAW_C_MAX_ALIGNMENT) < 0) return -1;
+    if (PyModule_AddIntConstant(m, "ZH_VERSION", ZH_VERSION) < 0) return -1;
+    return 0;
+}
+
+static PyModuleDef_Slot zheap_slots[] = {
+    {Py_mod_exec, zheap_exec},
+#ifdef Py_mod_multiple_interpreters
+    {Py_mod_multiple_interpreters, Py_MOD_PER_INTERPRETER_GIL_SUPPORTED},
+#endif
+    {0, NULL},
+};
+
+PyModuleDef zheap_module_def = {
+    PyModuleDef_HEAD_INIT,
+    .m_name = "zheap._zheap",
+    .m_doc = "C core of zheap: Zig 0.15.1's std.heap allocators.",
+    .m_size = sizeof(zheap_state),
+    .m_methods = zheap_methods,
+    .m_slots = zheap_slots,
+    .m_traverse = zheap_traverse,
+    .m_clear = zheap_clear,
+    .m_free = zheap_free,
+};
+
+PyMODINIT_FUNC PyInit__zheap(void) { return PyModuleDef_Init(&zheap_module_def); }

@@ -1,0 +1,29 @@
+/* prim.h -- the only OS-facing layer of the core. Nothing else calls mmap,
+ * munmap, mremap or sysconf directly, so porting zheap to another OS means
+ * writing one more file beside prim/unix.c. */
+#ifndef ZHEAP_PRIM_H
+#define ZHEAP_PRIM_H
+
+#include <stdbool.h>
+#include <stddef.h>
+
+/* Map `len` bytes (a multiple of the page size) of private, zeroed,
+ * read-write memory near `hint` (only a hint). NULL on failure. */
+void *_zh_prim_mmap(void *hint, size_t len);
+
+/* Unmap [ptr, ptr+len); ptr page-aligned. Failure is impossible for ranges
+ * the caller mapped (Zig treats it as unreachable), so it is not reported. */
+void _zh_prim_munmap(void *ptr, size_t len);
+
+/* True where the OS can resize a mapping (Linux mremap). */
+bool _zh_prim_has_mremap(void);
+
+/* mremap(ptr, old_len, new_len, may_move ? MREMAP_MAYMOVE : 0); NULL on
+ * failure or where _zh_prim_has_mremap() is false. Lengths need not be
+ * page multiples; the kernel rounds them. */
+void *_zh_prim_mremap(void *ptr, size_t old_len, size_t new_len, bool may_move);
+
+/* The OS page size, or 0 if it cannot be read. */
+size_t _zh_prim_page_size(void);
+
+#endif

@@ -1,0 +1,48 @@
+/* prim/unix.c -- POSIX implementation of prim.h (Linux gets mremap). */
+#if defined(__linux__) && !defined(_GNU_SOURCE)
+#define _GNU_SOURCE /* mremap, MREMAP_MAYMOVE */
+#endif
+#include "prim.h"
+
+#include <stdint.h>
+#include <sys/mman.h>
+#include <unistd.h>
+
+#ifndef MAP_ANONYMOUS
+#define MAP_ANONYMOUS MAP_ANON
+#endif
+
+void *_zh_prim_mmap(void *hint, size_t len) {
+    void *p = mmap(hint, len, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+    return p == MAP_FAILED ? NULL : p;
+}
+
+void _zh_prim_munmap(void *ptr, size_t len) {
+    (void)munmap(ptr, len);
+}
+
+bool _zh_prim_has_mremap(void) {
+#if defined(__linux__)
+    return true;
+#else
+    return false;
+#endif
+}
+
+void *_zh_prim_mremap(void *ptr, size_t old_len, size_t new_len, bool may_move) {
+#if defined(__linux__)
+    void *p = mremap(ptr, old_len, new_len, may_move ? MREMAP_MAYMOVE : 0);
+    return p == MAP_FAILED ? NULL : p;
+#else
+    (void)ptr;
+    (void)old_len;
+    (void)new_len;
+    (void)may_move;
+    return NULL;
+#endif
+}
+
+size_t _zh_prim_page_size(void) {
+    long n = sysconf(_SC_PAGESIZE);
+    return n > 0 ? (size_t)n : 0;
+}

@@ -1,0 +1,310 @@
+/* zheap.h -- Zig 0.15.1's std.heap allocators, ported to C11.
+ *
+ * The public interface of the C core. Everything here is plain C11: no
+ * Python.h, no OS headers leaking out. The allocator interface mirrors Zig's
+ * `std.mem.Allocator` exactly (a context pointer plus a vtable of four
+ * operations taking a log2 alignment and a return address), so an allocator
+ * written against it composes with every other one.
+ *
+ * Naming: `zh_` public, `_zh_` internal across files. Every allocator has
+ *   zh_<name>_init(self, ...), zh_<name>_allocator(self), zh_<name>_deinit(self)
+ * and stateless singletons are functions: zh_page_allocator(), ...
+ *
+ * Portions are ported from the Zig standard library (MIT licence, see NOTICE).
+ */
+#ifndef ZHEAP_H
+#define ZHEAP_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+#define ZH_VERSION_MAJOR 0
+#define ZH_VERSION_MINOR 1
+#define ZH_VERSION_PATCH 0
+#define ZH_VERSION 100 /* major*10000 + minor*100 + patch */
+
+#if defined(__GNUC__) || defined(__clang__)
+#define ZH_NODISCARD __attribute__((warn_unused_result))
+#define ZH_RET_ADDR ((uintptr_t)__builtin_return_address(0))
+#else
+#define ZH_NODISCARD
+#define ZH_RET_ADDR ((uintptr_t)0)
+#endif
+
+/* ------------------------------------------------------------------------
+ * Alignment (std.mem.Alignment): stored as its base-2 logarithm.
+ * ---------------------------------------------------------------------- */
+
+typedef uint8_t zh_alignment;
+
+/* Largest log2 alignment representable (2^63 on 64-bit targets). */
+#define ZH_ALIGNMENT_MAX ((zh_alignment)(sizeof(uintptr_t) * 8 - 1))
+
+/* 1 << a. */
+static inline size_t zh_alignment_bytes(zh_alignment a) { return (size_t)1 << a; }
+
+/* True iff n is a non-zero power of two (the precondition of fromByteUnits). */
+static inline bool zh_is_power_of_two(size_t n) { return n != 0 && (n & (n - 1)) == 0; }
+
+/* fromByteUnits: n must be a power of two (checked by the caller with
+ * zh_is_power_of_two; Zig asserts). */
+static inline zh_alignment zh_alignment_from_bytes(size_t n) {
+    zh_alignment a = 0;
+    while (((size_t)1 << a) < n) a++;
+    return a;
+}
+
+/* forward: round addr up to a multiple of 2^a. Wraps like Zig's when addr is
+ * within 2^a of the top of the address space; callers that can get there check
+ * first (see zh_align_forward_checked). */
+static inline uintptr_t zh_align_forward(uintptr_t addr, zh_alignment a) {
+    uintptr_t m = ((uintptr_t)1 << a) - 1;
+    return (addr + m) & ~m;
+}
+
+/* forward with overflow detection: false when rounding would wrap. */
+static inline bool zh_align_forward_checked(uintptr_t addr, zh_alignment a, uintptr_t *out) {
+    uintptr_t m = ((uintptr_t)1 << a) - 1;
+    if (addr > UINTPTR_MAX - m) return false;
+    *out = (addr + m) & ~m;
+    return true;
+}
+
+/* backward: round addr down to a multiple of 2^a. */
+static inline uintptr_t zh_align_backward(uintptr_t addr, zh_alignment a) {
+    return addr & ~(((uintptr_t)1 << a) - 1);
+}
+
+/* check: addr is aligned to 2^a (address 0 counts as aligned to everything). */
+static inline bool zh_alignment_check(uintptr_t addr, zh_alignment a) {
+    return (addr & (((uintptr_t)1 << a) - 1)) == 0;
+}
+
+/* ------------------------------------------------------------------------
+ * The allocator interface (std.mem.Allocator).
+ *
+ * Contract the CALLER meets for resize, remap and free:
+ *   - `len` is the length of the most recent successful alloc/resize/remap of
+ *     this allocation (the requested length, not a rounded capacity);
+ *   - `log2_align` is the alignment passed to the original alloc;
+ *   - `len > 0` for alloc and `new_len > 0` for resize/remap: zero-length
+ *     requests never reach the vtable (the helpers below handle them);
+ *   - `mem` came from this allocator and is still live.
+ * Guarantees the ALLOCATOR gives:
+ *   - alloc returns memory aligned to 2^log2_align, or NULL (out of memory);
+ *   - resize never moves: true means the block now has new_len bytes at the
+ *     same address; false means nothing changed;
+ *   - remap may move: non-NULL means the block now has new_len bytes at the
+ *     returned address, the first min(len, new_len) bytes preserved and the
+ *     old address invalid if it moved; NULL means the allocator declines
+ *     (the caller should alloc+copy+free itself) and nothing changed;
+ *   - free cannot fail.
+ * `ret_addr` is the first return address of the call stack for diagnostics,
+ * 0 when not provided; only the DebugAllocator looks at it.
+ * ---------------------------------------------------------------------- */
+
+typedef struct zh_allocator_vtable {
+    void *(*alloc)(void *ctx, size_t len, uint8_t log2_align, uintptr_t ret_addr);
+    bool  (*resize)(void *ctx, void *mem, size_t len, uint8_t log2_align, size_t new_len, uintptr_t ret_addr);
+    void *(*remap)(void *ctx, void *mem, size_t len, uint8_t log2_align, size_t new_len, uintptr_t ret_addr);
+    void  (*free)(void *ctx, void *mem, size_t len, uint8_t log2_align, uintptr_t ret_addr);
+} zh_allocator_vtable;
+
+typedef struct zh_allocator { void *ctx; const zh_allocator_vtable *vtable; } zh_allocator;
+
+/* Raw calls (rawAlloc, ...): forward to the vtable, no zero-length handling,
+ * no undefined-filling. For allocator implementations wrapping a child. */
+static inline void *zh_raw_alloc(zh_allocator a, size_t len, zh_alignment al, uintptr_t ra) {
+    return a.vtable->alloc(a.ctx, len, al, ra);
+}
+static inline bool zh_raw_resize(zh_allocator a, void *mem, size_t len, zh_alignment al, size_t new_len, uintptr_t ra) {
+    return a.vtable->resize(a.ctx, mem, len, al, new_len, ra);
+}
+static inline void *zh_raw_remap(zh_allocator a, void *mem, size_t len, zh_alignment al, size_t new_len, uintptr_t ra) {
+    return a.vtable->remap(a.ctx, mem, len, al, new_len, ra);
+}
+static inline void zh_raw_free(zh_allocator a, void *mem, size_t len, zh_alignment al, uintptr_t ra) {
+    a.vtable->free(a.ctx, mem, len, al, ra);
+}
+
+/* noResize / noRemap / noFree: fillers for vtable slots an allocator does not
+ * support. */
+bool  zh_no_resize(void *ctx, void *mem, size_t len, uint8_t log2_align, size_t new_len, uintptr_t ret_addr);
+void *zh_no_remap(void *ctx, void *mem, size_t len, uint8_t log2_align, size_t new_len, uintptr_t ret_addr);
+void  zh_no_free(void *ctx, void *mem, size_t len, uint8_t log2_align, uintptr_t ret_addr);
+
+/* ------------------------------------------------------------------------
+ * Helpers mirroring std.mem.Allocator's methods.
+ *
+ * C has no generics, so a Zig slice `[]T` is (ptr, n elements) plus the
+ * element size and alignment passed explicitly. Zero-length rules are Zig's:
+ *   - allocating 0 bytes returns the sentinel address zh_empty(align) and
+ *     never calls the vtable; freeing an empty slice does nothing;
+ *   - resize(_, 0) frees and returns true; resize(empty, n > 0) is false;
+ *   - remap(_, 0) frees and returns the old pointer (an empty, non-NULL
+ *     slice); remap(empty, n > 0) is NULL;
+ *   - realloc(empty, n) allocates; realloc(_, 0) frees and returns the
+ *     sentinel.
+ * elem_size * n overflowing is OutOfMemory (NULL) / false.
+ * When compiled with ZH_FILL_UNDEFINED, fresh and freed bytes are set to 0xAA
+ * as Zig's Debug builds do.
+ * ---------------------------------------------------------------------- */
+
+/* The never-dereferenced address of empty allocations: the highest address
+ * aligned to 2^a. */
+static inline void *zh_empty(zh_alignment a) {
+    return (void *)zh_align_backward(UINTPTR_MAX, a);
+}
+
+/* alignedAlloc(T, align, n): NULL only on out of memory. */
+ZH_NODISCARD void *zh_alloc(zh_allocator a, size_t elem_size, size_t n, zh_alignment al);
+/* free(slice). */
+void zh_free(zh_allocator a, void *ptr, size_t elem_size, size_t n, zh_alignment al);
+/* create(T) / destroy(ptr): one item of `size` bytes. */
+ZH_NODISCARD void *zh_create(zh_allocator a, size_t size, zh_alignment al);
+void zh_destroy(zh_allocator a, void *ptr, size_t size, zh_alignment al);
+/* resize(slice, new_n): in place only. */
+ZH_NODISCARD bool zh_resize(zh_allocator a, void *ptr, size_t elem_size, size_t n, zh_alignment al, size_t new_n);
+/* remap(slice, new_n): may move; NULL means "do it yourself", nothing changed. */
+ZH_NODISCARD void *zh_remap(zh_allocator a, void *ptr, size_t elem_size, size_t n, zh_alignment al, size_t new_n);
+/* realloc(slice, new_n): remap, else alloc+copy+free. NULL only on out of
+ * memory, and then the old slice is untouched and still owned. */
+ZH_NODISCARD void *zh_realloc(zh_allocator a, void *ptr, size_t elem_size, size_t n, zh_alignment al, size_t new_n);
+/* dupe(u8, src): a copy of `len` bytes (alignment 1). */
+ZH_NODISCARD void *zh_dupe(zh_allocator a, const void *src, size_t len);
+
+/* ------------------------------------------------------------------------
+ * ValidationAllocator (std.mem.validationWrap): checks the interface contract
+ * on every call (len > 0 before forwarding; alloc's result aligned). Zig
+ * asserts; here a violation calls `panic` (default: print and abort). If the
+ * hook returns, the call fails without reaching the child (alloc: NULL,
+ * resize: false, remap: NULL, free: no-op), so an embedder can turn the
+ * violation into an error. A misaligned result from the child is freed
+ * before the failure is reported, so nothing leaks.
+ * ---------------------------------------------------------------------- */
+
+typedef void (*zh_panic_fn)(void *user, const char *message);
+
+typedef struct zh_validation {
+    zh_allocator underlying;
+    zh_panic_fn panic;   /* NULL: print to stderr and abort */
+    void *panic_user;
+} zh_validation;
+
+void zh_validation_init(zh_validation *self, zh_allocator underlying);
+zh_allocator zh_validation_allocator(zh_validation *self);
+static inline void zh_validation_deinit(zh_validation *self) { (void)self; }
+
+/* ------------------------------------------------------------------------
+ * Page sizes.
+ * ---------------------------------------------------------------------- */
+
+/* Compile-time bounds (Zig's per-target table); override by defining them. */
+#ifndef ZH_PAGE_SIZE_MIN
+#  if defined(__APPLE__) && defined(__aarch64__)
+#    define ZH_PAGE_SIZE_MIN 16384
+#  elif defined(__sparc__)
+#    define ZH_PAGE_SIZE_MIN 8192
+#  elif defined(__wasm__)
+#    define ZH_PAGE_SIZE_MIN 65536
+#  else
+#    define ZH_PAGE_SIZE_MIN 4096
+#  endif
+#endif
+#ifndef ZH_PAGE_SIZE_MAX
+#  if defined(__APPLE__) && defined(__aarch64__)
+#    define ZH_PAGE_SIZE_MAX 16384
+#  elif defined(__sparc__)
+#    define ZH_PAGE_SIZE_MAX 8192
+#  elif defined(__wasm__)
+#    define ZH_PAGE_SIZE_MAX 65536
+#  elif defined(__powerpc__) || defined(__powerpc64__) || defined(__hexagon__)
+#    define ZH_PAGE_SIZE_MAX 262144
+#  elif defined(__aarch64__) || defined(__mips__) || defined(__loongarch__)
+#    define ZH_PAGE_SIZE_MAX 65536
+#  else
+#    define ZH_PAGE_SIZE_MAX 4096
+#  endif
+#endif
+
+extern const size_t zh_page_size_min;
+extern const size_t zh_page_size_max;
+
+/* defaultQueryPageSize(): asks the OS once and caches the answer. Returns 0
+ * if the OS reports a size outside [ZH_PAGE_SIZE_MIN, ZH_PAGE_SIZE_MAX]
+ * (Zig asserts). */
+size_t zh_default_query_page_size(void);
+
+/* pageSize(): the constant when min == max, else the cached runtime query. */
+static inline size_t zh_page_size(void) {
+#if ZH_PAGE_SIZE_MIN == ZH_PAGE_SIZE_MAX
+    return ZH_PAGE_SIZE_MIN;
+#else
+    return zh_default_query_page_size();
+#endif
+}
+
+/* ------------------------------------------------------------------------
+ * PageAllocator: every request straight to the OS (mmap/munmap/mremap).
+ * Stateless and thread-safe.
+ * ---------------------------------------------------------------------- */
+
+zh_allocator zh_page_allocator(void);
+
+/* The address hint passed to the next mmap (next_mmap_addr_hint). Advanced
+ * with a compare-and-swap after every successful map. */
+void *zh_next_mmap_addr_hint(void);
+void zh_set_next_mmap_addr_hint(void *hint);
+
+/* PageAllocator.map(n, alignment): NULL on failure. n > 0. */
+ZH_NODISCARD void *zh_page_map(size_t n, zh_alignment al);
+/* PageAllocator.unmap(memory): ptr page-aligned, len the mapped length. */
+void zh_page_unmap(void *ptr, size_t len);
+/* PageAllocator.realloc(memory, new_len, may_move), with later Zig's fix: an
+ * allocation aligned beyond the page size is never moved (mremap would only
+ * keep page alignment), so a moving remap of one returns NULL unless it can be
+ * done in place. */
+ZH_NODISCARD void *zh_page_realloc(void *ptr, size_t len, zh_alignment al, size_t new_len, bool may_move);
+
+/* ------------------------------------------------------------------------
+ * libc-backed allocators.
+ * ---------------------------------------------------------------------- */
+
+/* c_allocator: posix_memalign for any power-of-two alignment; resize succeeds
+ * in place when malloc_usable_size allows; remap never moves (realloc could
+ * lose the alignment). Thread-safe. */
+zh_allocator zh_c_allocator(void);
+
+/* raw_c_allocator: plain malloc/realloc/free. Alignment must be at most
+ * ZH_RAW_C_MAX_ALIGNMENT (alignof(max_align_t)); a larger one makes alloc
+ * return NULL (Zig asserts). resize always fails; remap is realloc. */
+zh_allocator zh_raw_c_allocator(void);
+#define ZH_RAW_C_MAX_ALIGNMENT ((size_t)_Alignof(max_align_t))
+
+/* ------------------------------------------------------------------------
+ * Check (returned by DebugAllocator.deinit).
+ * ---------------------------------------------------------------------- */
+
+typedef enum zh_check { ZH_CHECK_OK = 0, ZH_CHECK_LEAK = 1 } zh_check;
+
+/* ------------------------------------------------------------------------
+ * Zig's four generic allocator checks (testAllocator, testAllocatorAligned,
+ * testAllocatorLargeAlignment, testAllocatorAlignedShrink). Each wraps `a` in
+ * a ValidationAllocator, as Zig does, and returns 0 on success or -1 with a
+ * description of the first failure in `why` (when `why` is not NULL).
+ * ---------------------------------------------------------------------- */
+
+int zh_test_allocator(zh_allocator a, const char **why);
+int zh_test_allocator_aligned(zh_allocator a, const char **why);
+int zh_test_allocator_large_alignment(zh_allocator a, const char **why);
+int zh_test_allocator_aligned_shrink(zh_allocator a, const char **why);
+
+#ifdef __cplusplus
+}
+#endif
+#endif /* ZHEAP_H */

@@ -1,0 +1,12 @@
+"""The allocators every conformance test runs over: one line per allocator."""
+
+import zheap
+
+# (name, factory, runs Zig's alignment-hungry suites)
+ALLOCATORS = [
+    ("page_allocator", lambda: zheap.page_allocator, True),
+    ("c_allocator", lambda: zheap.c_allocator, True),
+    ("raw_c_allocator", lambda: zheap.raw_c_allocator, False),
+    ("validation_wrap(page_allocator)", lambda: zheap.validation_wrap(zheap.page_allocator), True),
+    ("PageAllocator()", zheap.PageAllocator, True),
+]

@@ -1,0 +1,78 @@
+"""zheap: Zig 0.15.1's ``std.heap`` allocators, ported to C and exposed to Python.
+
+Allocators hand out ``memoryview`` buffers. A view stays valid until it is freed
+(or superseded by ``resize``/``remap``/``realloc``); after that every access raises
+``ValueError``. A view that other objects still export (a slice, numpy, ctypes)
+cannot be freed (``BufferError``). A view dropped without ``free`` is a leak, as in Zig.
+
+>>> import zheap
+>>> view = zheap.c_allocator.alloc(64, alignment=16)
+>>> view[:5] = b"hello"
+>>> zheap.c_allocator.free(view)
+"""
+
+from __future__ import annotations
+
+import enum
+
+from ._zheap import (
+    ZH_VERSION,
+    Allocator,
+    Block,
+    CAllocator,
+    PageAllocator,
+    RawCAllocator,
+    ValidationAllocator,
+    ZigPanic,
+    address_of,
+    c_allocator,
+    default_query_page_size,
+    page_allocator,
+    page_size,
+    page_size_max,
+    page_size_min,
+    raw_c_allocator,
+    raw_c_max_alignment,
+)
+
+__version__ = "0.1.0"
+
+
+class Check(enum.Enum):
+    """Result of a leak check (Zig's ``std.heap.Check``), returned by ``DebugAllocator.deinit``."""
+
+    ok = 0
+    leak = 1
+
+
+def validation_wrap(allocator: Allocator) -> ValidationAllocator:
+    """Wrap ``allocator`` in a ValidationAllocator (Zig's ``std.mem.validationWrap``).
+
+    Every call is checked against the allocator interface's contract; a violation
+    raises :class:`ZigPanic` instead of Zig's panic.
+    """
+    return ValidationAllocator(allocator)
+
+
+__all__ = [
+    "Allocator",
+    "Block",
+    "CAllocator",
+    "Check",
+    "PageAllocator",
+    "RawCAllocator",
+    "ValidationAllocator",
+    "ZH_VERSION",
+    "ZigPanic",
+    "__version__",
+    "address_of",
+    "c_allocator",
+    "default_query_page_size",
+    "page_allocator",
+    "page_size",
+    "page_size_max",
+    "page_size_min",
+    "raw_c_allocator",
+    "raw_c_max_alignment",
+    "validation_wrap",
+]

@@ -1,0 +1,102 @@
+"""``python -m zheap``: a short tour of the allocators on built-in defaults."""
+
+from __future__ import annotations
+
+import ctypes
+
+import zheap
+import zheap.testing
+
+
+def _step(title: str, text: str) -> None:
+    print(f"\n== {title} ==")
+    print(text)
+
+
+def tour() -> None:
+    """Walk through the foundation allocators, printing what each step shows."""
+    print(f"zheap {zheap.__version__}: Zig 0.15.1's std.heap allocators, from Python")
+
+    page = zheap.page_size()
+    _step(
+        "page size",
+        f"page_size() = {page}  (page_size_min = {zheap.page_size_min}, "
+        f"page_size_max = {zheap.page_size_max})",
+    )
+
+    a = zheap.page_allocator
+    v = a.alloc(100, alignment=1 << 20)
+    _step(
+        "page_allocator: alignment beyond a page",
+        f"alloc(100, alignment=1 MiB) -> {len(v)} bytes at {zheap.address_of(v):#x}\n"
+        "The OS maps whole pages; for a 1 MiB alignment zheap over-maps and trims the\n"
+        "misaligned head and the unused tail, as Zig's PageAllocator does.",
+    )
+    a.free(v)
+
+    c = zheap.c_allocator
+    v = c.alloc(20)
+    v[:5] = b"hello"
+    grown = c.resize(v, 24)
+    in_place = grown is not None
+    if grown is not None:
+        v = grown
+    _step(
+        "c_allocator: resize in place",
+        f"resize(20 -> 24 bytes) {'succeeded in place' if in_place else 'was refused'}: "
+        "malloc_usable_size says how far a block may grow without moving.\n"
+        "resize never moves; remap may; realloc falls back to alloc+copy+free.",
+    )
+    v = c.realloc(v, 1 << 16)
+    print(f"realloc to 64 KiB keeps the bytes: {v[:5].tobytes()!r}")
+
+    piece = v[:5]
+    try:
+        c.free(v)
+    except BufferError as e:
+        _step("safety: a view with live exports cannot be freed", f"BufferError: {e}")
+    piece.release()
+    c.free(v)
+    try:
+        v[0]
+    except ValueError as e:
+        _step("safety: a freed view is unusable", f"ValueError: {e}")
+    try:
+        c.free(v)
+    except ValueError as e:
+        print(f"and freeing it again: ValueError: {e}")
+
+    point = c.create(ctypes.c_double * 2)
+    point[0], point[1] = 1.5, 2.5
+    _step(
+        "create/destroy: ctypes objects in allocator memory",
+        f"create(c_double * 2) at {ctypes.addressof(point):#x} holds {list(point)}",
+    )
+    c.destroy(point)
+    del point
+
+    raw = zheap.raw_c_allocator
+    try:
+        raw.alloc(8, alignment=64)
+    except ValueError as e:
+        _step("raw_c_allocator: plain malloc, limited alignment", f"ValueError: {e}")
+
+    checked = zheap.validation_wrap(zheap.page_allocator)
+    for check in (
+        zheap.testing.test_allocator,
+        zheap.testing.test_allocator_aligned,
+        zheap.testing.test_allocator_large_alignment,
+        zheap.testing.test_allocator_aligned_shrink,
+    ):
+        check(checked)
+    _step(
+        "Zig's own allocator checks",
+        "testAllocator, testAllocatorAligned, testAllocatorLargeAlignment and\n"
+        "testAllocatorAlignedShrink pass on validation_wrap(page_allocator).",
+    )
+    print("\nMore allocators (arena, pools, DebugAllocator, SmpAllocator) are on the way;")
+    print("see the feature table in README.md.")
+
+
+if __name__ == "__main__":
+    tour()
