@@ -30,7 +30,11 @@ if flag("ZHEAP_DEBUG"):
     undef_macros.append("NDEBUG")
     define_macros.append(("ZH_FILL_UNDEFINED", "1"))
 if flag("ZHEAP_SANITIZE"):
-    san = ["-fsanitize=address,undefined", "-fno-sanitize-recover=undefined", "-fno-omit-frame-pointer"]
+    san = [
+        "-fsanitize=address,undefined",
+        "-fno-sanitize-recover=undefined",
+        "-fno-omit-frame-pointer",
+    ]
     extra_compile_args += san + ["-g"]
     extra_link_args += san
 

@@ -28,7 +28,10 @@ def cases(n: int) -> dict[str, tuple[str, dict[str, object]]]:
     r = zheap.raw_c_allocator
     out: dict[str, tuple[str, dict[str, object]]] = {
         "c_allocator alloc+free": ("free(alloc(n))", {"alloc": c.alloc, "free": c.free, "n": n}),
-        "raw_c_allocator alloc+free": ("free(alloc(n))", {"alloc": r.alloc, "free": r.free, "n": n}),
+        "raw_c_allocator alloc+free": (
+            "free(alloc(n))",
+            {"alloc": r.alloc, "free": r.free, "n": n},
+        ),
         "page_allocator alloc+free": ("free(alloc(n))", {"alloc": p.alloc, "free": p.free, "n": n}),
         "bytearray(n)": ("bytearray(n)", {"n": n}),
         "memoryview(bytearray(n))": ("memoryview(bytearray(n))", {"n": n}),
@@ -45,8 +48,10 @@ def main() -> int:
     ap.add_argument("--number", type=int, default=200_000)
     args = ap.parse_args()
 
-    anchors = [(a, a.alloc(args.size)) for a in
-               (zheap.c_allocator, zheap.raw_c_allocator, zheap.page_allocator)]
+    anchors = [
+        (a, a.alloc(args.size))
+        for a in (zheap.c_allocator, zheap.raw_c_allocator, zheap.page_allocator)
+    ]
     table = cases(args.size)
     samples: dict[str, list[float]] = {k: [] for k in table}
     for _ in range(args.repeat):

@@ -26,7 +26,11 @@
 
 static void *c_alloc(void *ctx, size_t len, uint8_t al, uintptr_t ra) {
     (void)ctx, (void)ra;
-    if (al > ZH_ALIGNMENT_MAX) return NULL;
+    /* A block aligned to half the address space could only sit at its
+     * midpoint, which no user-space heap hands out; refuse it here rather
+     * than rely on every libc (and ASan's interceptor, which trips an
+     * internal CHECK on it) to fail gracefully. */
+    if (al >= ZH_ALIGNMENT_MAX) return NULL;
     size_t align = zh_alignment_bytes(al);
     if (align < sizeof(void *)) align = sizeof(void *); /* posix_memalign's minimum */
     void *p = NULL;

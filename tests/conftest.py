@@ -11,6 +11,9 @@ settings.register_profile(
     suppress_health_check=[HealthCheck.too_slow],
 )
 settings.register_profile(
-    "thorough", max_examples=1000, stateful_step_count=100, suppress_health_check=[HealthCheck.too_slow]
+    "thorough",
+    max_examples=1000,
+    stateful_step_count=100,
+    suppress_health_check=[HealthCheck.too_slow],
 )
 settings.load_profile(os.getenv("HYPOTHESIS_PROFILE", "dev"))

@@ -50,8 +50,14 @@ def test_alloc_zero_is_empty_sentinel(a):
 def test_free_invalidates_view_and_slices_made_before(a):
     v = a.alloc(32)
     a.free(v)
-    for access in (lambda: v[0], lambda: v.tobytes(), lambda: len(v), lambda: v[1:2],
-                   lambda: memoryview(v), lambda: v.obj):
+    for access in (
+        lambda: v[0],
+        lambda: v.tobytes(),
+        lambda: len(v),
+        lambda: v[1:2],
+        lambda: memoryview(v),
+        lambda: v.obj,
+    ):
         with pytest.raises(ValueError):
             access()
     assert v.obj if False else True  # noqa: SIM108 - keep flake quiet about the lambda list
@@ -92,8 +98,12 @@ def test_exports_block_destruction(a, export):
     v = a.alloc(8)
     v[:] = b"abcdefgh"
     e = export(v)
-    for op in (lambda: a.free(v), lambda: a.resize(v, 4), lambda: a.remap(v, 4),
-               lambda: a.realloc(v, 100)):
+    for op in (
+        lambda: a.free(v),
+        lambda: a.resize(v, 4),
+        lambda: a.remap(v, 4),
+        lambda: a.realloc(v, 100),
+    ):
         with pytest.raises(BufferError):
             op()
     assert v.tobytes() == b"abcdefgh" and v.obj.state == "live"

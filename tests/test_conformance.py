@@ -1,11 +1,10 @@
 """Zig's four generic checks and the Hypothesis state machine over every allocator."""
 
 import pytest
+from allocators import ALLOCATORS
 
 from zheap import testing
 from zheap.testing.machine import AllocatorMachine
-
-from allocators import ALLOCATORS
 
 SUITES = [
     testing.test_allocator,

@@ -1,8 +1,9 @@
 """Type stubs of the zheap._zheap extension module."""
 
 import ctypes
-from collections.abc import Buffer
 from typing import TypeVar, final
+
+from typing_extensions import Buffer
 
 _CT = TypeVar("_CT", bound=ctypes._CData)
 

@@ -132,14 +132,14 @@ def test_allocator_large_alignment(allocator: Allocator) -> None:
 
 
 def test_allocator_aligned_shrink(allocator: Allocator) -> None:
-    """Zig's ``testAllocatorAlignedShrink``: a shrinking realloc keeps a 16-aligned block's bytes."""
+    """Zig's ``testAllocatorAlignedShrink``: shrinking realloc keeps a 16-aligned block's bytes."""
     a = validation_wrap(allocator)
     page = page_size()
     alloc_size = page * 2 + 50
     s = a.alloc(alloc_size, 16)
     # Skip blocks that happen to be very highly aligned, so the shrink really
     # tests a merely 16-aligned block (Zig keeps at most 1000 bytes of them).
-    stuff = []
+    stuff: list[memoryview] = []
     while address_of(s) % (page * 32) == 0:
         _check(len(stuff) < 1000 // _PTR, "too many over-aligned blocks")
         stuff.append(s)
@@ -154,7 +154,11 @@ def test_allocator_aligned_shrink(allocator: Allocator) -> None:
     _no_leaks(a)
 
 
-for _fn in (test_allocator, test_allocator_aligned, test_allocator_large_alignment,
-            test_allocator_aligned_shrink):
+for _fn in (
+    test_allocator,
+    test_allocator_aligned,
+    test_allocator_large_alignment,
+    test_allocator_aligned_shrink,
+):
     _fn.__test__ = False  # type: ignore[attr-defined]
 del _fn

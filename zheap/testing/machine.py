@@ -96,7 +96,7 @@ class AllocatorMachine(RuleBasedStateMachine):
         max_size: int = _MiB,
         name: str | None = None,
     ) -> type[AllocatorMachine]:
-        """A machine class over allocators made by ``factory``.
+        """Return a machine class over allocators made by ``factory``.
 
         ``max_alignment`` defaults to the smaller of the allocator's own limit and
         two pages.
@@ -127,6 +127,7 @@ class AllocatorMachine(RuleBasedStateMachine):
 
     @rule(target=blocks, data=st.data())
     def alloc(self, data: st.DataObject) -> Live:
+        """Allocate a block of a drawn size and alignment and fill it with its tag."""
         size = data.draw(sizes(self.max_size), label="size")
         alignment = data.draw(alignments(self.max_alignment), label="alignment")
         view = self.allocator.alloc(size, alignment)
@@ -138,6 +139,7 @@ class AllocatorMachine(RuleBasedStateMachine):
 
     @rule(target=freed, entry=consumes(blocks))
     def free(self, entry: Live) -> memoryview:
+        """Free a live block; its view must become unusable."""
         self.allocator.free(entry.view)
         self._forget(entry)
         assert _raises(ValueError, lambda: entry.view[0:1].tobytes())
@@ -145,14 +147,17 @@ class AllocatorMachine(RuleBasedStateMachine):
 
     @rule(entry=blocks, data=st.data())
     def resize(self, entry: Live, data: st.DataObject) -> None:
+        """Resize in place: a new view at the same address, or None and no change."""
         self._resize_like(entry, data, "resize")
 
     @rule(entry=blocks, data=st.data())
     def remap(self, entry: Live, data: st.DataObject) -> None:
+        """Remap, maybe moving: contents kept up to the shorter length, or None."""
         self._resize_like(entry, data, "remap")
 
     @rule(entry=blocks, data=st.data())
     def realloc(self, entry: Live, data: st.DataObject) -> None:
+        """Realloc: always a new view unless MemoryError, which changes nothing."""
         self._resize_like(entry, data, "realloc")
 
     def _resize_like(self, entry: Live, data: st.DataObject, op: str) -> None:
@@ -169,7 +174,9 @@ class AllocatorMachine(RuleBasedStateMachine):
             return
         if new is None:
             assert op != "realloc"
-            assert len(old) == old_len and _intact(old, entry.tag), "a refused resize changed the block"
+            assert len(old) == old_len and _intact(old, entry.tag), (
+                "a refused resize changed the block"
+            )
             return
         assert len(new) == new_len
         assert _raises(ValueError, lambda: old.tobytes()), "the superseded view is still usable"
@@ -181,6 +188,7 @@ class AllocatorMachine(RuleBasedStateMachine):
 
     @rule(target=blocks, data=st.binary(max_size=512))
     def dupe(self, data: bytes) -> Live:
+        """Duplicate drawn bytes into a new block."""
         view = self.allocator.dupe(data)
         assert view.tobytes() == data
         entry = Live(view, 1, self._tag())
@@ -192,12 +200,14 @@ class AllocatorMachine(RuleBasedStateMachine):
 
     @rule(view=freed)
     def double_free(self, view: memoryview) -> None:
+        """Freeing, resizing or reading a freed view raises ValueError."""
         assert _raises(ValueError, lambda: self.allocator.free(view))
         assert _raises(ValueError, lambda: self.allocator.resize(view, 1))
         assert _raises(ValueError, lambda: view.tobytes())
 
     @rule(entry=blocks)
     def free_with_live_slice(self, entry: Live) -> None:
+        """Check a block with a live slice cannot be freed or moved (BufferError)."""
         if entry not in self.live:
             return
         piece = entry.view[0:1]
@@ -209,12 +219,14 @@ class AllocatorMachine(RuleBasedStateMachine):
     @precondition(lambda self: self.live)
     @rule()
     def foreign_view(self) -> None:
+        """Check a view the allocator did not hand out is rejected (ValueError)."""
         assert _raises(ValueError, lambda: self.allocator.free(memoryview(bytearray(8))))
 
     # --- invariants ----------------------------------------------------------
 
     @invariant()
     def blocks_are_sound(self) -> None:
+        """Every live block: counted, aligned, disjoint from the others, contents intact."""
         assert self.allocator.live == self.start_live + len(self.live)
         spans = []
         for entry in self.live:
@@ -229,6 +241,7 @@ class AllocatorMachine(RuleBasedStateMachine):
             assert end <= start, "two live blocks overlap"
 
     def teardown(self) -> None:
+        """Free every block still live."""
         for entry in self.live:
             self.allocator.free(entry.view)
         self.live.clear()
