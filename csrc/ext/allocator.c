@@ -156,7 +156,7 @@ static ZxBlock *take_block(ZxAllocator *self, PyObject *view, const char *fn) {
 /* --- methods ------------------------------------------------------------------------ */
 
 PyDoc_STRVAR(alloc_doc,
-             "alloc($self, length, /, alignment=1)\n--\n\n"
+             "alloc($self, /, length, alignment=1)\n--\n\n"
              "Allocate ``length`` bytes aligned to ``alignment`` (a power of two).\n\n"
              "Returns a writable, C-contiguous memoryview of format 'B'. ``alloc(0)`` returns\n"
              "an empty view without calling the allocator, as Zig does.\n"
@@ -243,7 +243,7 @@ done:
 }
 
 PyDoc_STRVAR(resize_doc,
-             "resize($self, view, new_length, /)\n--\n\n"
+             "resize($self, /, view, new_length)\n--\n\n"
              "Grow or shrink the block in place.\n\n"
              "On success the old view is released and a view of ``new_length`` bytes at the\n"
              "same address is returned; ``None`` when the allocator cannot, and the old view\n"
@@ -254,7 +254,7 @@ static PyObject *Allocator_resize(PyObject *op, PyObject *const *args, Py_ssize_
 }
 
 PyDoc_STRVAR(remap_doc,
-             "remap($self, view, new_length, /)\n--\n\n"
+             "remap($self, /, view, new_length)\n--\n\n"
              "Grow or shrink the block, moving it if the allocator wants to.\n\n"
              "Contents are kept up to the shorter length. ``None`` when the allocator\n"
              "declines (the caller should allocate, copy and free), and the old view stays valid.");
@@ -264,7 +264,7 @@ static PyObject *Allocator_remap(PyObject *op, PyObject *const *args, Py_ssize_t
 }
 
 PyDoc_STRVAR(realloc_doc,
-             "realloc($self, view, new_length, /)\n--\n\n"
+             "realloc($self, /, view, new_length)\n--\n\n"
              "Remap, else allocate, copy and free. Returns the new view.\n\n"
              "Raises MemoryError on failure, with the old view intact and still owned.");
 
