@@ -287,6 +287,77 @@ zh_allocator zh_raw_c_allocator(void);
 #define ZH_RAW_C_MAX_ALIGNMENT ((size_t)_Alignof(max_align_t))
 
 /* ------------------------------------------------------------------------
+ * FixedBufferAllocator: a bump allocator over a caller's buffer.
+ * ---------------------------------------------------------------------- */
+
+typedef struct zh_fba {
+    size_t end_index;   /* bytes used from the start of the buffer */
+    char *buffer;
+    size_t buffer_len;
+} zh_fba;
+
+/* Any buffer: any alignment, any length including 0. */
+void zh_fba_init(zh_fba *self, void *buffer, size_t len);
+/* The plain interface; not safe to use together with the thread-safe one. */
+zh_allocator zh_fba_allocator(zh_fba *self);
+/* threadSafeAllocator(): a lock-free atomic bump; resize fails, remap
+ * declines and free does nothing (0.15.1's behaviour). */
+zh_allocator zh_fba_thread_safe_allocator(zh_fba *self);
+static inline void zh_fba_deinit(zh_fba *self) { (void)self; }
+/* buffer <= ptr < buffer + len. */
+bool zh_fba_owns_ptr(const zh_fba *self, const void *ptr);
+/* [ptr, ptr+len) lies inside the buffer. */
+bool zh_fba_owns_slice(const zh_fba *self, const void *ptr, size_t len);
+/* The slice ends at end_index (false negatives after unreclaimed padding,
+ * as Zig documents). */
+bool zh_fba_is_last_allocation(const zh_fba *self, const void *ptr, size_t len);
+/* end_index = 0: every allocation becomes reusable. */
+void zh_fba_reset(zh_fba *self);
+/* The vtable operations, public as in Zig (StackFallbackAllocator uses them).
+ * resize/remap/free of a slice the buffer does not own panic (Zig asserts). */
+ZH_NODISCARD void *zh_fba_alloc(zh_fba *self, size_t n, zh_alignment al);
+ZH_NODISCARD bool zh_fba_resize(zh_fba *self, void *ptr, size_t len, size_t new_len);
+ZH_NODISCARD void *zh_fba_remap(zh_fba *self, void *ptr, size_t len, size_t new_len);
+void zh_fba_free(zh_fba *self, void *ptr, size_t len);
+
+/* ------------------------------------------------------------------------
+ * ArenaAllocator: many allocations from a child, freed all at once.
+ * ---------------------------------------------------------------------- */
+
+/* Header at the start of every chunk: `data` is the chunk's total length,
+ * header included. The newest chunk is first. */
+typedef struct zh_arena_node {
+    size_t data;
+    struct zh_arena_node *next;
+} zh_arena_node;
+
+typedef struct zh_arena {
+    zh_allocator child;
+    zh_arena_node *first;   /* newest chunk; older ones are not used until reset */
+    size_t end_index;       /* fill level of the newest chunk's usable bytes */
+} zh_arena;
+
+typedef enum zh_arena_reset_mode {
+    ZH_ARENA_FREE_ALL = 0,
+    ZH_ARENA_RETAIN_CAPACITY = 1,
+    ZH_ARENA_RETAIN_WITH_LIMIT = 2,
+} zh_arena_reset_mode;
+
+void zh_arena_init(zh_arena *self, zh_allocator child);
+zh_allocator zh_arena_allocator(zh_arena *self);
+/* Frees every chunk to the child. The arena must be re-initialised before
+ * further use. */
+void zh_arena_deinit(zh_arena *self);
+/* Sum of the chunks' usable lengths. */
+size_t zh_arena_query_capacity(const zh_arena *self);
+/* reset(mode): `limit` is read only for ZH_ARENA_RETAIN_WITH_LIMIT. Returns
+ * false only when the retained chunk had to be reallocated and the child
+ * refused; the arena is then empty and usable with its oldest chunk. */
+bool zh_arena_reset(zh_arena *self, zh_arena_reset_mode mode, size_t limit);
+/* Number of chunks (for introspection). */
+size_t zh_arena_chunk_count(const zh_arena *self);
+
+/* ------------------------------------------------------------------------
  * Check (returned by DebugAllocator.deinit).
  * ---------------------------------------------------------------------- */
 
