@@ -9,4 +9,17 @@ ALLOCATORS = [
     ("raw_c_allocator", lambda: zheap.raw_c_allocator, False),
     ("validation_wrap(page_allocator)", lambda: zheap.validation_wrap(zheap.page_allocator), True),
     ("PageAllocator()", zheap.PageAllocator, True),
+    ("FixedBufferAllocator(8 MiB)", lambda: zheap.FixedBufferAllocator(8 << 20), True),
+    (
+        "FixedBufferAllocator(bytearray).thread_safe_allocator()",
+        lambda: zheap.FixedBufferAllocator(bytearray(8 << 20)).thread_safe_allocator(),
+        True,
+    ),
+    ("ArenaAllocator()", zheap.ArenaAllocator, True),
+    ("ArenaAllocator(raw_c_allocator)", lambda: zheap.ArenaAllocator(zheap.raw_c_allocator), True),
+    (
+        "ArenaAllocator(FixedBufferAllocator)",
+        lambda: zheap.ArenaAllocator(zheap.FixedBufferAllocator(16 << 20)),
+        True,
+    ),
 ]

@@ -18,8 +18,11 @@ import enum
 from ._zheap import (
     ZH_VERSION,
     Allocator,
+    ArenaAllocator,
     Block,
     CAllocator,
+    FixedBufferAllocator,
+    FixedBufferThreadSafeAllocator,
     PageAllocator,
     RawCAllocator,
     ValidationAllocator,
@@ -56,8 +59,11 @@ def validation_wrap(allocator: Allocator) -> ValidationAllocator:
 
 __all__ = [
     "Allocator",
+    "ArenaAllocator",
     "Block",
     "CAllocator",
+    "FixedBufferAllocator",
+    "FixedBufferThreadSafeAllocator",
     "Check",
     "PageAllocator",
     "RawCAllocator",

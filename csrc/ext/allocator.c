@@ -95,6 +95,39 @@ int zx_parse_alignment(ZxAllocator *self, PyObject *obj, zh_alignment *out) {
     return 0;
 }
 
+/* --- lifetime ----------------------------------------------------------------------- */
+
+int zx_check_open(ZxAllocator *self) {
+    if (!self->closed) return 0;
+    PyErr_Format(PyExc_ValueError, "%.100s was deinitialized", Py_TYPE(self)->tp_name);
+    return -1;
+}
+
+ZxAllocator *zx_as_allocator(zheap_state *st, PyObject *obj, const char *fn) {
+    if (!PyObject_TypeCheck(obj, st->Allocator_type)) {
+        PyErr_Format(PyExc_TypeError, "%s expects a zheap.Allocator, got %.100s", fn, Py_TYPE(obj)->tp_name);
+        return NULL;
+    }
+    if (zx_check_open(ZxAllocator_CAST(obj)) < 0) return NULL;
+    return ZxAllocator_CAST(obj);
+}
+
+/* Draw memory from `child` from now on: keep it alive, and make its reset
+ * and deinit refuse (BufferError) until zx_unpin_child(), because they would
+ * pull memory out from under this allocator's own blocks. */
+int zx_pin_child(ZxAllocator *self, PyObject *child) {
+    self->child = Py_NewRef(child);
+    ZxAllocator_CAST(child)->pins++;
+    self->pinning = true;
+    return 0;
+}
+
+void zx_unpin_child(ZxAllocator *self) {
+    if (!self->pinning) return;
+    self->pinning = false;
+    ZxAllocator_CAST(self->child)->pins--;
+}
+
 /* --- the shared operations ------------------------------------------------------ */
 
 static PyObject *no_memory(ZxAllocator *self, size_t len, zh_alignment al) {
@@ -107,6 +140,7 @@ static PyObject *no_memory(ZxAllocator *self, size_t len, zh_alignment al) {
 /* alloc(len, al) as a view (new reference). Zero length never reaches the
  * allocator (Zig's helpers): the view is empty, at the sentinel address. */
 PyObject *zx_alloc_view(ZxAllocator *self, Py_ssize_t len, zh_alignment al) {
+    if (zx_check_open(self) < 0) return NULL;
     ZxBlock *b = zx_block_new(self);
     if (b == NULL) return NULL;
     char *p;
@@ -147,6 +181,7 @@ static PyObject *supersede(ZxBlock *old, PyMemoryViewObject *mv, ZxBlock *nb, ch
  * caller for the duration of the operation (retiring drops the cycle that
  * kept it alive). */
 static ZxBlock *take_block(ZxAllocator *self, PyObject *view, const char *fn) {
+    if (zx_check_open(self) < 0) return NULL;
     ZxBlock *b = zx_block_from_view(self, view, fn);
     if (b == NULL || zx_guard(b, (PyMemoryViewObject *)view) < 0) return NULL;
     Py_INCREF(b);
@@ -331,6 +366,7 @@ PyDoc_STRVAR(destroy_doc,
 
 static PyObject *Allocator_destroy(PyObject *op, PyObject *obj) {
     ZxAllocator *self = ZxAllocator_CAST(op);
+    if (zx_check_open(self) < 0) return NULL;
     /* ctypes keeps the view from_buffer() was given in `_objects`: the view
      * itself for simple types, a dict entry for structures and arrays. */
     PyObject *mv = PyObject_GetAttrString(obj, "_objects");
@@ -419,6 +455,9 @@ void zx_allocator_setup(ZxAllocator *self, zheap_state *st, zh_allocator a, zh_a
     self->nlive = 0;
     self->max_align = max_align;
     self->child = NULL;
+    self->pins = 0;
+    self->pinning = false;
+    self->closed = false;
     self->weakreflist = NULL;
 }
 
@@ -429,6 +468,7 @@ int zx_allocator_traverse(PyObject *op, visitproc visit, void *arg) {
 }
 
 int zx_allocator_clear(PyObject *op) {
+    zx_unpin_child(ZxAllocator_CAST(op));
     Py_CLEAR(ZxAllocator_CAST(op)->child);
     return 0;
 }
@@ -436,8 +476,9 @@ int zx_allocator_clear(PyObject *op) {
 void zx_allocator_dealloc(PyObject *op) {
     PyTypeObject *tp = Py_TYPE(op);
     PyObject_GC_UnTrack(op);
-    /* Every live block holds a reference to its allocator, so none is left. */
-    assert(ZxAllocator_CAST(op)->live == NULL);
+    /* Every live block holds a reference to its allocator, so none is left;
+     * every pinning allocator holds one too. */
+    assert(ZxAllocator_CAST(op)->live == NULL && ZxAllocator_CAST(op)->pins == 0);
     if (ZxAllocator_CAST(op)->weakreflist != NULL) PyObject_ClearWeakRefs(op);
     (void)zx_allocator_clear(op);
     tp->tp_free(op);

@@ -29,6 +29,7 @@ static const char *state_name(uint8_t s) {
     case ZX_FREED: return "freed";
     case ZX_MOVED: return "moved";
     case ZX_DESTROYING: return "destroying";
+    case ZX_RESET: return "reset";
     default: return "untracked";
     }
 }
@@ -259,6 +260,11 @@ ZxBlock *zx_block_from_view(ZxAllocator *owner, PyObject *view, const char *fn) 
     case ZX_DESTROYING:
         PyErr_Format(PyExc_ValueError, "%s(): the block at %p was already destroyed", fn, (void *)b->ptr);
         return NULL;
+    case ZX_RESET:
+        PyErr_Format(PyExc_ValueError,
+                     "%s(): the block at %p was invalidated by reset() or deinit() of its allocator", fn,
+                     (void *)b->ptr);
+        return NULL;
     default:
         PyErr_Format(PyExc_ValueError, "%s(): the block is not a live allocation", fn);
         return NULL;
@@ -285,7 +291,7 @@ ZxBlock *zx_block_from_view(ZxAllocator *owner, PyObject *view, const char *fn) 
 int zx_guard(ZxBlock *b, PyMemoryViewObject *mv) {
     if (mv->exports > 0) {
         PyErr_Format(PyExc_BufferError,
-                     "cannot free or resize the block at %p: the view has %zd exported buffer%s "
+                     "cannot free, move or reset the block at %p: the view has %zd exported buffer%s "
                      "(e.g. a numpy array or ctypes object over it)",
                      (void *)b->ptr, mv->exports, mv->exports == 1 ? "" : "s");
         return -1;
@@ -293,7 +299,7 @@ int zx_guard(ZxBlock *b, PyMemoryViewObject *mv) {
     if (mv->mbuf->exports > 1 || b->exports > 1) {
         Py_ssize_t others = (mv->mbuf->exports - 1) + (b->exports - 1);
         PyErr_Format(PyExc_BufferError,
-                     "cannot free or resize the block at %p: %zd other view%s of it (slices, casts, "
+                     "cannot free, move or reset the block at %p: %zd other view%s of it (slices, casts, "
                      "memoryview(view)) %s alive",
                      (void *)b->ptr, others, others == 1 ? "" : "s", others == 1 ? "is" : "are");
         return -1;
@@ -316,4 +322,46 @@ void zx_block_retire(ZxBlock *b, PyMemoryViewObject *mv, enum zx_block_state sta
     b->state = state;
     block_unlink(b);
     Py_CLEAR(b->view);
+}
+
+/* The primary view of `b` if it is still usable, else NULL. */
+static PyMemoryViewObject *primary_of(ZxBlock *b) {
+    PyMemoryViewObject *mv = (PyMemoryViewObject *)b->view;
+    return mv != NULL && !(mv->flags & _Py_MEMORYVIEW_RELEASED) ? mv : NULL;
+}
+
+/* The guard for bulk invalidation (reset, deinit): 0 when every outstanding
+ * view of `self` can be retired and no other allocator draws from it, else
+ * BufferError and no change. */
+int zx_guard_all(ZxAllocator *self, const char *what) {
+    for (ZxBlock *b = self->live; b != NULL; b = b->next) {
+        PyMemoryViewObject *mv = primary_of(b);
+        if (b->state == ZX_DESTROYING) {
+            PyErr_Format(PyExc_BufferError, "cannot %s: a ctypes object from create() at %p is still alive", what,
+                         (void *)b->ptr);
+            return -1;
+        }
+        if (mv != NULL) {
+            if (zx_guard(b, mv) < 0) return -1;
+        } else if (b->exports > 0) {
+            PyErr_Format(PyExc_BufferError, "cannot %s: views of the block at %p are alive", what, (void *)b->ptr);
+            return -1;
+        }
+    }
+    if (self->pins > 0) {
+        PyErr_Format(PyExc_BufferError, "cannot %s: %zd allocator%s draw%s memory from this one", what, self->pins,
+                     self->pins == 1 ? "" : "s", self->pins == 1 ? "s" : "");
+        return -1;
+    }
+    return 0;
+}
+
+/* Retire every outstanding view after zx_guard_all() passed. */
+void zx_retire_all(ZxAllocator *self) {
+    while (self->live != NULL) {
+        ZxBlock *b = self->live;
+        Py_INCREF(b); /* retiring drops the cycle that may hold the last reference */
+        zx_block_retire(b, primary_of(b), ZX_RESET);
+        Py_DECREF(b);
+    }
 }

@@ -29,6 +29,9 @@ typedef struct zheap_state {
     PyTypeObject *CAllocator_type;
     PyTypeObject *RawCAllocator_type;
     PyTypeObject *ValidationAllocator_type;
+    PyTypeObject *FixedBufferAllocator_type;
+    PyTypeObject *FbaThreadSafe_type;
+    PyTypeObject *ArenaAllocator_type;
     PyObject *ZigPanic;
 } zheap_state;
 
@@ -45,6 +48,9 @@ typedef struct ZxAllocator {
     Py_ssize_t nlive;
     zh_alignment max_align;    /* largest log2 alignment the allocator supports */
     PyObject *child;           /* allocator this one draws from, kept alive; or NULL */
+    Py_ssize_t pins;           /* allocators drawing memory from this one right now */
+    bool pinning;              /* this one holds a pin on `child` */
+    bool closed;               /* deinit()ed: every operation raises */
     PyObject *weakreflist;
 } ZxAllocator;
 
@@ -55,6 +61,7 @@ enum zx_block_state {
     ZX_FREED,      /* freed through free()/resize(_, 0)/...: double free is an error */
     ZX_MOVED,      /* superseded by the view a resize/remap/realloc returned */
     ZX_DESTROYING, /* destroy()ed; freed when the last ctypes export goes */
+    ZX_RESET,      /* invalidated in bulk by reset()/deinit() of its allocator */
     ZX_UNTRACKED,  /* never became a live allocation (creation failed midway) */
 };
 
@@ -78,6 +85,8 @@ ZxBlock *zx_block_from_view(ZxAllocator *owner, PyObject *view, const char *fn);
 int zx_guard(ZxBlock *b, PyMemoryViewObject *mv);
 void zx_block_retire(ZxBlock *b, PyMemoryViewObject *mv, enum zx_block_state state);
 void zx_block_discard(ZxBlock *b);
+int zx_guard_all(ZxAllocator *self, const char *what);
+void zx_retire_all(ZxAllocator *self);
 
 /* allocator.c */
 int zx_allocator_init_types(PyObject *module, zheap_state *st);
@@ -87,6 +96,13 @@ int zx_allocator_clear(PyObject *op);
 void zx_allocator_dealloc(PyObject *op);
 PyObject *zx_alloc_view(ZxAllocator *self, Py_ssize_t len, zh_alignment al);
 int zx_parse_alignment(ZxAllocator *self, PyObject *obj, zh_alignment *out);
+int zx_check_open(ZxAllocator *self);
+int zx_pin_child(ZxAllocator *self, PyObject *child);
+void zx_unpin_child(ZxAllocator *self);
+ZxAllocator *zx_as_allocator(zheap_state *st, PyObject *obj, const char *fn);
+
+/* composable.c */
+int zx_composable_init_types(PyObject *module, zheap_state *st);
 
 /* os_allocators.c */
 int zx_os_allocators_init_types(PyObject *module, zheap_state *st);

@@ -12,6 +12,9 @@ static int zheap_traverse(PyObject *m, visitproc visit, void *arg) {
     Py_VISIT(st->CAllocator_type);
     Py_VISIT(st->RawCAllocator_type);
     Py_VISIT(st->ValidationAllocator_type);
+    Py_VISIT(st->FixedBufferAllocator_type);
+    Py_VISIT(st->FbaThreadSafe_type);
+    Py_VISIT(st->ArenaAllocator_type);
     Py_VISIT(st->ZigPanic);
     return 0;
 }
@@ -24,6 +27,9 @@ static int zheap_clear(PyObject *m) {
     Py_CLEAR(st->CAllocator_type);
     Py_CLEAR(st->RawCAllocator_type);
     Py_CLEAR(st->ValidationAllocator_type);
+    Py_CLEAR(st->FixedBufferAllocator_type);
+    Py_CLEAR(st->FbaThreadSafe_type);
+    Py_CLEAR(st->ArenaAllocator_type);
     Py_CLEAR(st->ZigPanic);
     return 0;
 }
@@ -101,6 +107,7 @@ static int zheap_exec(PyObject *m) {
     if (zx_block_init_type(m, st) < 0) return -1;
     if (zx_allocator_init_types(m, st) < 0) return -1;
     if (zx_os_allocators_init_types(m, st) < 0) return -1;
+    if (zx_composable_init_types(m, st) < 0) return -1;
     st->ZigPanic = PyErr_NewExceptionWithDoc(
         "zheap.ZigPanic",
         "A contract violation Zig would panic on (reported by a ValidationAllocator).",

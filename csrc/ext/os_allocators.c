@@ -78,7 +78,7 @@ static PyObject *ValidationAllocator_new(PyTypeObject *type, PyObject *args, PyO
     self->v.panic = validation_panic;
     self->v.panic_user = self;
     zx_allocator_setup(&self->base, st, zh_validation_allocator(&self->v), c->max_align);
-    self->base.child = Py_NewRef(child);
+    zx_pin_child(&self->base, child);
     return (PyObject *)self;
 }
 

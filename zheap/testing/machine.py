@@ -21,6 +21,7 @@ from hypothesis.stateful import (
     RuleBasedStateMachine,
     consumes,
     invariant,
+    multiple,
     precondition,
     rule,
 )
@@ -126,11 +127,17 @@ class AllocatorMachine(RuleBasedStateMachine):
     # --- rules ---------------------------------------------------------------
 
     @rule(target=blocks, data=st.data())
-    def alloc(self, data: st.DataObject) -> Live:
+    def alloc(self, data: st.DataObject) -> Live | object:
         """Allocate a block of a drawn size and alignment and fill it with its tag."""
         size = data.draw(sizes(self.max_size), label="size")
         alignment = data.draw(alignments(self.max_alignment), label="alignment")
-        view = self.allocator.alloc(size, alignment)
+        try:
+            view = self.allocator.alloc(size, alignment)
+        except MemoryError:
+            assert self.allocator.live == self.start_live + len(self.live), (
+                "a failed alloc changed state"
+            )
+            return multiple()
         assert len(view) == size
         entry = Live(view, alignment, self._tag())
         _fill(view, entry.tag)
@@ -187,9 +194,12 @@ class AllocatorMachine(RuleBasedStateMachine):
         _fill(new, entry.tag, min(old_len, new_len))
 
     @rule(target=blocks, data=st.binary(max_size=512))
-    def dupe(self, data: bytes) -> Live:
+    def dupe(self, data: bytes) -> Live | object:
         """Duplicate drawn bytes into a new block."""
-        view = self.allocator.dupe(data)
+        try:
+            view = self.allocator.dupe(data)
+        except MemoryError:
+            return multiple()
         assert view.tobytes() == data
         entry = Live(view, 1, self._tag())
         _fill(view, entry.tag)

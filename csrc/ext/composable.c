@@ -1,0 +1,464 @@
+/* composable.c -- FixedBufferAllocator (and its thread-safe interface) and
+ * ArenaAllocator as Python types. Argument parsing, introspection and the
+ * bulk-invalidation rule (reset/deinit retire every view, or raise
+ * BufferError and change nothing); every operation is the core's. */
+#include "ext.h"
+
+static zheap_state *state_of(PyTypeObject *type) {
+    PyObject *m = PyType_GetModuleByDef(type, &zheap_module_def);
+    return m ? PyModule_GetState(m) : NULL;
+}
+
+static PyObject *enter(PyObject *op, PyObject *unused) {
+    (void)unused;
+    return Py_NewRef(op);
+}
+
+/* ===================================================================== */
+/* FixedBufferAllocator                                                   */
+/* ===================================================================== */
+
+typedef struct {
+    ZxAllocator base;
+    zh_fba fba;
+    Py_buffer source;  /* the caller's buffer, exported while we live */
+    bool has_source;
+    char *own;         /* or memory of our own (PyMem_Raw) */
+} FbaObject;
+
+#define Fba_CAST(op) ((FbaObject *)(op))
+
+static PyObject *Fba_new(PyTypeObject *type, PyObject *args, PyObject *kwds) {
+    static char *kwlist[] = {"buffer", NULL};
+    PyObject *arg;
+    if (!PyArg_ParseTupleAndKeywords(args, kwds, "O:FixedBufferAllocator", kwlist, &arg)) return NULL;
+    zheap_state *st = state_of(type);
+    if (st == NULL) return NULL;
+    FbaObject *self = (FbaObject *)type->tp_alloc(type, 0);
+    if (self == NULL) return NULL;
+    zx_allocator_setup(&self->base, st, (zh_allocator){NULL, NULL}, ZH_ALIGNMENT_MAX);
+    char *mem;
+    Py_ssize_t len;
+    if (PyLong_Check(arg)) {
+        len = PyLong_AsSsize_t(arg);
+        if (len == -1 && PyErr_Occurred()) goto error;
+        if (len < 0) {
+            PyErr_Format(PyExc_ValueError, "size must be >= 0, got %zd", len);
+            goto error;
+        }
+        mem = self->own = PyMem_RawMalloc(len ? (size_t)len : 1);
+        if (mem == NULL) {
+            PyErr_NoMemory();
+            goto error;
+        }
+    } else {
+        if (PyObject_GetBuffer(arg, &self->source, PyBUF_WRITABLE | PyBUF_C_CONTIGUOUS) < 0) goto error;
+        self->has_source = true;
+        mem = self->source.buf;
+        len = self->source.len;
+    }
+    zh_fba_init(&self->fba, mem, (size_t)len);
+    self->base.a = zh_fba_allocator(&self->fba);
+    return (PyObject *)self;
+error:
+    Py_DECREF(self);
+    return NULL;
+}
+
+static void Fba_dealloc(PyObject *op) {
+    FbaObject *self = Fba_CAST(op);
+    if (self->has_source) {
+        self->has_source = false;
+        PyBuffer_Release(&self->source);
+    }
+    PyMem_RawFree(self->own);
+    self->own = NULL;
+    zx_allocator_dealloc(op);
+}
+
+static int Fba_traverse(PyObject *op, visitproc visit, void *arg) {
+    FbaObject *self = Fba_CAST(op);
+    if (self->has_source) Py_VISIT(self->source.obj);
+    return zx_allocator_traverse(op, visit, arg);
+}
+
+PyDoc_STRVAR(Fba_reset_doc, "reset($self, /)\n--\n\n"
+                            "Make the whole buffer free again. Every outstanding view is invalidated;\n"
+                            "BufferError (and no change) while one is exported or another allocator\n"
+                            "draws from this one.");
+
+static PyObject *Fba_reset(PyObject *op, PyObject *unused) {
+    (void)unused;
+    FbaObject *self = Fba_CAST(op);
+    if (zx_guard_all(&self->base, "reset the FixedBufferAllocator") < 0) return NULL;
+    zx_retire_all(&self->base);
+    zh_fba_reset(&self->fba);
+    Py_RETURN_NONE;
+}
+
+/* The live block of `view` (any allocator), or NULL with ValueError. */
+static ZxBlock *any_block(zheap_state *st, PyObject *view, const char *fn) {
+    if (!PyMemoryView_Check(view)) {
+        PyErr_Format(PyExc_TypeError, "%s() expects a memoryview, got %.100s", fn, Py_TYPE(view)->tp_name);
+        return NULL;
+    }
+    PyObject *obj = ((PyMemoryViewObject *)view)->mbuf->master.obj;
+    if (obj == NULL || !Py_IS_TYPE(obj, st->Block_type) || ((ZxBlock *)obj)->state != ZX_LIVE) {
+        PyErr_Format(PyExc_ValueError, "%s(): not a live view from a zheap allocator", fn);
+        return NULL;
+    }
+    return (ZxBlock *)obj;
+}
+
+PyDoc_STRVAR(Fba_owns_doc, "owns($self, view, /)\n--\n\n"
+                           "Whether the view's bytes lie inside the buffer (Zig's ownsSlice).");
+
+static PyObject *Fba_owns(PyObject *op, PyObject *view) {
+    FbaObject *self = Fba_CAST(op);
+    Py_buffer b;
+    if (PyObject_GetBuffer(view, &b, PyBUF_SIMPLE) < 0) return NULL;
+    bool owned = b.len > 0 ? zh_fba_owns_slice(&self->fba, b.buf, (size_t)b.len) : zh_fba_owns_ptr(&self->fba, b.buf);
+    PyBuffer_Release(&b);
+    return PyBool_FromLong(owned);
+}
+
+PyDoc_STRVAR(Fba_is_last_doc, "is_last_allocation($self, view, /)\n--\n\n"
+                              "Whether the view ends where the used part of the buffer ends (Zig's\n"
+                              "isLastAllocation; padding left by a shrink gives false negatives).");
+
+static PyObject *Fba_is_last_allocation(PyObject *op, PyObject *view) {
+    FbaObject *self = Fba_CAST(op);
+    ZxBlock *b = any_block(self->base.st, view, "is_last_allocation");
+    if (b == NULL) return NULL;
+    Py_buffer *v = &((PyMemoryViewObject *)view)->view;
+    return PyBool_FromLong(zh_fba_is_last_allocation(&self->fba, v->buf, (size_t)v->len));
+}
+
+static PyObject *Fba_thread_safe_allocator(PyObject *op, PyObject *unused);
+
+PyDoc_STRVAR(Fba_thread_safe_doc,
+             "thread_safe_allocator($self, /)\n--\n\n"
+             "Zig's threadSafeAllocator(): a lock-free allocator over the same buffer whose\n"
+             "resize always fails, remap declines and free does nothing. While it lives this\n"
+             "FixedBufferAllocator cannot be reset. Do not allocate through both at once.");
+
+static PyObject *Fba_stats(PyObject *op, PyObject *unused) {
+    (void)unused;
+    FbaObject *self = Fba_CAST(op);
+    return Py_BuildValue("{s:n,s:n,s:n,s:n}", "capacity", (Py_ssize_t)self->fba.buffer_len, "end_index",
+                         (Py_ssize_t)self->fba.end_index, "free",
+                         (Py_ssize_t)(self->fba.buffer_len - self->fba.end_index), "live", self->base.nlive);
+}
+
+static PyObject *Fba_get_end_index(PyObject *op, void *c) {
+    (void)c;
+    return PyLong_FromSize_t(Fba_CAST(op)->fba.end_index);
+}
+
+static PyObject *Fba_get_capacity(PyObject *op, void *c) {
+    (void)c;
+    return PyLong_FromSize_t(Fba_CAST(op)->fba.buffer_len);
+}
+
+static PyObject *Fba_repr(PyObject *op) {
+    FbaObject *self = Fba_CAST(op);
+    return PyUnicode_FromFormat("<zheap.FixedBufferAllocator end_index=%zu capacity=%zu live=%zd>",
+                                self->fba.end_index, self->fba.buffer_len, self->base.nlive);
+}
+
+static PyMethodDef Fba_methods[] = {
+    {"reset", Fba_reset, METH_NOARGS, Fba_reset_doc},
+    {"owns", Fba_owns, METH_O, Fba_owns_doc},
+    {"is_last_allocation", Fba_is_last_allocation, METH_O, Fba_is_last_doc},
+    {"thread_safe_allocator", Fba_thread_safe_allocator, METH_NOARGS, Fba_thread_safe_doc},
+    {"stats", Fba_stats, METH_NOARGS, "stats($self, /)\n--\n\nA dict: capacity, end_index, free, live."},
+    {NULL},
+};
+
+static PyGetSetDef Fba_getset[] = {
+    {"end_index", Fba_get_end_index, NULL, "Bytes used from the start of the buffer.", NULL},
+    {"capacity", Fba_get_capacity, NULL, "Length of the buffer.", NULL},
+    {NULL},
+};
+
+PyDoc_STRVAR(Fba_doc,
+             "FixedBufferAllocator(buffer)\n--\n\n"
+             "Zig's FixedBufferAllocator: a bump allocator over one buffer.\n\n"
+             "``buffer`` is a writable C-contiguous buffer (bytearray, numpy array, a zheap\n"
+             "view...), exported for as long as the allocator lives, or an int: a buffer of\n"
+             "that many bytes of its own. Only the last allocation can be shrunk, grown or\n"
+             "freed for real; freeing another is accepted and reclaims nothing.");
+
+static PyType_Slot Fba_slots[] = {
+    {Py_tp_doc, (void *)Fba_doc},
+    {Py_tp_new, Fba_new},
+    {Py_tp_dealloc, Fba_dealloc},
+    {Py_tp_traverse, Fba_traverse},
+    {Py_tp_clear, zx_allocator_clear},
+    {Py_tp_repr, Fba_repr},
+    {Py_tp_methods, Fba_methods},
+    {Py_tp_getset, Fba_getset},
+    {0, NULL},
+};
+
+static PyType_Spec Fba_spec = {
+    .name = "zheap.FixedBufferAllocator",
+    .basicsize = sizeof(FbaObject),
+    .flags = Py_TPFLAGS_DEFAULT | Py_TPFLAGS_HAVE_GC | Py_TPFLAGS_IMMUTABLETYPE,
+    .slots = Fba_slots,
+};
+
+/* --- the thread-safe interface --------------------------------------------------- */
+
+static PyObject *Fba_thread_safe_allocator(PyObject *op, PyObject *unused) {
+    (void)unused;
+    FbaObject *fba = Fba_CAST(op);
+    PyTypeObject *type = fba->base.st->FbaThreadSafe_type;
+    ZxAllocator *self = (ZxAllocator *)type->tp_alloc(type, 0);
+    if (self == NULL) return NULL;
+    zx_allocator_setup(self, fba->base.st, zh_fba_thread_safe_allocator(&fba->fba), ZH_ALIGNMENT_MAX);
+    zx_pin_child(self, op);
+    return (PyObject *)self;
+}
+
+static PyObject *FbaThreadSafe_repr(PyObject *op) {
+    return PyUnicode_FromFormat("<zheap.FixedBufferAllocator.thread_safe_allocator of %R live=%zd>",
+                                ZxAllocator_CAST(op)->child, ZxAllocator_CAST(op)->nlive);
+}
+
+static PyType_Slot FbaThreadSafe_slots[] = {
+    {Py_tp_doc, (void *)"The lock-free interface of a FixedBufferAllocator (thread_safe_allocator())."},
+    {Py_tp_dealloc, zx_allocator_dealloc},
+    {Py_tp_traverse, zx_allocator_traverse},
+    {Py_tp_clear, zx_allocator_clear},
+    {Py_tp_repr, FbaThreadSafe_repr},
+    {0, NULL},
+};
+
+static PyType_Spec FbaThreadSafe_spec = {
+    .name = "zheap.FixedBufferThreadSafeAllocator",
+    .basicsize = sizeof(ZxAllocator),
+    .flags = Py_TPFLAGS_DEFAULT | Py_TPFLAGS_HAVE_GC | Py_TPFLAGS_IMMUTABLETYPE | Py_TPFLAGS_DISALLOW_INSTANTIATION,
+    .slots = FbaThreadSafe_slots,
+};
+
+/* ===================================================================== */
+/* ArenaAllocator                                                         */
+/* ===================================================================== */
+
+typedef struct {
+    ZxAllocator base;
+    zh_arena arena;
+} ArenaObject;
+
+#define Arena_CAST(op) ((ArenaObject *)(op))
+
+static PyObject *Arena_new(PyTypeObject *type, PyObject *args, PyObject *kwds) {
+    static char *kwlist[] = {"child", NULL};
+    PyObject *child = NULL;
+    if (!PyArg_ParseTupleAndKeywords(args, kwds, "|O:ArenaAllocator", kwlist, &child)) return NULL;
+    zheap_state *st = state_of(type);
+    if (st == NULL) return NULL;
+    PyObject *owned = NULL;
+    if (child == NULL) { /* default: zheap.page_allocator, as Zig's docs suggest */
+        PyObject *m = PyType_GetModuleByDef(type, &zheap_module_def);
+        child = owned = m ? PyObject_GetAttrString(m, "page_allocator") : NULL;
+        if (child == NULL) return NULL;
+    }
+    ZxAllocator *c = zx_as_allocator(st, child, "ArenaAllocator()");
+    ArenaObject *self = c ? (ArenaObject *)type->tp_alloc(type, 0) : NULL;
+    if (self != NULL) {
+        zh_arena_init(&self->arena, c->a);
+        zx_allocator_setup(&self->base, st, zh_arena_allocator(&self->arena), ZH_ALIGNMENT_MAX);
+        zx_pin_child(&self->base, child);
+    }
+    Py_XDECREF(owned);
+    return (PyObject *)self;
+}
+
+static void Arena_dealloc(PyObject *op) {
+    ArenaObject *self = Arena_CAST(op);
+    /* No block is left (each holds the arena); give the chunks back. */
+    if (!self->base.closed && self->base.child != NULL) zh_arena_deinit(&self->arena);
+    zx_allocator_dealloc(op);
+}
+
+static int Arena_clear(PyObject *op) {
+    ArenaObject *self = Arena_CAST(op);
+    /* The child may go with this cycle: release its chunks while it is here. */
+    if (!self->base.closed && self->base.child != NULL) {
+        zh_arena_deinit(&self->arena);
+        self->base.closed = true;
+    }
+    return zx_allocator_clear(op);
+}
+
+static int parse_reset_mode(PyObject *mode, PyObject *limit, zh_arena_reset_mode *out, size_t *lim) {
+    const char *name = mode ? PyUnicode_AsUTF8(mode) : "retain_capacity";
+    if (name == NULL) return -1;
+    if (strcmp(name, "free_all") == 0) *out = ZH_ARENA_FREE_ALL;
+    else if (strcmp(name, "retain_capacity") == 0) *out = ZH_ARENA_RETAIN_CAPACITY;
+    else if (strcmp(name, "retain_with_limit") == 0) *out = ZH_ARENA_RETAIN_WITH_LIMIT;
+    else {
+        PyErr_Format(PyExc_ValueError,
+                     "mode must be 'free_all', 'retain_capacity' or 'retain_with_limit', got %R", mode);
+        return -1;
+    }
+    bool wants_limit = *out == ZH_ARENA_RETAIN_WITH_LIMIT;
+    if (wants_limit != (limit != NULL && limit != Py_None)) {
+        PyErr_SetString(PyExc_ValueError, wants_limit ? "mode 'retain_with_limit' needs a limit"
+                                                      : "limit is only meaningful with mode 'retain_with_limit'");
+        return -1;
+    }
+    *lim = 0;
+    if (wants_limit) {
+        if (!PyLong_Check(limit)) {
+            PyErr_Format(PyExc_TypeError, "limit must be an int, not %.100s", Py_TYPE(limit)->tp_name);
+            return -1;
+        }
+        if (_PyLong_Sign(limit) < 0) {
+            PyErr_SetString(PyExc_ValueError, "limit must be >= 0");
+            return -1;
+        }
+        *lim = PyLong_AsSize_t(limit);
+        if (*lim == (size_t)-1 && PyErr_Occurred()) {
+            PyErr_Clear();
+            *lim = SIZE_MAX; /* a limit above any capacity means "no limit" */
+        }
+    }
+    return 0;
+}
+
+PyDoc_STRVAR(Arena_reset_doc,
+             "reset($self, /, mode='retain_capacity', limit=None)\n--\n\n"
+             "Free every allocation at once (Zig's ArenaAllocator.reset).\n\n"
+             "``mode`` is 'free_all', 'retain_capacity' (keep one chunk as large as all the\n"
+             "capacity so far) or 'retain_with_limit' (keep at most ``limit`` bytes). Returns\n"
+             "False only when the child refused the retained chunk's new size; the arena is\n"
+             "then empty and usable anyway. Every outstanding view is invalidated;\n"
+             "BufferError (and no change) while one is exported.");
+
+static PyObject *Arena_reset(PyObject *op, PyObject *args, PyObject *kwds) {
+    static char *kwlist[] = {"mode", "limit", NULL};
+    ArenaObject *self = Arena_CAST(op);
+    PyObject *mode = NULL, *limit = NULL;
+    if (!PyArg_ParseTupleAndKeywords(args, kwds, "|UO:reset", kwlist, &mode, &limit)) return NULL;
+    zh_arena_reset_mode m;
+    size_t lim;
+    if (zx_check_open(&self->base) < 0 || parse_reset_mode(mode, limit, &m, &lim) < 0) return NULL;
+    if (zx_guard_all(&self->base, "reset the ArenaAllocator") < 0) return NULL;
+    zx_retire_all(&self->base);
+    return PyBool_FromLong(zh_arena_reset(&self->arena, m, lim));
+}
+
+PyDoc_STRVAR(Arena_deinit_doc, "deinit($self, /)\n--\n\n"
+                               "Give every chunk back to the child. Every outstanding view is invalidated;\n"
+                               "BufferError (and no change) while one is exported. The arena is unusable\n"
+                               "afterwards; a second deinit() does nothing.");
+
+static PyObject *Arena_deinit(PyObject *op, PyObject *unused) {
+    (void)unused;
+    ArenaObject *self = Arena_CAST(op);
+    if (self->base.closed) Py_RETURN_NONE;
+    if (zx_guard_all(&self->base, "deinit the ArenaAllocator") < 0) return NULL;
+    zx_retire_all(&self->base);
+    zh_arena_deinit(&self->arena);
+    self->base.closed = true;
+    zx_unpin_child(&self->base);
+    Py_RETURN_NONE;
+}
+
+static PyObject *Arena_exit(PyObject *op, PyObject *args) {
+    (void)args;
+    return Arena_deinit(op, NULL);
+}
+
+static PyObject *Arena_query_capacity(PyObject *op, PyObject *unused) {
+    (void)unused;
+    return PyLong_FromSize_t(zh_arena_query_capacity(&Arena_CAST(op)->arena));
+}
+
+static PyObject *Arena_stats(PyObject *op, PyObject *unused) {
+    (void)unused;
+    ArenaObject *self = Arena_CAST(op);
+    size_t newest = self->arena.first ? self->arena.first->data - sizeof(zh_arena_node) : 0;
+    return Py_BuildValue("{s:n,s:n,s:n,s:n,s:n}", "capacity", (Py_ssize_t)zh_arena_query_capacity(&self->arena),
+                         "chunks", (Py_ssize_t)zh_arena_chunk_count(&self->arena), "end_index",
+                         (Py_ssize_t)self->arena.end_index, "newest_chunk", (Py_ssize_t)newest, "live",
+                         self->base.nlive);
+}
+
+static PyObject *Arena_get_child(PyObject *op, void *c) {
+    (void)c;
+    return Py_NewRef(ZxAllocator_CAST(op)->child);
+}
+
+static PyObject *Arena_repr(PyObject *op) {
+    ArenaObject *self = Arena_CAST(op);
+    if (self->base.closed) return PyUnicode_FromString("<zheap.ArenaAllocator deinitialized>");
+    return PyUnicode_FromFormat("<zheap.ArenaAllocator capacity=%zu chunks=%zu end_index=%zu live=%zd child=%R>",
+                                zh_arena_query_capacity(&self->arena), zh_arena_chunk_count(&self->arena),
+                                self->arena.end_index, self->base.nlive, self->base.child);
+}
+
+static PyMethodDef Arena_methods[] = {
+    {"reset", (PyCFunction)(void (*)(void))Arena_reset, METH_VARARGS | METH_KEYWORDS, Arena_reset_doc},
+    {"deinit", Arena_deinit, METH_NOARGS, Arena_deinit_doc},
+    {"query_capacity", Arena_query_capacity, METH_NOARGS,
+     "query_capacity($self, /)\n--\n\nTotal usable bytes of all chunks (Zig's queryCapacity)."},
+    {"stats", Arena_stats, METH_NOARGS,
+     "stats($self, /)\n--\n\nA dict: capacity, chunks, end_index, newest_chunk, live."},
+    {"__enter__", enter, METH_NOARGS, NULL},
+    {"__exit__", Arena_exit, METH_VARARGS, NULL},
+    {NULL},
+};
+
+static PyGetSetDef Arena_getset[] = {
+    {"child_allocator", Arena_get_child, NULL, "The allocator the chunks come from.", NULL},
+    {NULL},
+};
+
+PyDoc_STRVAR(Arena_doc,
+             "ArenaAllocator(child=zheap.page_allocator)\n--\n\n"
+             "Zig's ArenaAllocator: allocate many times from ``child``, free everything at\n"
+             "once with reset() or deinit() (also on leaving a ``with`` block). free() of the\n"
+             "latest allocation reclaims it; free() of any other is accepted and reclaims\n"
+             "nothing. While the arena lives, ``child`` cannot be reset.");
+
+static PyType_Slot Arena_slots[] = {
+    {Py_tp_doc, (void *)Arena_doc},
+    {Py_tp_new, Arena_new},
+    {Py_tp_dealloc, Arena_dealloc},
+    {Py_tp_traverse, zx_allocator_traverse},
+    {Py_tp_clear, Arena_clear},
+    {Py_tp_repr, Arena_repr},
+    {Py_tp_methods, Arena_methods},
+    {Py_tp_getset, Arena_getset},
+    {0, NULL},
+};
+
+static PyType_Spec Arena_spec = {
+    .name = "zheap.ArenaAllocator",
+    .basicsize = sizeof(ArenaObject),
+    .flags = Py_TPFLAGS_DEFAULT | Py_TPFLAGS_HAVE_GC | Py_TPFLAGS_IMMUTABLETYPE,
+    .slots = Arena_slots,
+};
+
+/* ===================================================================== */
+
+static PyTypeObject *add_subtype(PyObject *module, zheap_state *st, PyType_Spec *spec, bool public) {
+    PyTypeObject *t = (PyTypeObject *)PyType_FromModuleAndSpec(module, spec, (PyObject *)st->Allocator_type);
+    if (t == NULL) return NULL;
+    if (public && PyModule_AddType(module, t) < 0) {
+        Py_DECREF(t);
+        return NULL;
+    }
+    return t;
+}
+
+int zx_composable_init_types(PyObject *module, zheap_state *st) {
+    if ((st->FixedBufferAllocator_type = add_subtype(module, st, &Fba_spec, true)) == NULL) return -1;
+    if ((st->FbaThreadSafe_type = add_subtype(module, st, &FbaThreadSafe_spec, true)) == NULL) return -1;
+    if ((st->ArenaAllocator_type = add_subtype(module, st, &Arena_spec, true)) == NULL) return -1;
+    return 0;
+}
