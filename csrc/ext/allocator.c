@@ -510,6 +510,22 @@ static PyType_Spec Allocator_spec = {
     .slots = Allocator_slots,
 };
 
+zheap_state *zx_state_of(PyTypeObject *type) {
+    PyObject *m = PyType_GetModuleByDef(type, &zheap_module_def);
+    return m ? PyModule_GetState(m) : NULL;
+}
+
+/* A subtype of zheap.Allocator from `spec`, added to the module if public. */
+PyTypeObject *zx_add_allocator_type(PyObject *module, zheap_state *st, PyType_Spec *spec, bool public) {
+    PyTypeObject *t = (PyTypeObject *)PyType_FromModuleAndSpec(module, spec, (PyObject *)st->Allocator_type);
+    if (t == NULL) return NULL;
+    if (public && PyModule_AddType(module, t) < 0) {
+        Py_DECREF(t);
+        return NULL;
+    }
+    return t;
+}
+
 int zx_allocator_init_types(PyObject *module, zheap_state *st) {
     st->Allocator_type = (PyTypeObject *)PyType_FromModuleAndSpec(module, &Allocator_spec, NULL);
     if (st->Allocator_type == NULL) return -1;

@@ -4,11 +4,6 @@
  * BufferError and change nothing); every operation is the core's. */
 #include "ext.h"
 
-static zheap_state *state_of(PyTypeObject *type) {
-    PyObject *m = PyType_GetModuleByDef(type, &zheap_module_def);
-    return m ? PyModule_GetState(m) : NULL;
-}
-
 static PyObject *enter(PyObject *op, PyObject *unused) {
     (void)unused;
     return Py_NewRef(op);
@@ -32,7 +27,7 @@ static PyObject *Fba_new(PyTypeObject *type, PyObject *args, PyObject *kwds) {
     static char *kwlist[] = {"buffer", NULL};
     PyObject *arg;
     if (!PyArg_ParseTupleAndKeywords(args, kwds, "O:FixedBufferAllocator", kwlist, &arg)) return NULL;
-    zheap_state *st = state_of(type);
+    zheap_state *st = zx_state_of(type);
     if (st == NULL) return NULL;
     FbaObject *self = (FbaObject *)type->tp_alloc(type, 0);
     if (self == NULL) return NULL;
@@ -257,7 +252,7 @@ static PyObject *Arena_new(PyTypeObject *type, PyObject *args, PyObject *kwds) {
     static char *kwlist[] = {"child", NULL};
     PyObject *child = NULL;
     if (!PyArg_ParseTupleAndKeywords(args, kwds, "|O:ArenaAllocator", kwlist, &child)) return NULL;
-    zheap_state *st = state_of(type);
+    zheap_state *st = zx_state_of(type);
     if (st == NULL) return NULL;
     PyObject *owned = NULL;
     if (child == NULL) { /* default: zheap.page_allocator, as Zig's docs suggest */
@@ -446,19 +441,9 @@ static PyType_Spec Arena_spec = {
 
 /* ===================================================================== */
 
-static PyTypeObject *add_subtype(PyObject *module, zheap_state *st, PyType_Spec *spec, bool public) {
-    PyTypeObject *t = (PyTypeObject *)PyType_FromModuleAndSpec(module, spec, (PyObject *)st->Allocator_type);
-    if (t == NULL) return NULL;
-    if (public && PyModule_AddType(module, t) < 0) {
-        Py_DECREF(t);
-        return NULL;
-    }
-    return t;
-}
-
 int zx_composable_init_types(PyObject *module, zheap_state *st) {
-    if ((st->FixedBufferAllocator_type = add_subtype(module, st, &Fba_spec, true)) == NULL) return -1;
-    if ((st->FbaThreadSafe_type = add_subtype(module, st, &FbaThreadSafe_spec, true)) == NULL) return -1;
-    if ((st->ArenaAllocator_type = add_subtype(module, st, &Arena_spec, true)) == NULL) return -1;
+    if ((st->FixedBufferAllocator_type = zx_add_allocator_type(module, st, &Fba_spec, true)) == NULL) return -1;
+    if ((st->FbaThreadSafe_type = zx_add_allocator_type(module, st, &FbaThreadSafe_spec, true)) == NULL) return -1;
+    if ((st->ArenaAllocator_type = zx_add_allocator_type(module, st, &Arena_spec, true)) == NULL) return -1;
     return 0;
 }

@@ -90,6 +90,8 @@ void zx_retire_all(ZxAllocator *self);
 
 /* allocator.c */
 int zx_allocator_init_types(PyObject *module, zheap_state *st);
+zheap_state *zx_state_of(PyTypeObject *type);
+PyTypeObject *zx_add_allocator_type(PyObject *module, zheap_state *st, PyType_Spec *spec, bool public);
 void zx_allocator_setup(ZxAllocator *self, zheap_state *st, zh_allocator a, zh_alignment max_align);
 int zx_allocator_traverse(PyObject *op, visitproc visit, void *arg);
 int zx_allocator_clear(PyObject *op);

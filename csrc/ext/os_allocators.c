@@ -5,11 +5,6 @@
  * base type's. */
 #include "ext.h"
 
-static zheap_state *state_of(PyTypeObject *type) {
-    PyObject *m = PyType_GetModuleByDef(type, &zheap_module_def);
-    return m ? PyModule_GetState(m) : NULL;
-}
-
 static int no_args(const char *name, PyObject *args, PyObject *kwds) {
     if (PyTuple_GET_SIZE(args) != 0 || (kwds != NULL && PyDict_GET_SIZE(kwds) != 0)) {
         PyErr_Format(PyExc_TypeError, "%s() takes no arguments", name);
@@ -21,7 +16,7 @@ static int no_args(const char *name, PyObject *args, PyObject *kwds) {
 static PyObject *new_stateless(PyTypeObject *type, PyObject *args, PyObject *kwds, const char *name,
                                zh_allocator a, zh_alignment max_align) {
     if (no_args(name, args, kwds) < 0) return NULL;
-    zheap_state *st = state_of(type);
+    zheap_state *st = zx_state_of(type);
     if (st == NULL) return NULL;
     ZxAllocator *self = (ZxAllocator *)type->tp_alloc(type, 0);
     if (self == NULL) return NULL;
@@ -64,7 +59,7 @@ static PyObject *ValidationAllocator_new(PyTypeObject *type, PyObject *args, PyO
     static char *kwlist[] = {"allocator", NULL};
     PyObject *child;
     if (!PyArg_ParseTupleAndKeywords(args, kwds, "O:ValidationAllocator", kwlist, &child)) return NULL;
-    zheap_state *st = state_of(type);
+    zheap_state *st = zx_state_of(type);
     if (st == NULL) return NULL;
     if (!PyObject_TypeCheck(child, st->Allocator_type)) {
         PyErr_Format(PyExc_TypeError, "ValidationAllocator() expects a zheap.Allocator, got %.100s",
@@ -155,20 +150,10 @@ static PyType_Spec ValidationAllocator_spec = {
     .slots = ValidationAllocator_slots,
 };
 
-static PyTypeObject *add_subtype(PyObject *module, zheap_state *st, PyType_Spec *spec) {
-    PyTypeObject *t = (PyTypeObject *)PyType_FromModuleAndSpec(module, spec, (PyObject *)st->Allocator_type);
-    if (t == NULL) return NULL;
-    if (PyModule_AddType(module, t) < 0) {
-        Py_DECREF(t);
-        return NULL;
-    }
-    return t;
-}
-
 int zx_os_allocators_init_types(PyObject *module, zheap_state *st) {
-    if ((st->PageAllocator_type = add_subtype(module, st, &PageAllocator_spec)) == NULL) return -1;
-    if ((st->CAllocator_type = add_subtype(module, st, &CAllocator_spec)) == NULL) return -1;
-    if ((st->RawCAllocator_type = add_subtype(module, st, &RawCAllocator_spec)) == NULL) return -1;
-    if ((st->ValidationAllocator_type = add_subtype(module, st, &ValidationAllocator_spec)) == NULL) return -1;
+    if ((st->PageAllocator_type = zx_add_allocator_type(module, st, &PageAllocator_spec, true)) == NULL) return -1;
+    if ((st->CAllocator_type = zx_add_allocator_type(module, st, &CAllocator_spec, true)) == NULL) return -1;
+    if ((st->RawCAllocator_type = zx_add_allocator_type(module, st, &RawCAllocator_spec, true)) == NULL) return -1;
+    if ((st->ValidationAllocator_type = zx_add_allocator_type(module, st, &ValidationAllocator_spec, true)) == NULL) return -1;
     return 0;
 }
