@@ -81,6 +81,21 @@ def tour() -> None:
     except ValueError as e:
         _step("raw_c_allocator: plain malloc, limited alignment", f"ValueError: {e}")
 
+    with zheap.ArenaAllocator(zheap.raw_c_allocator) as arena:
+        for n in (100, 1000, 10000):
+            arena.alloc(n)
+        before = arena.stats()
+        arena.reset("retain_capacity")
+        after = arena.stats()
+    _step(
+        "ArenaAllocator: many allocations, one reset",
+        f"over raw_c_allocator, after 100 + 1000 + 10000 bytes: {before['chunks']} chunk(s), "
+        f"capacity {before['capacity']} bytes\n"
+        f"reset('retain_capacity'): {after['chunks']} chunk of {after['capacity']} bytes,\n"
+        "so the next round of the same work needs no new chunk.\n"
+        "Every view the arena handed out is invalid after the reset.",
+    )
+
     checked = zheap.validation_wrap(zheap.page_allocator)
     for check in (
         zheap.testing.test_allocator,
@@ -94,7 +109,7 @@ def tour() -> None:
         "testAllocator, testAllocatorAligned, testAllocatorLargeAlignment and\n"
         "testAllocatorAlignedShrink pass on validation_wrap(page_allocator).",
     )
-    print("\nMore allocators (arena, pools, DebugAllocator, SmpAllocator) are on the way;")
+    print("\nMore allocators (pools, DebugAllocator, SmpAllocator) are on the way;")
     print("see the feature table in README.md.")
 
 

@@ -393,16 +393,13 @@ static PyObject *Allocator_destroy(PyObject *op, PyObject *obj) {
     ZxBlock *b = zx_block_from_view(self, mv, "destroy");
     Py_DECREF(mv); /* still referenced by obj */
     if (b == NULL) return NULL;
-    PyMemoryViewObject *primary = (PyMemoryViewObject *)b->view;
-    if (primary != NULL && !(primary->flags & _Py_MEMORYVIEW_RELEASED) && primary->exports > 0) {
+    PyMemoryViewObject *primary = zx_block_primary(b);
+    if (primary != NULL && primary->exports > 0) {
         PyErr_Format(PyExc_BufferError, "cannot destroy the block at %p: its view has exported buffers",
                      (void *)b->ptr);
         return NULL;
     }
-    if (primary != NULL && !(primary->flags & _Py_MEMORYVIEW_RELEASED)) {
-        primary->flags |= _Py_MEMORYVIEW_RELEASED;
-        primary->mbuf->exports--;
-    }
+    zx_view_invalidate(primary);
     b->state = ZX_DESTROYING;
     Py_CLEAR(b->view);
     Py_RETURN_NONE;

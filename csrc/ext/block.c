@@ -307,27 +307,32 @@ int zx_guard(ZxBlock *b, PyMemoryViewObject *mv) {
     return 0;
 }
 
+/* What memoryview.release() does, minus releasing the managed buffer: every
+ * access to `mv` raises ValueError from now on, and its managed buffer's
+ * export count drops (so dealloc's invariants hold), but the managed buffer
+ * keeps the Block until the view itself is deallocated. NULL or an already
+ * released view: nothing to do. */
+void zx_view_invalidate(PyMemoryViewObject *mv) {
+    if (mv == NULL || (mv->flags & _Py_MEMORYVIEW_RELEASED)) return;
+    mv->flags |= _Py_MEMORYVIEW_RELEASED;
+    mv->mbuf->exports--;
+}
+
+/* The primary view of `b` if it is still usable, else NULL. */
+PyMemoryViewObject *zx_block_primary(ZxBlock *b) {
+    PyMemoryViewObject *mv = (PyMemoryViewObject *)b->view;
+    return mv != NULL && !(mv->flags & _Py_MEMORYVIEW_RELEASED) ? mv : NULL;
+}
+
 /* End the life of a guarded block's view: `mv` (and the primary view, which
  * the guard proved is `mv` or already released) raises ValueError on every
  * access from now on. The managed buffer keeps the Block as a record until
  * the view dies. `mv` may be NULL when no view is left. */
 void zx_block_retire(ZxBlock *b, PyMemoryViewObject *mv, enum zx_block_state state) {
-    if (mv != NULL && !(mv->flags & _Py_MEMORYVIEW_RELEASED)) {
-        /* What memoryview.release() does, minus releasing the managed buffer:
-         * its export count drops to zero (so dealloc's invariants hold), but
-         * it keeps the Block until the view itself is deallocated. */
-        mv->flags |= _Py_MEMORYVIEW_RELEASED;
-        mv->mbuf->exports--;
-    }
+    zx_view_invalidate(mv);
     b->state = state;
     block_unlink(b);
     Py_CLEAR(b->view);
-}
-
-/* The primary view of `b` if it is still usable, else NULL. */
-static PyMemoryViewObject *primary_of(ZxBlock *b) {
-    PyMemoryViewObject *mv = (PyMemoryViewObject *)b->view;
-    return mv != NULL && !(mv->flags & _Py_MEMORYVIEW_RELEASED) ? mv : NULL;
 }
 
 /* The guard for bulk invalidation (reset, deinit): 0 when every outstanding
@@ -335,7 +340,7 @@ static PyMemoryViewObject *primary_of(ZxBlock *b) {
  * BufferError and no change. */
 int zx_guard_all(ZxAllocator *self, const char *what) {
     for (ZxBlock *b = self->live; b != NULL; b = b->next) {
-        PyMemoryViewObject *mv = primary_of(b);
+        PyMemoryViewObject *mv = zx_block_primary(b);
         if (b->state == ZX_DESTROYING) {
             PyErr_Format(PyExc_BufferError, "cannot %s: a ctypes object from create() at %p is still alive", what,
                          (void *)b->ptr);
@@ -361,7 +366,7 @@ void zx_retire_all(ZxAllocator *self) {
     while (self->live != NULL) {
         ZxBlock *b = self->live;
         Py_INCREF(b); /* retiring drops the cycle that may hold the last reference */
-        zx_block_retire(b, primary_of(b), ZX_RESET);
+        zx_block_retire(b, zx_block_primary(b), ZX_RESET);
         Py_DECREF(b);
     }
 }

@@ -91,20 +91,6 @@ static PyObject *Fba_reset(PyObject *op, PyObject *unused) {
     Py_RETURN_NONE;
 }
 
-/* The live block of `view` (any allocator), or NULL with ValueError. */
-static ZxBlock *any_block(zheap_state *st, PyObject *view, const char *fn) {
-    if (!PyMemoryView_Check(view)) {
-        PyErr_Format(PyExc_TypeError, "%s() expects a memoryview, got %.100s", fn, Py_TYPE(view)->tp_name);
-        return NULL;
-    }
-    PyObject *obj = ((PyMemoryViewObject *)view)->mbuf->master.obj;
-    if (obj == NULL || !Py_IS_TYPE(obj, st->Block_type) || ((ZxBlock *)obj)->state != ZX_LIVE) {
-        PyErr_Format(PyExc_ValueError, "%s(): not a live view from a zheap allocator", fn);
-        return NULL;
-    }
-    return (ZxBlock *)obj;
-}
-
 PyDoc_STRVAR(Fba_owns_doc, "owns($self, view, /)\n--\n\n"
                            "Whether the view's bytes lie inside the buffer (Zig's ownsSlice).");
 
@@ -118,15 +104,16 @@ static PyObject *Fba_owns(PyObject *op, PyObject *view) {
 }
 
 PyDoc_STRVAR(Fba_is_last_doc, "is_last_allocation($self, view, /)\n--\n\n"
-                              "Whether the view ends where the used part of the buffer ends (Zig's\n"
+                              "Whether ``view`` ends exactly at end_index (Zig's\n"
                               "isLastAllocation; padding left by a shrink gives false negatives).");
 
 static PyObject *Fba_is_last_allocation(PyObject *op, PyObject *view) {
     FbaObject *self = Fba_CAST(op);
-    ZxBlock *b = any_block(self->base.st, view, "is_last_allocation");
-    if (b == NULL) return NULL;
-    Py_buffer *v = &((PyMemoryViewObject *)view)->view;
-    return PyBool_FromLong(zh_fba_is_last_allocation(&self->fba, v->buf, (size_t)v->len));
+    Py_buffer b;
+    if (PyObject_GetBuffer(view, &b, PyBUF_SIMPLE) < 0) return NULL;
+    bool last = zh_fba_is_last_allocation(&self->fba, b.buf, (size_t)b.len);
+    PyBuffer_Release(&b);
+    return PyBool_FromLong(last);
 }
 
 static PyObject *Fba_thread_safe_allocator(PyObject *op, PyObject *unused);

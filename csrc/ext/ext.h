@@ -84,6 +84,8 @@ PyObject *zx_block_activate(ZxBlock *b, char *ptr, size_t len, zh_alignment al);
 ZxBlock *zx_block_from_view(ZxAllocator *owner, PyObject *view, const char *fn);
 int zx_guard(ZxBlock *b, PyMemoryViewObject *mv);
 void zx_block_retire(ZxBlock *b, PyMemoryViewObject *mv, enum zx_block_state state);
+void zx_view_invalidate(PyMemoryViewObject *mv);
+PyMemoryViewObject *zx_block_primary(ZxBlock *b);
 void zx_block_discard(ZxBlock *b);
 int zx_guard_all(ZxAllocator *self, const char *what);
 void zx_retire_all(ZxAllocator *self);
