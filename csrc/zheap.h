@@ -358,6 +358,107 @@ bool zh_arena_reset(zh_arena *self, zh_arena_reset_mode mode, size_t limit);
 size_t zh_arena_chunk_count(const zh_arena *self);
 
 /* ------------------------------------------------------------------------
+ * StackFallbackAllocator: a fixed buffer first, then a fallback allocator.
+ * ---------------------------------------------------------------------- */
+
+/* Zig's StackFallbackAllocator(N) has the N-byte array inline; C has no
+ * comptime sizes, so the caller supplies the buffer (usually a local array):
+ *     char buf[4096]; zh_stack_fallback sf;
+ *     zh_stack_fallback_init(&sf, buf, sizeof buf, zh_c_allocator());
+ *     zh_allocator a = zh_stack_fallback_get(&sf); */
+typedef struct zh_stack_fallback {
+    void *buffer;
+    size_t buffer_len;
+    zh_allocator fallback_allocator;
+    zh_fba fixed_buffer_allocator;  /* set up by get() */
+    bool get_called;
+} zh_stack_fallback;
+
+/* stackFallback(N, fallback): no allocation, nothing to deinit. */
+void zh_stack_fallback_init(zh_stack_fallback *self, void *buffer, size_t len, zh_allocator fallback);
+/* Re-initialises the inner FixedBufferAllocator over the buffer and returns
+ * the interface. A second call panics (Zig's safety assert: it would
+ * silently invalidate every allocation in the buffer). */
+zh_allocator zh_stack_fallback_get(zh_stack_fallback *self);
+
+/* ------------------------------------------------------------------------
+ * Mutex and ThreadSafeAllocator.
+ * ---------------------------------------------------------------------- */
+
+/* Zig's std.Thread.Mutex (the futex implementation): 0 unlocked, 1 locked,
+ * 3 locked with sleepers. Zero-initialise (ZH_MUTEX_INIT); not recursive. */
+typedef struct zh_mutex {
+    uint32_t state;
+} zh_mutex;
+#define ZH_MUTEX_INIT {0}
+
+bool zh_mutex_try_lock(zh_mutex *m);
+void zh_mutex_lock(zh_mutex *m);
+void zh_mutex_unlock(zh_mutex *m);
+
+/* ThreadSafeAllocator: every call on the child runs under one mutex. */
+typedef struct zh_thread_safe {
+    zh_allocator child_allocator;
+    zh_mutex mutex;
+} zh_thread_safe;
+
+void zh_thread_safe_init(zh_thread_safe *self, zh_allocator child);
+zh_allocator zh_thread_safe_allocator(zh_thread_safe *self);
+
+/* ------------------------------------------------------------------------
+ * MemoryPool / MemoryPoolAligned / MemoryPoolExtra: fixed-size items from an
+ * arena, recycled through a LIFO free list.
+ * ---------------------------------------------------------------------- */
+
+/* Options.alignment = null: the item's natural alignment. */
+#define ZH_ALIGNMENT_NATURAL ((zh_alignment)0xFF)
+
+typedef struct zh_memory_pool_options {
+    zh_alignment alignment; /* log2, or ZH_ALIGNMENT_NATURAL */
+    bool growable;          /* false: create() only reuses preheated items */
+} zh_memory_pool_options;
+#define ZH_MEMORY_POOL_OPTIONS_DEFAULT ((zh_memory_pool_options){ZH_ALIGNMENT_NATURAL, true})
+
+typedef struct zh_memory_pool {
+    zh_arena arena;
+    void *free_list;            /* first free item; each holds the next */
+    size_t item_size;           /* Zig's item_size: max(sizeof(void *), sizeof(Item)) */
+    zh_alignment item_alignment; /* max(pointer alignment, options or natural) */
+    bool growable;
+} zh_memory_pool;
+
+/* MemoryPoolExtra(Item, options).init(child) for an Item of `size_of_item`
+ * bytes and natural alignment `align_of_item` (log2). No allocation.
+ * MemoryPool(T) is ZH_MEMORY_POOL_INIT(&p, child, T, ZH_MEMORY_POOL_OPTIONS_DEFAULT);
+ * MemoryPoolAligned(T, a) sets options.alignment = a. */
+void zh_memory_pool_init(zh_memory_pool *self, zh_allocator child, size_t size_of_item,
+                         zh_alignment align_of_item, zh_memory_pool_options options);
+#define ZH_MEMORY_POOL_INIT(self, child, T, options) \
+    zh_memory_pool_init((self), (child), sizeof(T), zh_alignment_from_bytes(_Alignof(T)), (options))
+/* initPreheated: init then preheat(n). Returns false on out of memory, with
+ * the pool already deinitialised (nothing leaks). */
+ZH_NODISCARD bool zh_memory_pool_init_preheated(zh_memory_pool *self, zh_allocator child, size_t size_of_item,
+                                                zh_alignment align_of_item, zh_memory_pool_options options,
+                                                size_t n);
+/* Gives all memory back to the child; the pool must be re-initialised. */
+void zh_memory_pool_deinit(zh_memory_pool *self);
+/* Adds n items to the free list (even when not growable). False on out of
+ * memory; items added before the failure stay. */
+ZH_NODISCARD bool zh_memory_pool_preheat(zh_memory_pool *self, size_t n);
+/* arena.reset(mode, limit), then an empty free list: every item is gone,
+ * even preheated ones. Returns the arena's result. */
+bool zh_memory_pool_reset(zh_memory_pool *self, zh_arena_reset_mode mode, size_t limit);
+/* A free item (the most recently destroyed first), else a new one if
+ * growable; NULL when out of memory. item_size bytes at item_alignment. */
+ZH_NODISCARD void *zh_memory_pool_create(zh_memory_pool *self);
+/* Push `item` back on the free list. Not checked: an item of another pool
+ * or a double destroy corrupts the pool, as in Zig. */
+void zh_memory_pool_destroy(zh_memory_pool *self, void *item);
+/* Length of the free list, for introspection (stops at `limit` entries, so
+ * a list corrupted into a cycle cannot hang the caller). */
+size_t zh_memory_pool_free_count(const zh_memory_pool *self, size_t limit);
+
+/* ------------------------------------------------------------------------
  * Check (returned by DebugAllocator.deinit).
  * ---------------------------------------------------------------------- */
 

@@ -6,6 +6,7 @@
 
 #include <stdbool.h>
 #include <stddef.h>
+#include <stdint.h>
 
 /* Map `len` bytes (a multiple of the page size) of private, zeroed,
  * read-write memory near `hint` (only a hint). NULL on failure. */
@@ -25,5 +26,11 @@ void *_zh_prim_mremap(void *ptr, size_t old_len, size_t new_len, bool may_move);
 
 /* The OS page size, or 0 if it cannot be read. */
 size_t _zh_prim_page_size(void);
+
+/* Futex-style waiting (Zig's std.Thread.Futex): sleep while *addr == expect
+ * (spurious wake-ups allowed), and wake one sleeper on addr. Where the OS has
+ * no futex, wait yields the processor instead, which is correct but spins. */
+void _zh_prim_futex_wait(const uint32_t *addr, uint32_t expect);
+void _zh_prim_futex_wake_one(const uint32_t *addr);
 
 #endif

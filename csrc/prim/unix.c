@@ -4,9 +4,14 @@
 #endif
 #include "prim.h"
 
+#include <sched.h>
 #include <stdint.h>
 #include <sys/mman.h>
 #include <unistd.h>
+#if defined(__linux__)
+#include <linux/futex.h>
+#include <sys/syscall.h>
+#endif
 
 #ifndef MAP_ANONYMOUS
 #define MAP_ANONYMOUS MAP_ANON
@@ -45,4 +50,24 @@ void *_zh_prim_mremap(void *ptr, size_t old_len, size_t new_len, bool may_move) 
 size_t _zh_prim_page_size(void) {
     long n = sysconf(_SC_PAGESIZE);
     return n > 0 ? (size_t)n : 0;
+}
+
+void _zh_prim_futex_wait(const uint32_t *addr, uint32_t expect) {
+#if defined(__linux__)
+    /* EAGAIN (the value changed), EINTR and spurious wake-ups all return to
+     * the caller, which re-checks the state. */
+    (void)syscall(SYS_futex, addr, FUTEX_WAIT_PRIVATE, expect, NULL, NULL, 0);
+#else
+    (void)addr;
+    (void)expect;
+    (void)sched_yield();
+#endif
+}
+
+void _zh_prim_futex_wake_one(const uint32_t *addr) {
+#if defined(__linux__)
+    (void)syscall(SYS_futex, addr, FUTEX_WAKE_PRIVATE, 1, NULL, NULL, 0);
+#else
+    (void)addr;
+#endif
 }

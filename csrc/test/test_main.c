@@ -4,9 +4,13 @@
  * Prints "N passed, N failed" last; exits non-zero on any failure. */
 #include "zheap.h"
 
+#include <pthread.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/wait.h>
+#include <unistd.h>
 
 static int passed, failed;
 static const char *current;
@@ -543,6 +547,300 @@ static bool test_arena_reset_failure_keeps_old_chunk(void) {
     return true;
 }
 
+
+/* --- StackFallbackAllocator ------------------------------------------------ */
+
+/* heap.zig `test "StackFallbackAllocator"`: a fresh stackFallback(4096,
+ * testing.allocator) per suite. */
+static bool test_stack_fallback_suites(void) {
+    suite_fn suites[] = {zh_test_allocator, zh_test_allocator_aligned, zh_test_allocator_large_alignment,
+                         zh_test_allocator_aligned_shrink};
+    for (size_t i = 0; i < sizeof suites / sizeof *suites; i++) {
+        _Alignas(16) char buf[4096];
+        zh_stack_fallback sf;
+        zh_stack_fallback_init(&sf, buf, sizeof buf, zh_c_allocator());
+        if (!suite(zh_stack_fallback_get(&sf), suites[i])) return false;
+    }
+    return true;
+}
+
+static bool test_stack_fallback_routing(void) {
+    _Alignas(16) char buf[64];
+    counting c = {zh_c_allocator(), 0, 0, 0, 0, 1 << 30};
+    zh_stack_fallback sf;
+    zh_stack_fallback_init(&sf, buf, sizeof buf, (zh_allocator){&c, &cnt_vtable});
+    zh_allocator a = zh_stack_fallback_get(&sf);
+    EXPECT(sf.get_called);
+    char *p = zh_alloc(a, 1, 48, 0);
+    EXPECT(p == buf && c.allocs == 0);
+    char *q = zh_alloc(a, 1, 32, 0); /* does not fit: fallback */
+    EXPECT(q != NULL && c.allocs == 1 && !zh_fba_owns_ptr(&sf.fixed_buffer_allocator, q));
+    /* The buffer block grows in place as the FBA's last allocation... */
+    EXPECT(zh_raw_resize(a, p, 48, 0, 64, 0) && c.resizes == 0);
+    /* ...and never migrates to the fallback through remap. */
+    EXPECT(zh_raw_remap(a, p, 64, 0, 65, 0) == NULL && c.remaps == 0);
+    /* realloc moves it (alloc from the fallback, copy, free in the buffer). */
+    memset(p, 7, 64);
+    char *r = zh_realloc(a, p, 1, 64, 0, 100);
+    EXPECT(r != NULL && r != p && r[63] == 7 && sf.fixed_buffer_allocator.end_index == 0);
+    zh_free(a, q, 1, 32, 0);
+    zh_free(a, r, 1, 100, 0);
+    EXPECT(c.frees == 2);
+    return true;
+}
+
+/* Zig's runtime-safety assert on a second get(): the panic aborts, so it
+ * runs in a child process. */
+static bool test_stack_fallback_get_twice_panics(void) {
+    fflush(NULL);
+    pid_t pid = fork();
+    EXPECT(pid >= 0);
+    if (pid == 0) {
+        char buf[16];
+        zh_stack_fallback sf;
+        zh_stack_fallback_init(&sf, buf, sizeof buf, zh_c_allocator());
+        (void)zh_stack_fallback_get(&sf);
+        if (freopen("/dev/null", "w", stderr) == NULL) _exit(3);
+        (void)zh_stack_fallback_get(&sf);
+        _exit(0); /* not reached */
+    }
+    int status = 0;
+    EXPECT(waitpid(pid, &status, 0) == pid);
+    EXPECT(WIFSIGNALED(status) && WTERMSIG(status) == SIGABRT);
+    return true;
+}
+
+/* --- mutex and ThreadSafeAllocator ------------------------------------------ */
+
+static bool test_mutex_smoke(void) {
+    /* Thread/Mutex.zig "smoke test". */
+    zh_mutex m = ZH_MUTEX_INIT;
+    EXPECT(zh_mutex_try_lock(&m));
+    EXPECT(!zh_mutex_try_lock(&m));
+    zh_mutex_unlock(&m);
+    EXPECT(zh_mutex_try_lock(&m));
+    zh_mutex_unlock(&m);
+    return true;
+}
+
+enum { NTHREADS = 4, ROUNDS = 2000 };
+
+typedef struct {
+    zh_mutex *m;
+    long *counter;
+} counter_job;
+
+static void *count_under_lock(void *arg) {
+    counter_job *j = arg;
+    for (int i = 0; i < 100000; i++) {
+        zh_mutex_lock(j->m);
+        ++*j->counter;
+        zh_mutex_unlock(j->m);
+    }
+    return NULL;
+}
+
+static bool test_mutex_threads(void) {
+    zh_mutex m = ZH_MUTEX_INIT;
+    long counter = 0;
+    counter_job job = {&m, &counter};
+    pthread_t t[NTHREADS];
+    for (int i = 0; i < NTHREADS; i++) EXPECT(pthread_create(&t[i], NULL, count_under_lock, &job) == 0);
+    for (int i = 0; i < NTHREADS; i++) pthread_join(t[i], NULL);
+    EXPECT(counter == 100000L * NTHREADS);
+    return true;
+}
+
+static bool test_thread_safe_suites(void) {
+    zh_arena arena;
+    zh_arena_init(&arena, zh_page_allocator());
+    zh_thread_safe ts;
+    zh_thread_safe_init(&ts, zh_arena_allocator(&arena));
+    bool ok = four(zh_thread_safe_allocator(&ts));
+    zh_arena_deinit(&arena);
+    return ok;
+}
+
+/* Each thread allocates random sizes from a shared allocator, fills every
+ * block with its own pattern, checks all its blocks, frees half of them
+ * (and, through `shared`, blocks another thread allocated), and reports any
+ * corruption. The point is that the child is not thread-safe. */
+typedef struct {
+    zh_allocator a;
+    unsigned seed;
+    int id;
+    bool frees;
+    int bad;
+    unsigned char *blocks[64];
+    size_t lens[64];
+} churn_job;
+
+static unsigned next_rand(unsigned *s) { return *s = *s * 1103515245u + 12345u; }
+
+static void *churn(void *arg) {
+    churn_job *j = arg;
+    for (int round = 0; round < ROUNDS; round++) {
+        int slot = (int)(next_rand(&j->seed) % 64);
+        if (j->blocks[slot] != NULL) {
+            for (size_t k = 0; k < j->lens[slot]; k++)
+                if (j->blocks[slot][k] != (unsigned char)(j->id * 64 + slot)) j->bad++;
+            if (j->frees) zh_raw_free(j->a, j->blocks[slot], j->lens[slot], 0, 0);
+            j->blocks[slot] = NULL;
+        }
+        size_t len = 1 + next_rand(&j->seed) % 512;
+        unsigned char *p = zh_raw_alloc(j->a, len, (zh_alignment)(next_rand(&j->seed) % 5), 0);
+        if (p == NULL) continue; /* a full fixed buffer */
+        memset(p, j->id * 64 + slot, len);
+        j->blocks[slot] = p;
+        j->lens[slot] = len;
+    }
+    return NULL;
+}
+
+/* Runs NTHREADS churn jobs over `a` and checks every surviving block. */
+static bool hammer(zh_allocator a, bool frees) {
+    static churn_job jobs[NTHREADS];
+    pthread_t t[NTHREADS];
+    for (int i = 0; i < NTHREADS; i++) {
+        memset(&jobs[i], 0, sizeof jobs[i]);
+        jobs[i] = (churn_job){.a = a, .seed = 77u + (unsigned)i, .id = i, .frees = frees};
+        EXPECT(pthread_create(&t[i], NULL, churn, &jobs[i]) == 0);
+    }
+    for (int i = 0; i < NTHREADS; i++) pthread_join(t[i], NULL);
+    for (int i = 0; i < NTHREADS; i++) {
+        EXPECT(jobs[i].bad == 0);
+        for (int s = 0; s < 64; s++) {
+            if (jobs[i].blocks[s] == NULL) continue;
+            for (size_t k = 0; k < jobs[i].lens[s]; k++)
+                EXPECT(jobs[i].blocks[s][k] == (unsigned char)(i * 64 + s));
+            if (frees) zh_raw_free(a, jobs[i].blocks[s], jobs[i].lens[s], 0, 0);
+        }
+    }
+    return true;
+}
+
+static bool test_thread_safe_threads(void) {
+    /* An arena (not thread-safe) and a plain FixedBufferAllocator interface
+     * behind one ThreadSafeAllocator each. */
+    zh_arena arena;
+    zh_arena_init(&arena, zh_page_allocator());
+    zh_thread_safe ts;
+    zh_thread_safe_init(&ts, zh_arena_allocator(&arena));
+    bool ok = hammer(zh_thread_safe_allocator(&ts), true);
+    zh_arena_deinit(&arena);
+    if (!ok) return false;
+    zh_fba fba;
+    zh_fba_init(&fba, big_buffer, sizeof big_buffer);
+    zh_thread_safe_init(&ts, zh_fba_allocator(&fba));
+    return hammer(zh_thread_safe_allocator(&ts), true);
+}
+
+static bool test_fba_thread_safe_threads(void) {
+    /* The lock-free interface: concurrent bumps never overlap. */
+    zh_fba fba;
+    zh_fba_init(&fba, big_buffer, sizeof big_buffer);
+    if (!hammer(zh_fba_thread_safe_allocator(&fba), false)) return false;
+    EXPECT(fba.end_index <= sizeof big_buffer);
+    return true;
+}
+
+/* --- MemoryPool ---------------------------------------------------------- */
+
+static bool test_pool_basic(void) {
+    tally t = {zh_raw_c_allocator(), 0, 0};
+    zh_allocator child = {&t, &tally_vtable};
+    zh_memory_pool pool;
+    ZH_MEMORY_POOL_INIT(&pool, child, uint32_t, ZH_MEMORY_POOL_OPTIONS_DEFAULT);
+    EXPECT(pool.item_size == sizeof(void *) && pool.item_alignment == zh_alignment_from_bytes(_Alignof(void *)));
+    uint32_t *p1 = zh_memory_pool_create(&pool), *p2 = zh_memory_pool_create(&pool),
+             *p3 = zh_memory_pool_create(&pool);
+    EXPECT(p1 && p2 && p3 && p1 != p2 && p1 != p3 && p2 != p3);
+    zh_memory_pool_destroy(&pool, p2);
+    EXPECT(zh_memory_pool_free_count(&pool, 100) == 1);
+    EXPECT(zh_memory_pool_create(&pool) == p2); /* LIFO reuse */
+    zh_memory_pool_deinit(&pool);
+    EXPECT(t.live_blocks == 0);
+    return true;
+}
+
+static bool test_pool_preheating(void) {
+    zh_memory_pool pool;
+    EXPECT(zh_memory_pool_init_preheated(&pool, zh_c_allocator(), 4, 2, ZH_MEMORY_POOL_OPTIONS_DEFAULT, 4));
+    EXPECT(zh_memory_pool_free_count(&pool, 100) == 4);
+    for (int i = 0; i < 3; i++) EXPECT(zh_memory_pool_create(&pool) != NULL);
+    zh_memory_pool_deinit(&pool);
+    /* "preheating (failure)": the failing allocator, and nothing leaks. */
+    counting c = {zh_c_allocator(), 0, 0, 0, 0, 0};
+    EXPECT(!zh_memory_pool_init_preheated(&pool, (zh_allocator){&c, &cnt_vtable}, 4, 2,
+                                          ZH_MEMORY_POOL_OPTIONS_DEFAULT, 5));
+    EXPECT(c.frees == 0 && c.allocs == 1);
+    /* A failure midway: the pool is deinitialised, every chunk given back. */
+    tally t = {zh_raw_c_allocator(), 0, 0};
+    counting c2 = {(zh_allocator){&t, &tally_vtable}, 0, 0, 0, 0, 1};
+    EXPECT(!zh_memory_pool_init_preheated(&pool, (zh_allocator){&c2, &cnt_vtable}, 4096, 2,
+                                          ZH_MEMORY_POOL_OPTIONS_DEFAULT, 5));
+    EXPECT(t.allocs == 1 && t.live_blocks == 0);
+    return true;
+}
+
+static bool test_pool_growable(void) {
+    zh_memory_pool pool;
+    zh_memory_pool_options fixed = {ZH_ALIGNMENT_NATURAL, false};
+    EXPECT(zh_memory_pool_init_preheated(&pool, zh_c_allocator(), 4, 2, fixed, 4));
+    void *items[4];
+    for (int i = 0; i < 4; i++) EXPECT((items[i] = zh_memory_pool_create(&pool)) != NULL);
+    EXPECT(zh_memory_pool_create(&pool) == NULL);
+    zh_memory_pool_destroy(&pool, items[1]);
+    EXPECT(zh_memory_pool_create(&pool) == items[1]);
+    /* reset drops the free list too: a non-growable pool has nothing left. */
+    zh_memory_pool_destroy(&pool, items[0]);
+    EXPECT(zh_memory_pool_reset(&pool, ZH_ARENA_RETAIN_CAPACITY, 0));
+    EXPECT(zh_memory_pool_free_count(&pool, 100) == 0 && zh_memory_pool_create(&pool) == NULL);
+    EXPECT(zh_memory_pool_preheat(&pool, 2) && zh_memory_pool_create(&pool) != NULL);
+    zh_memory_pool_deinit(&pool);
+    return true;
+}
+
+static bool test_pool_alignment(void) {
+    /* "greater than pointer default alignment" */
+    typedef struct {
+        _Alignas(16) uint64_t data;
+    } foo16;
+    zh_memory_pool pool;
+    ZH_MEMORY_POOL_INIT(&pool, zh_page_allocator(), foo16, ZH_MEMORY_POOL_OPTIONS_DEFAULT);
+    EXPECT(pool.item_alignment == 4 && pool.item_size == 16);
+    for (int i = 0; i < 10; i++) EXPECT(zh_alignment_check((uintptr_t)zh_memory_pool_create(&pool), 4));
+    zh_memory_pool_deinit(&pool);
+    /* "greater than pointer manual alignment": MemoryPoolAligned(u64, 16) */
+    zh_memory_pool_options al16 = {4, true};
+    ZH_MEMORY_POOL_INIT(&pool, zh_page_allocator(), uint64_t, al16);
+    EXPECT(pool.item_alignment == 4 && pool.item_size == 8);
+    for (int i = 0; i < 10; i++) EXPECT(zh_alignment_check((uintptr_t)zh_memory_pool_create(&pool), 4));
+    zh_memory_pool_deinit(&pool);
+    /* A smaller alignment than the natural one is honoured, but never below
+     * the free-list link's. */
+    zh_memory_pool_options al1 = {0, true};
+    ZH_MEMORY_POOL_INIT(&pool, zh_page_allocator(), foo16, al1);
+    EXPECT(pool.item_alignment == zh_alignment_from_bytes(_Alignof(void *)));
+    zh_memory_pool_deinit(&pool);
+    return true;
+}
+
+static bool test_pool_reset_modes(void) {
+    tally t = {zh_raw_c_allocator(), 0, 0};
+    zh_memory_pool pool;
+    zh_memory_pool_init(&pool, (zh_allocator){&t, &tally_vtable}, 100, 3, ZH_MEMORY_POOL_OPTIONS_DEFAULT);
+    for (int i = 0; i < 200; i++) EXPECT(zh_memory_pool_create(&pool) != NULL);
+    size_t cap = zh_arena_query_capacity(&pool.arena);
+    EXPECT(zh_memory_pool_reset(&pool, ZH_ARENA_RETAIN_CAPACITY, 0));
+    EXPECT(zh_arena_query_capacity(&pool.arena) == cap && t.live_blocks == 1);
+    EXPECT(zh_memory_pool_reset(&pool, ZH_ARENA_RETAIN_WITH_LIMIT, 1000));
+    EXPECT(zh_arena_query_capacity(&pool.arena) == 1000);
+    EXPECT(zh_memory_pool_reset(&pool, ZH_ARENA_FREE_ALL, 0) && t.live_blocks == 0);
+    zh_memory_pool_deinit(&pool);
+    return true;
+}
+
 int main(void) {
     run("page_allocator four suites", test_page_allocator_suites);
     run("c_allocator four suites", test_c_allocator_suites);
@@ -573,6 +871,19 @@ int main(void) {
     run("ArenaAllocator reset while retaining a buffer", test_arena_reset_retaining_buffer);
     run("ArenaAllocator growth, capacity, latest-allocation rules", test_arena_growth_and_capacity);
     run("ArenaAllocator failed reset keeps the old chunk", test_arena_reset_failure_keeps_old_chunk);
+    run("StackFallbackAllocator four suites", test_stack_fallback_suites);
+    run("StackFallbackAllocator routing", test_stack_fallback_routing);
+    run("StackFallbackAllocator get() twice panics", test_stack_fallback_get_twice_panics);
+    run("Mutex smoke test", test_mutex_smoke);
+    run("Mutex under 4 threads", test_mutex_threads);
+    run("ThreadSafeAllocator four suites", test_thread_safe_suites);
+    run("ThreadSafeAllocator under 4 threads (arena, FBA)", test_thread_safe_threads);
+    run("FixedBufferAllocator thread-safe interface under 4 threads", test_fba_thread_safe_threads);
+    run("MemoryPool basic", test_pool_basic);
+    run("MemoryPool preheating", test_pool_preheating);
+    run("MemoryPool growable", test_pool_growable);
+    run("MemoryPool alignment", test_pool_alignment);
+    run("MemoryPool reset modes", test_pool_reset_modes);
     printf("%d passed, %d failed\n", passed, failed);
     return failed == 0 ? 0 : 1;
 }
