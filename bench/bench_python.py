@@ -20,12 +20,21 @@ import timeit
 
 import zheap
 
+_BATCH = 1000
 
-def cases(n: int) -> dict[str, tuple[str, dict[str, object]]]:
-    """Name -> (statement, globals) for one alloc+free of n bytes."""
+
+def cases(
+    n: int, arena: zheap.ArenaAllocator, pool: zheap.MemoryPool
+) -> dict[str, tuple[str, dict[str, object]]]:
+    """Name -> (statement, globals) for one alloc+free of n bytes.
+
+    Statements starting with ``for`` do ``_BATCH`` operations (the arena rows: a batch
+    of allocations, then one reset, as arenas are used).
+    """
     c = zheap.c_allocator
     p = zheap.page_allocator
     r = zheap.raw_c_allocator
+    batch = range(_BATCH)
     out: dict[str, tuple[str, dict[str, object]]] = {
         "c_allocator alloc+free": ("free(alloc(n))", {"alloc": c.alloc, "free": c.free, "n": n}),
         "raw_c_allocator alloc+free": (
@@ -33,6 +42,18 @@ def cases(n: int) -> dict[str, tuple[str, dict[str, object]]]:
             {"alloc": r.alloc, "free": r.free, "n": n},
         ),
         "page_allocator alloc+free": ("free(alloc(n))", {"alloc": p.alloc, "free": p.free, "n": n}),
+        "MemoryPool(n) destroy(create())": (
+            "destroy(create())",
+            {"create": pool.create, "destroy": pool.destroy},
+        ),
+        "ArenaAllocator alloc(n), reset per 1000": (
+            "for _ in batch: alloc(n)\nreset()",
+            {"alloc": arena.alloc, "reset": arena.reset, "batch": batch, "n": n},
+        ),
+        "memoryview(bytearray(n)), same loop": (
+            "for _ in batch: memoryview(bytearray(n))",
+            {"batch": batch, "n": n},
+        ),
         "bytearray(n)": ("bytearray(n)", {"n": n}),
         "memoryview(bytearray(n))": ("memoryview(bytearray(n))", {"n": n}),
         "ctypes.create_string_buffer(n)": ("csb(n)", {"csb": ctypes.create_string_buffer, "n": n}),
@@ -52,15 +73,23 @@ def main() -> int:
         (a, a.alloc(args.size))
         for a in (zheap.c_allocator, zheap.raw_c_allocator, zheap.page_allocator)
     ]
-    table = cases(args.size)
+    arena = zheap.ArenaAllocator()
+    pool = zheap.MemoryPool(args.size)
+    pool_anchor = pool.create()
+    table = cases(args.size, arena, pool)
     samples: dict[str, list[float]] = {k: [] for k in table}
     for _ in range(args.repeat):
         for name, (stmt, env) in table.items():
             number = args.number // 20 if name.startswith("page_allocator") else args.number
+            ops = _BATCH if stmt.startswith("for") else 1
+            number = max(1, number // ops)
             t = timeit.timeit(stmt, globals=env, number=number)
-            samples[name].append(t / number * 1e9)
+            samples[name].append(t / (number * ops) * 1e9)
     for a, v in anchors:
         a.free(v)
+    pool.destroy(pool_anchor)
+    pool.deinit()
+    arena.deinit()
 
     base = statistics.median(samples["memoryview(bytearray(n))"])
     print(f"# alloc+free of {args.size} B, median of {args.repeat} interleaved rounds")

@@ -108,9 +108,9 @@ static zh_arena_node *create_node(zh_arena *self, size_t prev_len, size_t min_si
     return node;
 }
 
-static void *arena_alloc(void *ctx, size_t n, uint8_t al, uintptr_t ra) {
-    (void)ra;
-    zh_arena *self = ctx;
+/* Everything but "fits in the newest chunk": kept out of line so that the
+ * fast path below is a leaf function with no register spills. */
+static __attribute__((noinline)) void *alloc_slow(zh_arena *self, size_t n, zh_alignment al) {
     size_t min_size;
     if (al > ZH_ALIGNMENT_MAX || __builtin_add_overflow(n, zh_alignment_bytes(al), &min_size)) return NULL;
     zh_arena_node *cur = self->first ? self->first : create_node(self, 0, min_size);
@@ -134,6 +134,25 @@ static void *arena_alloc(void *ctx, size_t n, uint8_t al, uintptr_t ra) {
         cur = create_node(self, cur_len, min_size);
         if (cur == NULL) return NULL;
     }
+}
+
+static void *arena_alloc(void *ctx, size_t n, uint8_t al, uintptr_t ra) {
+    (void)ra;
+    zh_arena *self = ctx;
+    zh_arena_node *cur = self->first;
+    if (cur != NULL && al <= ZH_ALIGNMENT_MAX) {
+        /* The common case, bit for bit the first iteration of alloc_slow's
+         * loop: bump inside the newest chunk. */
+        uintptr_t addr = (uintptr_t)usable(cur) + self->end_index, adjusted;
+        size_t new_end;
+        if (zh_align_forward_checked(addr, al, &adjusted) &&
+            !__builtin_add_overflow(self->end_index + (size_t)(adjusted - addr), n, &new_end) &&
+            new_end <= cur->data - NODE_SIZE) {
+            self->end_index = new_end;
+            return (void *)adjusted;
+        }
+    }
+    return alloc_slow(self, n, al);
 }
 
 /* True when buf is the latest allocation of the newest chunk. */

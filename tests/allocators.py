@@ -22,4 +22,24 @@ ALLOCATORS = [
         lambda: zheap.ArenaAllocator(zheap.FixedBufferAllocator(16 << 20)),
         True,
     ),
+    (
+        "stack_fallback(4096, c_allocator).get()",
+        lambda: zheap.stack_fallback(4096, zheap.c_allocator).get(),
+        True,
+    ),
+    (
+        "stack_fallback(256, ArenaAllocator()).get()",
+        lambda: zheap.stack_fallback(256, zheap.ArenaAllocator()).get(),
+        True,
+    ),
+    (
+        "ThreadSafeAllocator(c_allocator)",
+        lambda: zheap.ThreadSafeAllocator(zheap.c_allocator),
+        True,
+    ),
+    (
+        "ThreadSafeAllocator(ArenaAllocator())",
+        lambda: zheap.ThreadSafeAllocator(zheap.ArenaAllocator()),
+        True,
+    ),
 ]

@@ -53,15 +53,10 @@ def _exercise(a):
     del obj
 
 
-@pytest.mark.parametrize(
-    ("name", "factory"), [(n, f) for n, f, _ in ALLOCATORS], ids=[n for n, _, _ in ALLOCATORS]
-)
-def test_no_reference_leaks(name, factory):
-    a = factory()
-    if "thread_safe" in name:
-        pytest.skip("its free is a no-op: the buffer fills up; the plain FBA covers the paths")
+def _growth(exercise, obj):
+    """Python memory growth over two batches of 3000 rounds, after a warm-up."""
     for _ in range(200):  # warm caches, interned strings, free lists
-        _exercise(a)
+        exercise(obj)
     gc.collect()
     tracemalloc.start()
     try:
@@ -69,13 +64,67 @@ def test_no_reference_leaks(name, factory):
         for _ in range(2):
             before = tracemalloc.get_traced_memory()[0]
             for _ in range(3000):
-                _exercise(a)
+                exercise(obj)
             gc.collect()
             growth.append(tracemalloc.get_traced_memory()[0] - before)
     finally:
         tracemalloc.stop()
+    return growth
+
+
+@pytest.mark.parametrize(
+    ("name", "factory"), [(n, f) for n, f, _ in ALLOCATORS], ids=[n for n, _, _ in ALLOCATORS]
+)
+def test_no_reference_leaks(name, factory):
+    a = factory()
+    if "thread_safe" in name:
+        pytest.skip("its free is a no-op: the buffer fills up; the plain FBA covers the paths")
+    growth = _growth(_exercise, a)
     # A leaked reference keeps a block, a view or an exception alive on every
     # round: >= 3000 * 64 bytes per batch. Unrelated one-off growth (dicts
     # resizing elsewhere) does not repeat in both batches.
     assert min(growth) < 64 * 1024, f"{name}: Python memory grew by {growth} bytes per 3000 rounds"
     assert a.live == 0 or a is zheap.page_allocator
+
+
+def _exercise_pool(pool):
+    v = pool.create()
+    s = v[:2]
+    for op in (pool.destroy, lambda _: pool.reset()):
+        try:
+            op(v)
+        except BufferError:
+            pass
+    s.release()
+    pool.destroy(v)
+    for bad in (
+        lambda: pool.destroy(v),
+        lambda: pool.destroy(memoryview(b"ab")),
+        lambda: pool.destroy(3),
+        lambda: pool.preheat(-1),
+        lambda: pool.reset("bogus"),
+    ):
+        try:
+            bad()
+        except (ValueError, TypeError):
+            pass
+    pool.preheat(2)
+    w = pool.create()
+    pool.reset("retain_with_limit", 4096)
+    del w
+    pool.stats()
+
+
+@pytest.mark.parametrize(
+    "factory",
+    [
+        lambda: zheap.MemoryPool(24),
+        lambda: zheap.MemoryPoolAligned(8, 64, child=zheap.ArenaAllocator()),
+    ],
+    ids=["MemoryPool", "MemoryPoolAligned over arena"],
+)
+def test_pool_no_reference_leaks(factory):
+    pool = factory()
+    growth = _growth(_exercise_pool, pool)
+    assert min(growth) < 64 * 1024, f"Python memory grew by {growth} bytes per 3000 rounds"
+    assert pool.live == 0

@@ -23,8 +23,14 @@ from ._zheap import (
     CAllocator,
     FixedBufferAllocator,
     FixedBufferThreadSafeAllocator,
+    MemoryPool,
+    MemoryPoolAligned,
+    MemoryPoolExtra,
     PageAllocator,
     RawCAllocator,
+    StackFallbackAllocator,
+    StackFallbackInterface,
+    ThreadSafeAllocator,
     ValidationAllocator,
     ZigPanic,
     address_of,
@@ -57,6 +63,16 @@ def validation_wrap(allocator: Allocator) -> ValidationAllocator:
     return ValidationAllocator(allocator)
 
 
+def stack_fallback(size: int, fallback: Allocator) -> StackFallbackAllocator:
+    """Zig's ``stackFallback(size, fallback)``: a :class:`StackFallbackAllocator`.
+
+    Call ``.get()`` once on the result for the allocator::
+
+        allocator = zheap.stack_fallback(4096, zheap.c_allocator).get()
+    """
+    return StackFallbackAllocator(size, fallback)
+
+
 __all__ = [
     "Allocator",
     "ArenaAllocator",
@@ -65,8 +81,14 @@ __all__ = [
     "FixedBufferAllocator",
     "FixedBufferThreadSafeAllocator",
     "Check",
+    "MemoryPool",
+    "MemoryPoolAligned",
+    "MemoryPoolExtra",
     "PageAllocator",
     "RawCAllocator",
+    "StackFallbackAllocator",
+    "StackFallbackInterface",
+    "ThreadSafeAllocator",
     "ValidationAllocator",
     "ZH_VERSION",
     "ZigPanic",
@@ -80,5 +102,6 @@ __all__ = [
     "page_size_min",
     "raw_c_allocator",
     "raw_c_max_alignment",
+    "stack_fallback",
     "validation_wrap",
 ]

@@ -96,6 +96,31 @@ def tour() -> None:
         "Every view the arena handed out is invalid after the reset.",
     )
 
+    with zheap.MemoryPool(24) as pool:
+        items = [pool.create() for _ in range(3)]
+        freed_at = zheap.address_of(items[1])
+        pool.destroy(items.pop(1))
+        again = pool.create()
+        stats = pool.stats()
+        _step(
+            "MemoryPool: fixed-size items, recycled last-in first-out",
+            f"three 24-byte items; destroy the one at {freed_at:#x};\n"
+            f"the next create() returns {zheap.address_of(again):#x}: the same memory.\n"
+            f"stats: {stats['live']} live, {stats['free']} free, arena capacity "
+            f"{stats['capacity']} bytes",
+        )
+        del items, again
+
+    small = zheap.stack_fallback(64, zheap.c_allocator).get()
+    first, second = small.alloc(48), small.alloc(48)
+    _step(
+        "StackFallbackAllocator: a small buffer first, then a fallback",
+        f"two 48-byte blocks from a 64-byte buffer: in the buffer? "
+        f"{small.in_buffer(first)}, {small.in_buffer(second)} (the second came from c_allocator)",
+    )
+    small.free(second)
+    small.free(first)
+
     checked = zheap.validation_wrap(zheap.page_allocator)
     for check in (
         zheap.testing.test_allocator,
@@ -109,7 +134,7 @@ def tour() -> None:
         "testAllocator, testAllocatorAligned, testAllocatorLargeAlignment and\n"
         "testAllocatorAlignedShrink pass on validation_wrap(page_allocator).",
     )
-    print("\nMore allocators (pools, DebugAllocator, SmpAllocator) are on the way;")
+    print("\nMore allocators (DebugAllocator, SmpAllocator, WasmAllocator) are on the way;")
     print("see the feature table in README.md.")
 
 

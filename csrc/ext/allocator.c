@@ -49,7 +49,7 @@ static int parse_args(const char *fn, const char *const *names, int nreq, int nm
 
 /* A length: an int >= 0 (ValueError if negative, OverflowError if it does
  * not fit a Py_ssize_t: no buffer can be that long). */
-static int parse_length(PyObject *obj, const char *what, Py_ssize_t *out) {
+int zx_parse_length(PyObject *obj, const char *what, Py_ssize_t *out) {
     if (!PyLong_Check(obj)) {
         PyErr_Format(PyExc_TypeError, "%s must be an int, not %.100s", what, Py_TYPE(obj)->tp_name);
         return -1;
@@ -109,6 +109,25 @@ ZxAllocator *zx_as_allocator(zheap_state *st, PyObject *obj, const char *fn) {
         return NULL;
     }
     if (zx_check_open(ZxAllocator_CAST(obj)) < 0) return NULL;
+    return ZxAllocator_CAST(obj);
+}
+
+/* The child allocator argument of a composable type's constructor as a new
+ * reference, checked; `child` NULL means zheap.page_allocator (Zig's docs'
+ * usual choice). */
+ZxAllocator *zx_child_or_default(zheap_state *st, PyTypeObject *type, PyObject *child, const char *fn) {
+    PyObject *obj;
+    if (child == NULL || child == Py_None) {
+        PyObject *m = PyType_GetModuleByDef(type, &zheap_module_def);
+        obj = m ? PyObject_GetAttrString(m, "page_allocator") : NULL;
+        if (obj == NULL) return NULL;
+    } else {
+        obj = Py_NewRef(child);
+    }
+    if (zx_as_allocator(st, obj, fn) == NULL) {
+        Py_DECREF(obj);
+        return NULL;
+    }
     return ZxAllocator_CAST(obj);
 }
 
@@ -203,7 +222,7 @@ static PyObject *Allocator_alloc(PyObject *op, PyObject *const *args, Py_ssize_t
     PyObject *a[2];
     Py_ssize_t len;
     zh_alignment al;
-    if (parse_args("alloc", names, 1, 2, args, nargs, kwnames, a) < 0 || parse_length(a[0], "length", &len) < 0 ||
+    if (parse_args("alloc", names, 1, 2, args, nargs, kwnames, a) < 0 || zx_parse_length(a[0], "length", &len) < 0 ||
         zx_parse_alignment(self, a[1], &al) < 0)
         return NULL;
     return zx_alloc_view(self, len, al);
@@ -215,13 +234,17 @@ PyDoc_STRVAR(free_doc, "free($self, view, /)\n--\n\n"
                        "changing nothing, while slices of the view or other exports of it are alive,\n"
                        "and ValueError for a view this allocator did not hand out or already freed.");
 
-static PyObject *Allocator_free(PyObject *op, PyObject *view) {
-    ZxAllocator *self = ZxAllocator_CAST(op);
-    ZxBlock *b = take_block(self, view, "free");
+/* free(view) under the name `fn` (a pool's destroy() is the same path). */
+PyObject *zx_free_view(ZxAllocator *self, PyObject *view, const char *fn) {
+    ZxBlock *b = take_block(self, view, fn);
     if (b == NULL) return NULL;
     free_block(self, b, (PyMemoryViewObject *)view);
     Py_DECREF(b);
     Py_RETURN_NONE;
+}
+
+static PyObject *Allocator_free(PyObject *op, PyObject *view) {
+    return zx_free_view(ZxAllocator_CAST(op), view, "free");
 }
 
 enum resize_kind { RESIZE, REMAP, REALLOC };
@@ -231,7 +254,7 @@ static PyObject *resize_common(ZxAllocator *self, PyObject *const *args, Py_ssiz
     static const char *const names[] = {"view", "new_length"};
     PyObject *a[2];
     Py_ssize_t new_len;
-    if (parse_args(fn, names, 2, 2, args, nargs, kwnames, a) < 0 || parse_length(a[1], "new_length", &new_len) < 0)
+    if (parse_args(fn, names, 2, 2, args, nargs, kwnames, a) < 0 || zx_parse_length(a[1], "new_length", &new_len) < 0)
         return NULL;
     PyMemoryViewObject *mv = (PyMemoryViewObject *)a[0];
     ZxBlock *b = take_block(self, a[0], fn);
@@ -336,7 +359,7 @@ static PyObject *Allocator_create(PyObject *op, PyObject *ctype) {
     PyObject *view = NULL, *obj = NULL;
     Py_ssize_t size;
     zh_alignment al;
-    if (align_obj == NULL || parse_length(size_obj, "ctypes.sizeof(ctype)", &size) < 0 ||
+    if (align_obj == NULL || zx_parse_length(size_obj, "ctypes.sizeof(ctype)", &size) < 0 ||
         zx_parse_alignment(self, align_obj, &al) < 0)
         goto done;
     view = zx_alloc_view(self, size, al);

@@ -4,7 +4,8 @@
  * BufferError and change nothing); every operation is the core's. */
 #include "ext.h"
 
-static PyObject *enter(PyObject *op, PyObject *unused) {
+/* __enter__ of every type with deinit(). */
+PyObject *zx_enter(PyObject *op, PyObject *unused) {
     (void)unused;
     return Py_NewRef(op);
 }
@@ -241,20 +242,14 @@ static PyObject *Arena_new(PyTypeObject *type, PyObject *args, PyObject *kwds) {
     if (!PyArg_ParseTupleAndKeywords(args, kwds, "|O:ArenaAllocator", kwlist, &child)) return NULL;
     zheap_state *st = zx_state_of(type);
     if (st == NULL) return NULL;
-    PyObject *owned = NULL;
-    if (child == NULL) { /* default: zheap.page_allocator, as Zig's docs suggest */
-        PyObject *m = PyType_GetModuleByDef(type, &zheap_module_def);
-        child = owned = m ? PyObject_GetAttrString(m, "page_allocator") : NULL;
-        if (child == NULL) return NULL;
-    }
-    ZxAllocator *c = zx_as_allocator(st, child, "ArenaAllocator()");
+    ZxAllocator *c = zx_child_or_default(st, type, child, "ArenaAllocator()");
     ArenaObject *self = c ? (ArenaObject *)type->tp_alloc(type, 0) : NULL;
     if (self != NULL) {
         zh_arena_init(&self->arena, c->a);
         zx_allocator_setup(&self->base, st, zh_arena_allocator(&self->arena), ZH_ALIGNMENT_MAX);
-        zx_pin_child(&self->base, child);
+        zx_pin_child(&self->base, (PyObject *)c);
     }
-    Py_XDECREF(owned);
+    Py_XDECREF(c);
     return (PyObject *)self;
 }
 
@@ -275,7 +270,8 @@ static int Arena_clear(PyObject *op) {
     return zx_allocator_clear(op);
 }
 
-static int parse_reset_mode(PyObject *mode, PyObject *limit, zh_arena_reset_mode *out, size_t *lim) {
+/* reset()'s (mode, limit) arguments, shared by ArenaAllocator and the pools. */
+int zx_parse_reset_mode(PyObject *mode, PyObject *limit, zh_arena_reset_mode *out, size_t *lim) {
     const char *name = mode ? PyUnicode_AsUTF8(mode) : "retain_capacity";
     if (name == NULL) return -1;
     if (strcmp(name, "free_all") == 0) *out = ZH_ARENA_FREE_ALL;
@@ -327,7 +323,7 @@ static PyObject *Arena_reset(PyObject *op, PyObject *args, PyObject *kwds) {
     if (!PyArg_ParseTupleAndKeywords(args, kwds, "|UO:reset", kwlist, &mode, &limit)) return NULL;
     zh_arena_reset_mode m;
     size_t lim;
-    if (zx_check_open(&self->base) < 0 || parse_reset_mode(mode, limit, &m, &lim) < 0) return NULL;
+    if (zx_check_open(&self->base) < 0 || zx_parse_reset_mode(mode, limit, &m, &lim) < 0) return NULL;
     if (zx_guard_all(&self->base, "reset the ArenaAllocator") < 0) return NULL;
     zx_retire_all(&self->base);
     return PyBool_FromLong(zh_arena_reset(&self->arena, m, lim));
@@ -390,7 +386,7 @@ static PyMethodDef Arena_methods[] = {
      "query_capacity($self, /)\n--\n\nTotal usable bytes of all chunks (Zig's queryCapacity)."},
     {"stats", Arena_stats, METH_NOARGS,
      "stats($self, /)\n--\n\nA dict: capacity, chunks, end_index, newest_chunk, live."},
-    {"__enter__", enter, METH_NOARGS, NULL},
+    {"__enter__", zx_enter, METH_NOARGS, NULL},
     {"__exit__", Arena_exit, METH_VARARGS, NULL},
     {NULL},
 };

@@ -32,6 +32,12 @@ typedef struct zheap_state {
     PyTypeObject *FixedBufferAllocator_type;
     PyTypeObject *FbaThreadSafe_type;
     PyTypeObject *ArenaAllocator_type;
+    PyTypeObject *StackFallbackAllocator_type;
+    PyTypeObject *StackFallbackInterface_type;
+    PyTypeObject *ThreadSafeAllocator_type;
+    PyTypeObject *MemoryPool_type;
+    PyTypeObject *MemoryPoolAligned_type;
+    PyTypeObject *MemoryPoolExtra_type;
     PyObject *ZigPanic;
 } zheap_state;
 
@@ -104,9 +110,20 @@ int zx_check_open(ZxAllocator *self);
 int zx_pin_child(ZxAllocator *self, PyObject *child);
 void zx_unpin_child(ZxAllocator *self);
 ZxAllocator *zx_as_allocator(zheap_state *st, PyObject *obj, const char *fn);
+ZxAllocator *zx_child_or_default(zheap_state *st, PyTypeObject *type, PyObject *child, const char *fn);
+PyObject *zx_free_view(ZxAllocator *self, PyObject *view, const char *fn);
+int zx_parse_length(PyObject *obj, const char *what, Py_ssize_t *out);
 
 /* composable.c */
 int zx_composable_init_types(PyObject *module, zheap_state *st);
+PyObject *zx_enter(PyObject *op, PyObject *unused);
+int zx_parse_reset_mode(PyObject *mode, PyObject *limit, zh_arena_reset_mode *out, size_t *lim);
+
+/* wrappers.c */
+int zx_wrappers_init_types(PyObject *module, zheap_state *st);
+
+/* memory_pool.c */
+int zx_memory_pool_init_types(PyObject *module, zheap_state *st);
 
 /* os_allocators.c */
 int zx_os_allocators_init_types(PyObject *module, zheap_state *st);

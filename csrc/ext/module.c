@@ -15,6 +15,12 @@ static int zheap_traverse(PyObject *m, visitproc visit, void *arg) {
     Py_VISIT(st->FixedBufferAllocator_type);
     Py_VISIT(st->FbaThreadSafe_type);
     Py_VISIT(st->ArenaAllocator_type);
+    Py_VISIT(st->StackFallbackAllocator_type);
+    Py_VISIT(st->StackFallbackInterface_type);
+    Py_VISIT(st->ThreadSafeAllocator_type);
+    Py_VISIT(st->MemoryPool_type);
+    Py_VISIT(st->MemoryPoolAligned_type);
+    Py_VISIT(st->MemoryPoolExtra_type);
     Py_VISIT(st->ZigPanic);
     return 0;
 }
@@ -30,6 +36,12 @@ static int zheap_clear(PyObject *m) {
     Py_CLEAR(st->FixedBufferAllocator_type);
     Py_CLEAR(st->FbaThreadSafe_type);
     Py_CLEAR(st->ArenaAllocator_type);
+    Py_CLEAR(st->StackFallbackAllocator_type);
+    Py_CLEAR(st->StackFallbackInterface_type);
+    Py_CLEAR(st->ThreadSafeAllocator_type);
+    Py_CLEAR(st->MemoryPool_type);
+    Py_CLEAR(st->MemoryPoolAligned_type);
+    Py_CLEAR(st->MemoryPoolExtra_type);
     Py_CLEAR(st->ZigPanic);
     return 0;
 }
@@ -108,6 +120,8 @@ static int zheap_exec(PyObject *m) {
     if (zx_allocator_init_types(m, st) < 0) return -1;
     if (zx_os_allocators_init_types(m, st) < 0) return -1;
     if (zx_composable_init_types(m, st) < 0) return -1;
+    if (zx_wrappers_init_types(m, st) < 0) return -1;
+    if (zx_memory_pool_init_types(m, st) < 0) return -1;
     st->ZigPanic = PyErr_NewExceptionWithDoc(
         "zheap.ZigPanic",
         "A contract violation Zig would panic on (reported by a ValidationAllocator).",

@@ -12,8 +12,9 @@ own fill pattern; a refused or failed operation changed nothing.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
+from typing import Literal
 
 from hypothesis import strategies as st
 from hypothesis.stateful import (
@@ -26,11 +27,13 @@ from hypothesis.stateful import (
     rule,
 )
 
-from .. import Allocator, address_of, page_size
+from .. import Allocator, ArenaAllocator, MemoryPool, address_of, page_size
 
-__all__ = ["AllocatorMachine", "sizes", "alignments"]
+__all__ = ["AllocatorMachine", "MemoryPoolMachine", "sizes", "alignments"]
 
 _MiB = 1 << 20
+
+ResetMode = Literal["free_all", "retain_capacity", "retain_with_limit"]
 
 
 def sizes(max_size: int = _MiB) -> st.SearchStrategy[int]:
@@ -70,6 +73,14 @@ def _intact(view: memoryview, tag: int, upto: int | None = None) -> bool:
     return bytes(view[:n]) == bytes([tag]) * n
 
 
+def _reset_modes_of(allocator: Allocator) -> tuple[str, ...]:
+    if isinstance(allocator, ArenaAllocator):
+        return ("free_all", "retain_capacity", "retain_with_limit")
+    if callable(getattr(allocator, "reset", None)):
+        return ("plain",)
+    return ()
+
+
 def _raises(exc: type[BaseException], fn: Callable[[], object]) -> bool:
     try:
         fn()
@@ -84,6 +95,7 @@ class AllocatorMachine(RuleBasedStateMachine):
     factory: Callable[[], Allocator]
     max_alignment: int = 1
     max_size: int = _MiB
+    reset_modes: tuple[str, ...] = ()
 
     blocks = Bundle("blocks")
     freed = Bundle("freed")
@@ -96,17 +108,27 @@ class AllocatorMachine(RuleBasedStateMachine):
         max_alignment: int | None = None,
         max_size: int = _MiB,
         name: str | None = None,
+        reset_modes: Sequence[str] | None = None,
     ) -> type[AllocatorMachine]:
         """Return a machine class over allocators made by ``factory``.
 
         ``max_alignment`` defaults to the smaller of the allocator's own limit and
-        two pages.
+        two pages. ``reset_modes`` lists what the reset rule may call: ``"plain"``
+        for ``reset()``, or ArenaAllocator's mode names; by default the modes the
+        allocator's type has (none for types without ``reset``).
         """
         probe = factory()
         limit = min(probe.max_alignment, 2 * page_size())
         if max_alignment is not None:
             limit = min(limit, max_alignment)
-        attrs = {"factory": staticmethod(factory), "max_alignment": limit, "max_size": max_size}
+        if reset_modes is None:
+            reset_modes = _reset_modes_of(probe)
+        attrs = {
+            "factory": staticmethod(factory),
+            "max_alignment": limit,
+            "max_size": max_size,
+            "reset_modes": tuple(reset_modes),
+        }
         return type(name or f"{type(probe).__name__}Machine", (cls,), attrs)
 
     def __init__(self) -> None:
@@ -115,6 +137,7 @@ class AllocatorMachine(RuleBasedStateMachine):
         self.start_live = self.allocator.live
         self.live: list[Live] = []
         self.next_tag = 1
+        self.capacity_floor = 0
 
     def _tag(self) -> int:
         tag = self.next_tag
@@ -147,10 +170,42 @@ class AllocatorMachine(RuleBasedStateMachine):
     @rule(target=freed, entry=consumes(blocks))
     def free(self, entry: Live) -> memoryview:
         """Free a live block; its view must become unusable."""
+        if entry not in self.live:  # invalidated by reset(): freeing it is an error
+            assert _raises(ValueError, lambda: self.allocator.free(entry.view))
+            return entry.view
         self.allocator.free(entry.view)
         self._forget(entry)
         assert _raises(ValueError, lambda: entry.view[0:1].tobytes())
         return entry.view
+
+    @precondition(lambda self: self.reset_modes)
+    @rule(data=st.data())
+    def reset(self, data: st.DataObject) -> None:
+        """Reset (a drawn mode): every view is invalidated, capacity follows Zig's rule."""
+        mode = data.draw(st.sampled_from(self.reset_modes), label="mode")
+        capacity = getattr(self.allocator, "query_capacity", None)
+        before = capacity() if capacity else 0
+        if mode == "plain":
+            result: object = self.allocator.reset()  # type: ignore[attr-defined]
+        elif mode == "retain_with_limit":
+            limit = data.draw(st.integers(0, 2 * before + 1), label="limit")
+            result = self.allocator.reset(mode, limit)  # type: ignore[attr-defined]
+        else:
+            limit = 0
+            result = self.allocator.reset(mode)  # type: ignore[attr-defined]
+        for entry in self.live:
+            assert _raises(ValueError, entry.view.tobytes), "reset left a view usable"
+        self.live.clear()
+        assert self.allocator.live == self.start_live
+        if capacity is not None:
+            # ArenaAllocator.reset: the retained capacity is exactly the request
+            # (or everything is freed), and False only if the child refused.
+            want = {"free_all": 0, "retain_capacity": before}.get(mode, min(before, limit))
+            if result:
+                assert capacity() == want, f"reset({mode}) kept {capacity()}, expected {want}"
+        if hasattr(self.allocator, "end_index"):
+            assert self.allocator.end_index == 0
+        self.capacity_floor = capacity() if capacity else 0
 
     @rule(entry=blocks, data=st.data())
     def resize(self, entry: Live, data: st.DataObject) -> None:
@@ -235,6 +290,15 @@ class AllocatorMachine(RuleBasedStateMachine):
     # --- invariants ----------------------------------------------------------
 
     @invariant()
+    def capacity_only_grows(self) -> None:
+        """Between resets an arena's capacity never shrinks (it only adds chunks)."""
+        capacity = getattr(self.allocator, "query_capacity", None)
+        if capacity is not None:
+            now = capacity()
+            assert now >= self.capacity_floor, f"capacity shrank: {self.capacity_floor} -> {now}"
+            self.capacity_floor = now
+
+    @invariant()
     def blocks_are_sound(self) -> None:
         """Every live block: counted, aligned, disjoint from the others, contents intact."""
         assert self.allocator.live == self.start_live + len(self.live)
@@ -255,3 +319,139 @@ class AllocatorMachine(RuleBasedStateMachine):
         for entry in self.live:
             self.allocator.free(entry.view)
         self.live.clear()
+
+
+class MemoryPoolMachine(RuleBasedStateMachine):
+    """A state machine over a :class:`zheap.MemoryPool`; use :meth:`for_pool`.
+
+    Rules: create, destroy, preheat, reset (every mode), and the misuse rules
+    (double destroy, destroy with a live slice). Invariants: every item is
+    ``item_size`` bytes at ``item_alignment``, items are disjoint and keep their
+    contents, and the free list has exactly the model's length (destroy pushes,
+    create pops the most recent first, reset empties it).
+    """
+
+    factory: Callable[[], MemoryPool]
+
+    items = Bundle("items")
+
+    @classmethod
+    def for_pool(
+        cls, factory: Callable[[], MemoryPool], *, name: str | None = None
+    ) -> type[MemoryPoolMachine]:
+        """Return a machine class over pools made by ``factory``."""
+        probe = factory()
+        attrs = {"factory": staticmethod(factory)}
+        return type(name or f"{type(probe).__name__}Machine", (cls,), attrs)
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.pool = self.factory()
+        self.live: list[Live] = []
+        # The free list, top last: an item's address, or None for a preheated
+        # item (never handed out, so its address is not known).
+        self.free_stack: list[int | None] = [None] * self.pool.stats()["free"]
+        self.next_tag = 1
+
+    def _tag(self) -> int:
+        tag = self.next_tag
+        self.next_tag = self.next_tag % 255 + 1
+        return tag
+
+    @rule(target=items)
+    def create(self) -> Live | object:
+        """Create an item: the most recently destroyed one if any."""
+        try:
+            view = self.pool.create()
+        except MemoryError:
+            # Only an empty free list fails (then the child ran out, or the
+            # pool is not growable).
+            assert not self.free_stack, "MemoryError with free items"
+            return multiple()
+        if self.free_stack:
+            top = self.free_stack.pop()
+            assert top is None or address_of(view) == top, "create() is not LIFO"
+        else:
+            assert self.pool.growable, "a pool that is not growable allocated a new item"
+        entry = Live(view, self.pool.item_alignment, self._tag())
+        _fill(view, entry.tag)
+        self.live.append(entry)
+        return entry
+
+    @rule(entry=consumes(items))
+    def destroy(self, entry: Live) -> None:
+        """Destroy an item: its view becomes unusable, a second destroy raises."""
+        if entry not in self.live:  # reset already invalidated it
+            assert _raises(ValueError, lambda: self.pool.destroy(entry.view))
+            return
+        addr = address_of(entry.view)
+        self.pool.destroy(entry.view)
+        self.live.remove(entry)
+        self.free_stack.append(addr)
+        assert _raises(ValueError, entry.view.tobytes)
+        assert _raises(ValueError, lambda: self.pool.destroy(entry.view))
+
+    @rule(n=st.integers(0, 8))
+    def preheat(self, n: int) -> None:
+        """Preheat: n more free items, on top of the list (fewer if the child runs out)."""
+        before = len(self.free_stack)
+        try:
+            self.pool.preheat(n)
+        except MemoryError:
+            # Zig keeps the items added before the failure.
+            added = self.pool.stats()["free"] - before
+            assert 0 <= added < n, f"a failed preheat({n}) added {added} items"
+            self.free_stack.extend([None] * added)
+            return
+        self.free_stack.extend([None] * n)
+
+    @rule(data=st.data())
+    def reset(self, data: st.DataObject) -> None:
+        """Reset: every item invalidated, the free list emptied."""
+        modes: list[ResetMode] = ["free_all", "retain_capacity", "retain_with_limit"]
+        mode = data.draw(st.sampled_from(modes), label="mode")
+        before = self.pool.stats()["capacity"]
+        if mode == "retain_with_limit":
+            limit = data.draw(st.integers(0, 2 * before + 1), label="limit")
+            ok = self.pool.reset(mode, limit)
+        else:
+            limit = 0
+            ok = self.pool.reset(mode)
+        for entry in self.live:
+            assert _raises(ValueError, entry.view.tobytes), "reset left an item usable"
+        self.live.clear()
+        self.free_stack.clear()
+        want = {"free_all": 0, "retain_capacity": before}.get(mode, min(before, limit))
+        if ok:
+            assert self.pool.stats()["capacity"] == want
+
+    @rule(entry=items)
+    def destroy_with_live_slice(self, entry: Live) -> None:
+        """Check an item with a live slice cannot be destroyed (BufferError, no change)."""
+        if entry not in self.live:
+            return
+        piece = entry.view[0:1]
+        assert _raises(BufferError, lambda: self.pool.destroy(entry.view))
+        piece.release()
+        assert _intact(entry.view, entry.tag)
+
+    @invariant()
+    def items_are_sound(self) -> None:
+        """Every live item: its size, aligned, disjoint, intact; the free list matches."""
+        stats = self.pool.stats()
+        assert stats["live"] == len(self.live)
+        assert stats["free"] == len(self.free_stack)
+        spans = []
+        for entry in self.live:
+            addr = address_of(entry.view)
+            assert len(entry.view) == self.pool.item_size
+            assert addr % self.pool.item_alignment == 0
+            spans.append((addr, addr + self.pool.slot_size))
+            assert _intact(entry.view, entry.tag), f"contents of {entry!r} changed"
+        spans.sort()
+        for (_, end), (start, _) in zip(spans, spans[1:], strict=False):
+            assert end <= start, "two live items overlap"
+
+    def teardown(self) -> None:
+        """Give everything back."""
+        self.pool.deinit()

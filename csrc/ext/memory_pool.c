@@ -1,0 +1,380 @@
+/* memory_pool.c -- MemoryPool, MemoryPoolAligned and MemoryPoolExtra as
+ * Python types.
+ *
+ * A pool is not a std.mem.Allocator in Zig (no alloc/resize), so these types
+ * do not derive from zheap.Allocator. They share its object head, though, so
+ * that every item is a Block like any allocation: the same views, export
+ * guard, bulk invalidation and double-free errors. The head's zh_allocator is
+ * a small adapter whose free is the pool's destroy. */
+#include "ext.h"
+
+#include "structmember.h"
+
+typedef struct {
+    ZxAllocator base;
+    zh_memory_pool pool;
+    size_t view_len; /* the Item's size: what create() hands out */
+} PoolObject;
+
+#define Pool_CAST(op) ((PoolObject *)(op))
+
+/* The adapter behind base.a. Blocks only ever free through it (free() of a
+ * view, the deferred free of the Block exporter); create() calls the pool. */
+static void *adapter_alloc(void *ctx, size_t len, uint8_t al, uintptr_t ra) {
+    (void)ctx, (void)len, (void)al, (void)ra;
+    return NULL;
+}
+static void adapter_free(void *ctx, void *mem, size_t len, uint8_t al, uintptr_t ra) {
+    (void)len, (void)al, (void)ra;
+    zh_memory_pool_destroy(ctx, mem);
+}
+static const zh_allocator_vtable adapter_vtable = {adapter_alloc, zh_no_resize, zh_no_remap, adapter_free};
+
+static int parse_item_size(PyObject *obj, size_t *out) {
+    Py_ssize_t n;
+    if (zx_parse_length(obj, "item_size", &n) < 0) return -1;
+    if (n == 0) {
+        PyErr_SetString(PyExc_ValueError, "item_size must be >= 1: a pool item is a view of item_size bytes");
+        return -1;
+    }
+    *out = (size_t)n;
+    return 0;
+}
+
+static PyObject *Pool_new(PyTypeObject *type, PyObject *args, PyObject *kwds) {
+    zheap_state *st = zx_state_of(type);
+    if (st == NULL) return NULL;
+    PyObject *size_obj, *align_obj = Py_None, *child = NULL;
+    int growable = 1;
+    if (PyType_IsSubtype(type, st->MemoryPoolAligned_type)) {
+        /* Zig's MemoryPoolAligned(Item, alignment): no options. */
+        static char *kwlist[] = {"item_size", "alignment", "child", NULL};
+        if (!PyArg_ParseTupleAndKeywords(args, kwds, "OO|$O:MemoryPoolAligned", kwlist, &size_obj, &align_obj,
+                                         &child))
+            return NULL;
+        if (align_obj == Py_None) {
+            PyErr_SetString(PyExc_TypeError, "MemoryPoolAligned() needs an alignment (use MemoryPool for natural)");
+            return NULL;
+        }
+    } else {
+        static char *kwlist[] = {"item_size", "alignment", "growable", "child", NULL};
+        if (!PyArg_ParseTupleAndKeywords(args, kwds, "O|$OpO:MemoryPool", kwlist, &size_obj, &align_obj, &growable,
+                                         &child))
+            return NULL;
+    }
+    size_t item_size;
+    if (parse_item_size(size_obj, &item_size) < 0) return NULL;
+    ZxAllocator *c = zx_child_or_default(st, type, child, "MemoryPool()");
+    if (c == NULL) return NULL;
+    PoolObject *self = (PoolObject *)type->tp_alloc(type, 0);
+    if (self == NULL) {
+        Py_DECREF(c);
+        return NULL;
+    }
+    zx_allocator_setup(&self->base, st, (zh_allocator){NULL, NULL}, ZH_ALIGNMENT_MAX);
+    zh_memory_pool_options options = {ZH_ALIGNMENT_NATURAL, growable != 0};
+    if (align_obj != Py_None && zx_parse_alignment(&self->base, align_obj, &options.alignment) < 0) {
+        Py_DECREF(c);
+        Py_DECREF(self);
+        return NULL;
+    }
+    /* A Python item is bytes: natural alignment 1, so a pointer's after
+     * Zig's max with the free-list link. */
+    zh_memory_pool_init(&self->pool, c->a, item_size, 0, options);
+    self->view_len = item_size;
+    self->base.a = (zh_allocator){&self->pool, &adapter_vtable};
+    self->base.max_align = self->pool.item_alignment;
+    zx_pin_child(&self->base, (PyObject *)c);
+    Py_DECREF(c);
+    return (PyObject *)self;
+}
+
+static void Pool_dealloc(PyObject *op) {
+    PoolObject *self = Pool_CAST(op);
+    /* No item is left (each holds the pool): give the arena back. */
+    if (!self->base.closed && self->base.child != NULL) zh_memory_pool_deinit(&self->pool);
+    zx_allocator_dealloc(op);
+}
+
+static int Pool_clear(PyObject *op) {
+    PoolObject *self = Pool_CAST(op);
+    /* The child may go with this cycle: give the memory back while it is here. */
+    if (!self->base.closed && self->base.child != NULL) {
+        zh_memory_pool_deinit(&self->pool);
+        self->base.closed = true;
+    }
+    return zx_allocator_clear(op);
+}
+
+PyDoc_STRVAR(Pool_create_doc,
+             "create($self, /)\n--\n\n"
+             "A view of ``item_size`` bytes at ``item_alignment``: the most recently\n"
+             "destroyed item first, else a new one from the arena. MemoryError when the\n"
+             "child is out of memory, or when a pool that is not growable has no free item.");
+
+static PyObject *Pool_create(PyObject *op, PyObject *unused) {
+    (void)unused;
+    PoolObject *self = Pool_CAST(op);
+    if (zx_check_open(&self->base) < 0) return NULL;
+    ZxBlock *b = zx_block_new(&self->base);
+    if (b == NULL) return NULL;
+    char *p = zh_memory_pool_create(&self->pool);
+    if (p == NULL) {
+        zx_block_discard(b);
+        if (!self->pool.growable)
+            return PyErr_Format(PyExc_MemoryError, "%.100s: no free item and the pool is not growable",
+                                Py_TYPE(op)->tp_name);
+        return PyErr_Format(PyExc_MemoryError, "%.100s: out of memory creating an item of %zu bytes",
+                            Py_TYPE(op)->tp_name, self->view_len);
+    }
+    PyObject *view = zx_block_activate(b, p, self->view_len, self->pool.item_alignment);
+    if (view == NULL) zh_memory_pool_destroy(&self->pool, p);
+    Py_DECREF(b);
+    return view;
+}
+
+PyDoc_STRVAR(Pool_destroy_doc,
+             "destroy($self, view, /)\n--\n\n"
+             "Put the item behind ``view`` back on the free list (the arena keeps the\n"
+             "memory). Afterwards the view raises ValueError on any access. BufferError,\n"
+             "changing nothing, while slices or other exports of it are alive; ValueError\n"
+             "for a view this pool did not hand out or already destroyed (Zig does not check).");
+
+static PyObject *Pool_destroy(PyObject *op, PyObject *view) {
+    return zx_free_view(&Pool_CAST(op)->base, view, "destroy");
+}
+
+PyDoc_STRVAR(Pool_reset_doc,
+             "reset($self, /, mode='retain_capacity', limit=None)\n--\n\n"
+             "Destroy every item at once: the arena's reset(mode, limit), then an empty\n"
+             "free list (even preheated items are gone, so a pool that is not growable\n"
+             "must be preheated again). Returns the arena's result. Every outstanding view\n"
+             "is invalidated; BufferError (and no change) while one is exported.");
+
+static PyObject *Pool_reset(PyObject *op, PyObject *args, PyObject *kwds) {
+    static char *kwlist[] = {"mode", "limit", NULL};
+    PoolObject *self = Pool_CAST(op);
+    PyObject *mode = NULL, *limit = NULL;
+    if (!PyArg_ParseTupleAndKeywords(args, kwds, "|UO:reset", kwlist, &mode, &limit)) return NULL;
+    zh_arena_reset_mode m;
+    size_t lim;
+    if (zx_check_open(&self->base) < 0 || zx_parse_reset_mode(mode, limit, &m, &lim) < 0) return NULL;
+    if (zx_guard_all(&self->base, "reset the pool") < 0) return NULL;
+    zx_retire_all(&self->base);
+    return PyBool_FromLong(zh_memory_pool_reset(&self->pool, m, lim));
+}
+
+PyDoc_STRVAR(Pool_preheat_doc,
+             "preheat($self, n, /)\n--\n\n"
+             "Add ``n`` new items to the free list, so that ``n`` more create() calls succeed\n"
+             "even if the pool is not growable. MemoryError when the child runs out; items\n"
+             "added before that stay, as in Zig.");
+
+static PyObject *Pool_preheat(PyObject *op, PyObject *n_obj) {
+    PoolObject *self = Pool_CAST(op);
+    Py_ssize_t n;
+    if (zx_check_open(&self->base) < 0 || zx_parse_length(n_obj, "n", &n) < 0) return NULL;
+    if (!zh_memory_pool_preheat(&self->pool, (size_t)n))
+        return PyErr_Format(PyExc_MemoryError, "%.100s: out of memory preheating %zd items", Py_TYPE(op)->tp_name,
+                            n);
+    Py_RETURN_NONE;
+}
+
+PyDoc_STRVAR(Pool_preheated_doc,
+             "preheated(item_size, initial_size, /, **options)\n--\n\n"
+             "Zig's initPreheated: ``cls(item_size, **options)`` with ``initial_size``\n"
+             "items already on the free list. On MemoryError nothing is kept.");
+
+static PyObject *Pool_preheated(PyObject *cls, PyObject *args, PyObject *kwds) {
+    PyObject *size_obj, *n_obj;
+    if (!PyArg_ParseTuple(args, "OO:preheated", &size_obj, &n_obj)) return NULL;
+    Py_ssize_t n;
+    if (zx_parse_length(n_obj, "initial_size", &n) < 0) return NULL;
+    PyObject *ctor_args = PyTuple_Pack(1, size_obj);
+    if (ctor_args == NULL) return NULL;
+    PyObject *pool = PyObject_Call(cls, ctor_args, kwds);
+    Py_DECREF(ctor_args);
+    if (pool == NULL) return NULL;
+    zheap_state *st = zx_state_of((PyTypeObject *)cls);
+    if (st == NULL || !PyObject_TypeCheck(pool, st->MemoryPool_type)) {
+        if (st != NULL)
+            PyErr_Format(PyExc_TypeError, "preheated(): %R() returned %.100s, not a MemoryPool", cls,
+                         Py_TYPE(pool)->tp_name);
+        Py_DECREF(pool);
+        return NULL;
+    }
+    PoolObject *self = Pool_CAST(pool);
+    if (!zh_memory_pool_preheat(&self->pool, (size_t)n)) {
+        /* errdefer pool.deinit(): no item was handed out, so nothing to guard. */
+        zh_memory_pool_deinit(&self->pool);
+        self->base.closed = true;
+        zx_unpin_child(&self->base);
+        Py_DECREF(pool);
+        return PyErr_Format(PyExc_MemoryError, "out of memory preheating %zd items", n);
+    }
+    return pool;
+}
+
+PyDoc_STRVAR(Pool_deinit_doc, "deinit($self, /)\n--\n\n"
+                              "Give all memory back to the child. Every outstanding view is invalidated;\n"
+                              "BufferError (and no change) while one is exported. The pool is unusable\n"
+                              "afterwards; a second deinit() does nothing.");
+
+static PyObject *Pool_deinit(PyObject *op, PyObject *unused) {
+    (void)unused;
+    PoolObject *self = Pool_CAST(op);
+    if (self->base.closed) Py_RETURN_NONE;
+    if (zx_guard_all(&self->base, "deinit the pool") < 0) return NULL;
+    zx_retire_all(&self->base);
+    zh_memory_pool_deinit(&self->pool);
+    self->base.closed = true;
+    zx_unpin_child(&self->base);
+    Py_RETURN_NONE;
+}
+
+static PyObject *Pool_exit(PyObject *op, PyObject *args) {
+    (void)args;
+    return Pool_deinit(op, NULL);
+}
+
+static size_t free_items(PoolObject *self) {
+    /* The binding refuses double destroys, so the list has no cycle; the
+     * bound only guards the C invariant. */
+    return self->base.closed ? 0 : zh_memory_pool_free_count(&self->pool, SIZE_MAX);
+}
+
+static PyObject *Pool_stats(PyObject *op, PyObject *unused) {
+    (void)unused;
+    PoolObject *self = Pool_CAST(op);
+    return Py_BuildValue("{s:n,s:n,s:n,s:O,s:n,s:n,s:n,s:n}", "item_size", (Py_ssize_t)self->view_len, "slot_size",
+                         (Py_ssize_t)self->pool.item_size, "item_alignment",
+                         (Py_ssize_t)zh_alignment_bytes(self->pool.item_alignment), "growable",
+                         self->pool.growable ? Py_True : Py_False, "live", self->base.nlive, "free",
+                         (Py_ssize_t)free_items(self), "capacity",
+                         (Py_ssize_t)(self->base.closed ? 0 : zh_arena_query_capacity(&self->pool.arena)), "chunks",
+                         (Py_ssize_t)(self->base.closed ? 0 : zh_arena_chunk_count(&self->pool.arena)));
+}
+
+static PyObject *Pool_get_item_size(PyObject *op, void *c) {
+    (void)c;
+    return PyLong_FromSize_t(Pool_CAST(op)->view_len);
+}
+static PyObject *Pool_get_slot_size(PyObject *op, void *c) {
+    (void)c;
+    return PyLong_FromSize_t(Pool_CAST(op)->pool.item_size);
+}
+static PyObject *Pool_get_item_alignment(PyObject *op, void *c) {
+    (void)c;
+    return PyLong_FromSize_t(zh_alignment_bytes(Pool_CAST(op)->pool.item_alignment));
+}
+static PyObject *Pool_get_growable(PyObject *op, void *c) {
+    (void)c;
+    return PyBool_FromLong(Pool_CAST(op)->pool.growable);
+}
+static PyObject *Pool_get_live(PyObject *op, void *c) {
+    (void)c;
+    return PyLong_FromSsize_t(Pool_CAST(op)->base.nlive);
+}
+static PyObject *Pool_get_child(PyObject *op, void *c) {
+    (void)c;
+    PyObject *child = Pool_CAST(op)->base.child;
+    return Py_NewRef(child ? child : Py_None);
+}
+
+static PyObject *Pool_repr(PyObject *op) {
+    PoolObject *self = Pool_CAST(op);
+    if (self->base.closed) return PyUnicode_FromFormat("<%s deinitialized>", Py_TYPE(op)->tp_name);
+    return PyUnicode_FromFormat("<%s item_size=%zu item_alignment=%zu live=%zd free=%zu capacity=%zu growable=%s>",
+                                Py_TYPE(op)->tp_name, self->view_len, zh_alignment_bytes(self->pool.item_alignment),
+                                self->base.nlive, free_items(self), zh_arena_query_capacity(&self->pool.arena),
+                                self->pool.growable ? "True" : "False");
+}
+
+static PyObject *Pool_reduce(PyObject *op, PyObject *unused) {
+    (void)unused;
+    PyErr_Format(PyExc_TypeError, "cannot pickle %.100s: it owns raw memory", Py_TYPE(op)->tp_name);
+    return NULL;
+}
+
+static PyMethodDef Pool_methods[] = {
+    {"create", Pool_create, METH_NOARGS, Pool_create_doc},
+    {"destroy", Pool_destroy, METH_O, Pool_destroy_doc},
+    {"reset", (PyCFunction)(void (*)(void))Pool_reset, METH_VARARGS | METH_KEYWORDS, Pool_reset_doc},
+    {"preheat", Pool_preheat, METH_O, Pool_preheat_doc},
+    {"preheated", (PyCFunction)(void (*)(void))Pool_preheated, METH_VARARGS | METH_KEYWORDS | METH_CLASS,
+     Pool_preheated_doc},
+    {"deinit", Pool_deinit, METH_NOARGS, Pool_deinit_doc},
+    {"stats", Pool_stats, METH_NOARGS,
+     "stats($self, /)\n--\n\nA dict: item_size, slot_size, item_alignment, growable, live, free, capacity, "
+     "chunks."},
+    {"__enter__", zx_enter, METH_NOARGS, NULL},
+    {"__exit__", Pool_exit, METH_VARARGS, NULL},
+    {"__reduce__", Pool_reduce, METH_NOARGS, NULL},
+    {NULL},
+};
+
+static PyGetSetDef Pool_getset[] = {
+    {"item_size", Pool_get_item_size, NULL, "Length of every view create() returns.", NULL},
+    {"slot_size", Pool_get_slot_size, NULL,
+     "Bytes each item occupies (Zig's item_size: at least a pointer, for the free-list link).", NULL},
+    {"item_alignment", Pool_get_item_alignment, NULL, "Alignment of every item, in bytes.", NULL},
+    {"growable", Pool_get_growable, NULL, "Whether create() may allocate beyond the free list.", NULL},
+    {"live", Pool_get_live, NULL, "Items created and not yet destroyed.", NULL},
+    {"child_allocator", Pool_get_child, NULL, "The allocator the pool's arena draws from.", NULL},
+    {NULL},
+};
+
+static PyMemberDef Pool_members[] = {
+    {"__weaklistoffset__", T_PYSSIZET, offsetof(ZxAllocator, weakreflist), READONLY, NULL},
+    {NULL},
+};
+
+#define POOL_SLOTS(doc)                                                                                             \
+    {                                                                                                               \
+        {Py_tp_doc, (void *)(doc)}, {Py_tp_new, Pool_new}, {Py_tp_dealloc, Pool_dealloc},                           \
+            {Py_tp_traverse, zx_allocator_traverse}, {Py_tp_clear, Pool_clear}, {Py_tp_repr, Pool_repr},            \
+            {Py_tp_methods, Pool_methods}, {Py_tp_getset, Pool_getset}, {Py_tp_members, Pool_members}, {0, NULL}, \
+    }
+
+PyDoc_STRVAR(Pool_doc,
+             "MemoryPool(item_size, *, alignment=None, growable=True, child=zheap.page_allocator)\n--\n\n"
+             "Zig's memory pool: items of ``item_size`` bytes, each an allocation from an\n"
+             "ArenaAllocator over ``child``, recycled through a LIFO free list. create()\n"
+             "returns a view, destroy(view) recycles it, reset()/deinit() drop everything.\n"
+             "``alignment`` None is a pointer's (Zig's for a byte item); ``growable=False``\n"
+             "makes create() only reuse preheated items. While it lives, ``child`` cannot be\n"
+             "reset.");
+
+PyDoc_STRVAR(PoolAligned_doc,
+             "MemoryPoolAligned(item_size, alignment, *, child=zheap.page_allocator)\n--\n\n"
+             "Zig's MemoryPoolAligned(Item, alignment): a growable MemoryPool whose items\n"
+             "are aligned to ``alignment`` (at least a pointer's).");
+
+PyDoc_STRVAR(PoolExtra_doc,
+             "MemoryPoolExtra(item_size, *, alignment=None, growable=True, child=zheap.page_allocator)\n--\n\n"
+             "Zig's MemoryPoolExtra(Item, options): a MemoryPool with Zig's Options\n"
+             "(``alignment``, ``growable``) spelled out.");
+
+static PyType_Slot Pool_slots[] = POOL_SLOTS(Pool_doc);
+static PyType_Slot PoolAligned_slots[] = POOL_SLOTS(PoolAligned_doc);
+static PyType_Slot PoolExtra_slots[] = POOL_SLOTS(PoolExtra_doc);
+
+#define POOL_FLAGS (Py_TPFLAGS_DEFAULT | Py_TPFLAGS_HAVE_GC | Py_TPFLAGS_BASETYPE | Py_TPFLAGS_IMMUTABLETYPE)
+
+static PyType_Spec Pool_spec = {"zheap.MemoryPool", sizeof(PoolObject), 0, POOL_FLAGS, Pool_slots};
+static PyType_Spec PoolAligned_spec = {"zheap.MemoryPoolAligned", sizeof(PoolObject), 0, POOL_FLAGS,
+                                       PoolAligned_slots};
+static PyType_Spec PoolExtra_spec = {"zheap.MemoryPoolExtra", sizeof(PoolObject), 0, POOL_FLAGS, PoolExtra_slots};
+
+static PyTypeObject *add_type(PyObject *module, PyType_Spec *spec, PyTypeObject *base) {
+    PyTypeObject *t = (PyTypeObject *)PyType_FromModuleAndSpec(module, spec, (PyObject *)base);
+    if (t != NULL && PyModule_AddType(module, t) < 0) Py_CLEAR(t);
+    return t;
+}
+
+int zx_memory_pool_init_types(PyObject *module, zheap_state *st) {
+    if ((st->MemoryPool_type = add_type(module, &Pool_spec, NULL)) == NULL) return -1;
+    if ((st->MemoryPoolAligned_type = add_type(module, &PoolAligned_spec, st->MemoryPool_type)) == NULL) return -1;
+    if ((st->MemoryPoolExtra_type = add_type(module, &PoolExtra_spec, st->MemoryPool_type)) == NULL) return -1;
+    return 0;
+}
