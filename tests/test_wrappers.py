@@ -15,6 +15,7 @@ def test_stack_fallback_routing():
     sfa = zheap.stack_fallback(64, zheap.c_allocator)
     assert isinstance(sfa, zheap.StackFallbackAllocator) and sfa.size == 64
     assert sfa.fallback_allocator is zheap.c_allocator and not sfa.get_called
+    assert sfa.stats() == {"size": 64, "end_index": 0, "get_called": False}
     a = sfa.get()
     assert sfa.get_called and a.stack_fallback is sfa
     p = a.alloc(48)
@@ -183,3 +184,6 @@ def test_fba_thread_safe_interface_under_python_threads():
     ts = fba.thread_safe_allocator()
     assert _hammer(ts, frees=False) == []
     assert fba.end_index <= fba.capacity
+    stats = ts.stats()
+    assert stats["end_index"] == fba.end_index and stats["capacity"] == 4 << 20
+    assert stats["live"] == ts.live and fba.live == 0  # blocks belong to the interface

@@ -94,6 +94,8 @@ class FixedBufferAllocator(Allocator):
 class FixedBufferThreadSafeAllocator(Allocator):
     """The lock-free interface of a FixedBufferAllocator."""
 
+    def stats(self) -> dict[str, int]: ...
+
 @final
 class ArenaAllocator(Allocator):
     """Zig's ArenaAllocator over a child allocator."""
@@ -120,6 +122,7 @@ class StackFallbackAllocator:
     @property
     def get_called(self) -> bool: ...
     def get(self) -> StackFallbackInterface: ...
+    def stats(self) -> dict[str, int | bool]: ...
 
 @final
 class StackFallbackInterface(Allocator):

@@ -209,8 +209,26 @@ static PyObject *FbaThreadSafe_repr(PyObject *op) {
                                 ZxAllocator_CAST(op)->child, ZxAllocator_CAST(op)->nlive);
 }
 
+static PyObject *FbaThreadSafe_stats(PyObject *op, PyObject *unused) {
+    (void)unused;
+    PyObject *stats = Fba_stats(ZxAllocator_CAST(op)->child, NULL);
+    if (stats == NULL) return NULL;
+    /* "live" counts this interface's blocks, not the FixedBufferAllocator's. */
+    PyObject *live = PyLong_FromSsize_t(ZxAllocator_CAST(op)->nlive);
+    if (live == NULL || PyDict_SetItemString(stats, "live", live) < 0) Py_CLEAR(stats);
+    Py_XDECREF(live);
+    return stats;
+}
+
+static PyMethodDef FbaThreadSafe_methods[] = {
+    {"stats", FbaThreadSafe_stats, METH_NOARGS,
+     "stats($self, /)\n--\n\nA dict: capacity, end_index, free of the buffer; live of this interface."},
+    {NULL},
+};
+
 static PyType_Slot FbaThreadSafe_slots[] = {
     {Py_tp_doc, (void *)"The lock-free interface of a FixedBufferAllocator (thread_safe_allocator())."},
+    {Py_tp_methods, FbaThreadSafe_methods},
     {Py_tp_dealloc, zx_allocator_dealloc},
     {Py_tp_traverse, zx_allocator_traverse},
     {Py_tp_clear, zx_allocator_clear},

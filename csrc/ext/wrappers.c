@@ -122,8 +122,17 @@ static PyObject *Sfa_repr(PyObject *op) {
                                 self->sf.get_called ? "True" : "False", self->fallback);
 }
 
+static PyObject *Sfa_stats(PyObject *op, PyObject *unused) {
+    (void)unused;
+    SfaObject *self = Sfa_CAST(op);
+    return Py_BuildValue("{s:n,s:n,s:O}", "size", (Py_ssize_t)self->sf.buffer_len, "end_index",
+                         (Py_ssize_t)self->sf.fixed_buffer_allocator.end_index, "get_called",
+                         self->sf.get_called ? Py_True : Py_False);
+}
+
 static PyMethodDef Sfa_methods[] = {
     {"get", Sfa_get, METH_NOARGS, Sfa_get_doc},
+    {"stats", Sfa_stats, METH_NOARGS, "stats($self, /)\n--\n\nA dict: size, end_index, get_called."},
     {NULL},
 };
 

@@ -27,7 +27,14 @@ from hypothesis.stateful import (
     rule,
 )
 
-from .. import Allocator, ArenaAllocator, MemoryPool, address_of, page_size
+from .. import (
+    Allocator,
+    ArenaAllocator,
+    FixedBufferAllocator,
+    MemoryPool,
+    address_of,
+    page_size,
+)
 
 __all__ = ["AllocatorMachine", "MemoryPoolMachine", "sizes", "alignments"]
 
@@ -299,6 +306,18 @@ class AllocatorMachine(RuleBasedStateMachine):
         assert _raises(ValueError, lambda: self.allocator.free(memoryview(bytearray(8))))
 
     # --- invariants ----------------------------------------------------------
+
+    @invariant()
+    def fixed_buffer_accounting(self) -> None:
+        """Check a FixedBufferAllocator keeps every live block in the used prefix of the buffer."""
+        fba = self.allocator
+        if not isinstance(fba, FixedBufferAllocator):
+            return
+        assert 0 <= fba.end_index <= fba.capacity
+        assert sum(len(e.view) for e in self.live) <= fba.end_index
+        for entry in self.live:
+            if len(entry.view):
+                assert fba.owns(entry.view), "a live block lies outside the buffer"
 
     @invariant()
     def capacity_only_grows(self) -> None:
