@@ -465,6 +465,138 @@ size_t zh_memory_pool_free_count(const zh_memory_pool *self, size_t limit);
 typedef enum zh_check { ZH_CHECK_OK = 0, ZH_CHECK_LEAK = 1 } zh_check;
 
 /* ------------------------------------------------------------------------
+ * DebugAllocator (GeneralPurposeAllocator): Zig's safety-checking allocator.
+ * ---------------------------------------------------------------------- */
+
+/* What the allocator reports: Zig's log.err / log.info lines and panics. */
+typedef enum zh_debug_report_kind {
+    ZH_DEBUG_DOUBLE_FREE = 0,      /* error; the call does nothing (free) or fails (resize/remap) */
+    ZH_DEBUG_SIZE_MISMATCH,        /* error; logged only: the call goes on, as in Zig */
+    ZH_DEBUG_ALIGNMENT_MISMATCH,   /* error; logged only */
+    ZH_DEBUG_LEAK,                 /* error; one per leaked block, from detect_leaks/deinit */
+    ZH_DEBUG_INVALID_FREE,         /* Zig panics "Invalid free" */
+    ZH_DEBUG_UNRECOVERABLE_DOUBLE_FREE, /* Zig panics (resize/remap of a freed large block) */
+    ZH_DEBUG_INFO,                 /* verbose_log line */
+} zh_debug_report_kind;
+
+enum { ZH_DEBUG_TRACE_ALLOC = 0, ZH_DEBUG_TRACE_FREE = 1, ZH_DEBUG_TRACE_THIS = 2 };
+
+typedef struct zh_debug_report {
+    zh_debug_report_kind kind;
+    const char *message;      /* the whole line as Zig words it, traces left out */
+    uintptr_t address;
+    size_t length;            /* allocation's length (mismatch: the recorded one) */
+    size_t given_length;      /* the caller's length (mismatch, info resize: the new one) */
+    size_t alignment;         /* bytes: the recorded alignment */
+    size_t given_alignment;   /* bytes: the caller's */
+    /* Traces: [ZH_DEBUG_TRACE_ALLOC], [..._FREE] (first free), [..._THIS] (this
+     * call); each `frames` entries, zero-terminated when shorter; NULL when
+     * there is none. Valid only during the callback. */
+    const uintptr_t *traces[3];
+    size_t frames;
+} zh_debug_report;
+
+/* The embedder's hooks. `report` NULL: print to stderr like Zig's log, and
+ * abort on INVALID_FREE / UNRECOVERABLE_DOUBLE_FREE. A `report` that returns
+ * from those makes the call do nothing (free) or fail (alloc NULL, resize
+ * false, remap NULL). `capture` NULL: C return addresses (backtrace()),
+ * starting at the caller's return address as Zig's captureStackTrace does.
+ * Both run with the allocator's mutex held: they must not call back into it. */
+typedef struct zh_debug_hooks {
+    void (*report)(void *user, const zh_debug_report *report);
+    /* Fill out[0..n) with up to n frame identifiers (non-zero), zero the rest. */
+    void (*capture)(void *user, uintptr_t ret_addr, uintptr_t *out, size_t n);
+    void *user;
+} zh_debug_hooks;
+
+/* Zig's Config, every field; ZH_DEBUG_CONFIG_DEFAULT is Zig's defaults for a
+ * Debug (safe) build on Linux x86_64. */
+typedef struct zh_debug_config {
+    size_t stack_trace_frames;     /* 6 */
+    bool enable_memory_limit;      /* false */
+    bool safety;                   /* true */
+    bool thread_safe;              /* true: a zh_mutex */
+    /* MutexType: when `lock` is set, these are used and thread_safe is ignored. */
+    void (*lock)(void *mutex);
+    void (*unlock)(void *mutex);
+    void *mutex;
+    bool never_unmap;              /* false */
+    bool retain_metadata;          /* false */
+    bool verbose_log;              /* false */
+    bool backing_allocator_zeroes; /* true */
+    bool resize_stack_traces;      /* false */
+    uintptr_t canary;              /* 0x9232a6ff85dff10f, truncated to the word */
+    size_t page_size;              /* max(page_size_max, 128 KiB); a power of two, >= 4 KiB */
+} zh_debug_config;
+
+zh_debug_config zh_debug_config_default(void);
+
+#define ZH_DEBUG_MAX_BUCKETS 48
+
+typedef struct zh_debug_bucket zh_debug_bucket; /* header at the end of each bucket page */
+
+/* An open-addressing table (storage from the backing allocator). */
+typedef struct zh_debug_table {
+    void *entries;
+    uintptr_t *traces; /* per entry: trace_n * stack_trace_frames words (large table only) */
+    size_t capacity, count;
+} zh_debug_table;
+
+typedef struct zh_debug {
+    zh_allocator backing_allocator;
+    zh_debug_config config;
+    zh_debug_hooks hooks;
+    /* Public, as Zig's fields (meaningful with enable_memory_limit). */
+    size_t total_requested_bytes;  /* 0 */
+    size_t requested_memory_limit; /* SIZE_MAX; assign it directly */
+    /* Internal. */
+    zh_mutex mutex_;
+    unsigned small_bucket_count;
+    uint32_t slot_counts[ZH_DEBUG_MAX_BUCKETS];
+    zh_debug_bucket *buckets[ZH_DEBUG_MAX_BUCKETS]; /* newest bucket of each class */
+    zh_debug_table large;  /* address -> large allocation record */
+    zh_debug_table pages;  /* bucket page -> size class: frees never read unknown memory */
+} zh_debug;
+
+/* Returns 0, or -1 when the config is unusable (page_size not a power of two
+ * in [4 KiB, 2 GiB], or stack_trace_frames > 64). `hooks` may be NULL. */
+int zh_debug_init(zh_debug *self, zh_allocator backing, const zh_debug_config *config, const zh_debug_hooks *hooks);
+zh_allocator zh_debug_allocator(zh_debug *self);
+/* Reports each leak (ZH_DEBUG_LEAK) and returns whether there was any. */
+bool zh_debug_detect_leaks(zh_debug *self);
+/* With retain_metadata: free retained large blocks (never_unmap) and forget
+ * every freed record. Returns -1 without retain_metadata (Zig: compile error). */
+int zh_debug_flush_retained_metadata(zh_debug *self);
+/* Leak check (with safety), then release the metadata. Leaked blocks stay
+ * allocated in the backing allocator, as in Zig. */
+zh_check zh_debug_deinit(zh_debug *self);
+
+/* Introspection, not in Zig: the state of the block at (ptr, len, al) --
+ * which never reads memory the allocator does not own. */
+typedef enum zh_debug_block_state {
+    ZH_DEBUG_UNKNOWN = 0, /* not a block this allocator knows (or its page is gone) */
+    ZH_DEBUG_LIVE,
+    ZH_DEBUG_FREED,       /* freed, with its metadata still here: a free reports a double free */
+} zh_debug_block_state;
+zh_debug_block_state zh_debug_block_state_of(zh_debug *self, const void *ptr, size_t len, zh_alignment al);
+
+/* Every live block: address, length (the requested one where recorded),
+ * alignment (bytes), allocation trace (`frames` words). Stops when `fn`
+ * returns non-zero, and returns that value. */
+typedef int (*zh_debug_block_fn)(void *user, uintptr_t address, size_t length, size_t alignment,
+                                 const uintptr_t *trace, size_t frames);
+int zh_debug_walk_live(zh_debug *self, zh_debug_block_fn fn, void *user);
+
+/* Every bucket: size class index, slot size, slot count, allocated and freed
+ * counts, page address. */
+typedef int (*zh_debug_bucket_fn)(void *user, unsigned size_class, size_t slot_size, size_t slot_count,
+                                  size_t allocated, size_t freed, uintptr_t page);
+int zh_debug_walk_buckets(zh_debug *self, zh_debug_bucket_fn fn, void *user);
+/* Number of large-allocation records (live and, with retain_metadata, freed). */
+size_t zh_debug_large_count(const zh_debug *self, bool include_freed);
+
+
+/* ------------------------------------------------------------------------
  * Zig's four generic allocator checks (testAllocator, testAllocatorAligned,
  * testAllocatorLargeAlignment, testAllocatorAlignedShrink). Each wraps `a` in
  * a ValidationAllocator, as Zig does, and returns 0 on success or -1 with a

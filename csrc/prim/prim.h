@@ -33,4 +33,8 @@ size_t _zh_prim_page_size(void);
 void _zh_prim_futex_wait(const uint32_t *addr, uint32_t expect);
 void _zh_prim_futex_wake_one(const uint32_t *addr);
 
+/* Up to n return addresses of the calling thread, innermost first; the
+ * count (0 where the platform cannot). */
+size_t _zh_prim_backtrace(uintptr_t *out, size_t n);
+
 #endif

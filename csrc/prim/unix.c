@@ -4,6 +4,10 @@
 #endif
 #include "prim.h"
 
+#if defined(__GLIBC__) || defined(__APPLE__)
+#include <execinfo.h>
+#define ZH_HAVE_BACKTRACE 1
+#endif
 #include <sched.h>
 #include <stdint.h>
 #include <sys/mman.h>
@@ -69,5 +73,18 @@ void _zh_prim_futex_wake_one(const uint32_t *addr) {
     (void)syscall(SYS_futex, addr, FUTEX_WAKE_PRIVATE, 1, NULL, NULL, 0);
 #else
     (void)addr;
+#endif
+}
+
+size_t _zh_prim_backtrace(uintptr_t *out, size_t n) {
+#if defined(ZH_HAVE_BACKTRACE)
+    void *frames[128];
+    int got = backtrace(frames, n < 128 ? (int)n : 128);
+    for (int i = 0; i < got; i++) out[i] = (uintptr_t)frames[i];
+    return got > 0 ? (size_t)got : 0;
+#else
+    (void)out;
+    (void)n;
+    return 0;
 #endif
 }

@@ -673,6 +673,7 @@ typedef struct {
     int bad;
     unsigned char *blocks[64];
     size_t lens[64];
+    zh_alignment aligns[64];
 } churn_job;
 
 static unsigned next_rand(unsigned *s) { return *s = *s * 1103515245u + 12345u; }
@@ -684,15 +685,17 @@ static void *churn(void *arg) {
         if (j->blocks[slot] != NULL) {
             for (size_t k = 0; k < j->lens[slot]; k++)
                 if (j->blocks[slot][k] != (unsigned char)(j->id * 64 + slot)) j->bad++;
-            if (j->frees) zh_raw_free(j->a, j->blocks[slot], j->lens[slot], 0, 0);
+            if (j->frees) zh_raw_free(j->a, j->blocks[slot], j->lens[slot], j->aligns[slot], 0);
             j->blocks[slot] = NULL;
         }
         size_t len = 1 + next_rand(&j->seed) % 512;
-        unsigned char *p = zh_raw_alloc(j->a, len, (zh_alignment)(next_rand(&j->seed) % 5), 0);
+        zh_alignment al = (zh_alignment)(next_rand(&j->seed) % 5);
+        unsigned char *p = zh_raw_alloc(j->a, len, al, 0);
         if (p == NULL) continue; /* a full fixed buffer */
         memset(p, j->id * 64 + slot, len);
         j->blocks[slot] = p;
         j->lens[slot] = len;
+        j->aligns[slot] = al;
     }
     return NULL;
 }
@@ -713,7 +716,7 @@ static bool hammer(zh_allocator a, bool frees) {
             if (jobs[i].blocks[s] == NULL) continue;
             for (size_t k = 0; k < jobs[i].lens[s]; k++)
                 EXPECT(jobs[i].blocks[s][k] == (unsigned char)(i * 64 + s));
-            if (frees) zh_raw_free(a, jobs[i].blocks[s], jobs[i].lens[s], 0, 0);
+            if (frees) zh_raw_free(a, jobs[i].blocks[s], jobs[i].lens[s], jobs[i].aligns[s], 0);
         }
     }
     return true;
@@ -841,6 +844,319 @@ static bool test_pool_reset_modes(void) {
     return true;
 }
 
+/* --- DebugAllocator ----------------------------------------------------------- */
+
+/* A report hook that records instead of printing/aborting. */
+typedef struct {
+    int counts[ZH_DEBUG_INFO + 1];
+    uintptr_t last_address;
+    size_t last_length, last_given;
+    bool last_had_traces[3];
+} reports;
+
+static void record_report(void *user, const zh_debug_report *r) {
+    reports *rep = user;
+    rep->counts[r->kind]++;
+    rep->last_address = r->address;
+    rep->last_length = r->length;
+    rep->last_given = r->given_length;
+    for (int i = 0; i < 3; i++) rep->last_had_traces[i] = r->traces[i] != NULL && r->traces[i][0] != 0;
+}
+
+static bool dbg_setup(zh_debug *d, zh_allocator backing, zh_debug_config *c, reports *rep) {
+    memset(rep, 0, sizeof *rep);
+    zh_debug_hooks hooks = {record_report, NULL, rep};
+    zh_debug_config def = zh_debug_config_default();
+    return zh_debug_init(d, backing, c ? c : &def, &hooks) == 0;
+}
+
+static int errors_of(const reports *rep) {
+    return rep->counts[ZH_DEBUG_DOUBLE_FREE] + rep->counts[ZH_DEBUG_SIZE_MISMATCH] +
+           rep->counts[ZH_DEBUG_ALIGNMENT_MISMATCH] + rep->counts[ZH_DEBUG_INVALID_FREE] +
+           rep->counts[ZH_DEBUG_UNRECOVERABLE_DOUBLE_FREE] + rep->counts[ZH_DEBUG_LEAK];
+}
+
+static bool test_debug_suites(void) {
+    zh_debug d;
+    reports rep;
+    EXPECT(dbg_setup(&d, zh_page_allocator(), NULL, &rep));
+    EXPECT(four(zh_debug_allocator(&d)));
+    EXPECT(zh_debug_deinit(&d) == ZH_CHECK_OK && errors_of(&rep) == 0);
+    return true;
+}
+
+static bool test_debug_small_orders(void) {
+    /* "small allocations - free in same order" / "... reverse order" */
+    for (int reverse = 0; reverse < 2; reverse++) {
+        zh_debug d;
+        reports rep;
+        EXPECT(dbg_setup(&d, zh_page_allocator(), NULL, &rep));
+        zh_allocator a = zh_debug_allocator(&d);
+        static uint64_t *list[513];
+        for (int i = 0; i < 513; i++) EXPECT((list[i] = zh_create(a, 8, 3)) != NULL);
+        for (int i = 0; i < 513; i++) zh_destroy(a, list[reverse ? 512 - i : i], 8, 3);
+        EXPECT(zh_debug_deinit(&d) == ZH_CHECK_OK && errors_of(&rep) == 0);
+    }
+    return true;
+}
+
+static bool test_debug_large_and_very_large(void) {
+    zh_debug d;
+    reports rep;
+    EXPECT(dbg_setup(&d, zh_page_allocator(), NULL, &rep));
+    zh_allocator a = zh_debug_allocator(&d);
+    uint64_t *p1 = zh_alloc(a, 8, 42768, 3), *p2 = zh_alloc(a, 8, 52768, 3);
+    EXPECT(p1 && p2);
+    zh_free(a, p1, 8, 42768, 3);
+    uint64_t *p3 = zh_alloc(a, 8, 62768, 3);
+    EXPECT(p3 != NULL);
+    zh_free(a, p3, 8, 62768, 3);
+    zh_free(a, p2, 8, 52768, 3);
+    EXPECT(zh_alloc(a, 1, SIZE_MAX, 0) == NULL); /* "very large allocation" */
+    EXPECT(zh_debug_large_count(&d, true) == 0);
+    EXPECT(zh_debug_deinit(&d) == ZH_CHECK_OK && errors_of(&rep) == 0);
+    return true;
+}
+
+static bool test_debug_realloc_and_shrink(void) {
+    zh_debug d;
+    reports rep;
+    EXPECT(dbg_setup(&d, zh_page_allocator(), NULL, &rep));
+    zh_allocator a = zh_debug_allocator(&d);
+    /* "realloc" */
+    unsigned char *s = zh_alloc(a, 1, 1, 2);
+    EXPECT(s != NULL);
+    s[0] = 0x12;
+    unsigned char *t = zh_realloc(a, s, 1, 1, 2, 2); /* same class (4): in place */
+    EXPECT(t == s && t[0] == 0x12);
+    t[1] = 0x34;
+    unsigned char *u = zh_realloc(a, t, 1, 2, 2, 17); /* class 32: moves */
+    EXPECT(u != NULL && u != t && u[0] == 0x12 && u[1] == 0x34);
+    zh_free(a, u, 1, 17, 2);
+    /* "shrink" */
+    unsigned char *v = zh_alloc(a, 1, 20, 0);
+    EXPECT(v != NULL);
+    memset(v, 0x11, 20);
+    EXPECT(zh_resize(a, v, 1, 20, 0, 17));
+    for (int i = 0; i < 17; i++) EXPECT(v[i] == 0x11);
+    EXPECT(!zh_resize(a, v, 1, 17, 0, 16)); /* class 16 != 32 */
+    zh_free(a, v, 1, 17, 0);
+    /* "objects of size 1024 and 2048" */
+    void *x = zh_alloc(a, 1, 1025, 0), *y = zh_alloc(a, 1, 3000, 0);
+    EXPECT(x && y);
+    zh_free(a, x, 1, 1025, 0);
+    zh_free(a, y, 1, 3000, 0);
+    EXPECT(zh_debug_deinit(&d) == ZH_CHECK_OK && errors_of(&rep) == 0);
+    return true;
+}
+
+static bool test_debug_large_objects(void) {
+    zh_debug d;
+    reports rep;
+    EXPECT(dbg_setup(&d, zh_page_allocator(), NULL, &rep));
+    zh_allocator a = zh_debug_allocator(&d);
+    size_t ps = d.config.page_size;
+    /* "large object - grow" */
+    unsigned char *p = zh_alloc(a, 1, 2 * ps - 20, 0);
+    EXPECT(p != NULL);
+    unsigned char *q = zh_realloc(a, p, 1, 2 * ps - 20, 0, 2 * ps - 10);
+    EXPECT(q == p);
+    q = zh_realloc(a, q, 1, 2 * ps - 10, 0, 2 * ps);
+    EXPECT(q == p);
+    q = zh_realloc(a, q, 1, 2 * ps, 0, 2 * ps + 1);
+    EXPECT(q != NULL);
+    zh_free(a, q, 1, 2 * ps + 1, 0);
+    /* "realloc small object to large object" */
+    unsigned char *s = zh_alloc(a, 1, 70, 0);
+    s[0] = 0x12, s[60] = 0x34;
+    s = zh_realloc(a, s, 1, 70, 0, 2 * ps + 50);
+    EXPECT(s != NULL && s[0] == 0x12 && s[60] == 0x34);
+    /* "shrink large object to large object" */
+    if (zh_resize(a, s, 1, 2 * ps + 50, 0, 2 * ps + 1)) {
+        EXPECT(s[0] == 0x12 && s[60] == 0x34);
+        EXPECT(zh_resize(a, s, 1, 2 * ps + 1, 0, 2 * ps + 1));
+        s = zh_realloc(a, s, 1, 2 * ps + 1, 0, 2 * ps);
+        EXPECT(s != NULL && s[0] == 0x12 && s[60] == 0x34);
+    } else {
+        s = zh_realloc(a, s, 1, 2 * ps + 50, 0, 2 * ps);
+    }
+    /* "large object rejects shrinking to small", then "realloc large object to small object" */
+    s[16] = 0x56;
+    EXPECT(!zh_resize(a, s, 1, 2 * ps, 0, 4));
+    EXPECT(s[0] == 0x12 && s[16] == 0x56);
+    unsigned char *small = zh_realloc(a, s, 1, 2 * ps, 0, 19);
+    EXPECT(small != NULL && small != s && small[0] == 0x12 && small[16] == 0x56);
+    zh_free(a, small, 1, 19, 0);
+    EXPECT(zh_debug_deinit(&d) == ZH_CHECK_OK && errors_of(&rep) == 0);
+    return true;
+}
+
+static bool test_debug_memory_limit(void) {
+    zh_debug d;
+    reports rep;
+    zh_debug_config c = zh_debug_config_default();
+    c.enable_memory_limit = true;
+    EXPECT(dbg_setup(&d, zh_page_allocator(), &c, &rep));
+    zh_allocator a = zh_debug_allocator(&d);
+    /* "setting a memory cap" */
+    d.requested_memory_limit = 1010;
+    int32_t *small = zh_create(a, 4, 2);
+    EXPECT(small && d.total_requested_bytes == 4);
+    void *big = zh_alloc(a, 1, 1000, 0);
+    EXPECT(big && d.total_requested_bytes == 1004);
+    EXPECT(zh_create(a, 8, 3) == NULL && d.total_requested_bytes == 1004);
+    zh_destroy(a, small, 4, 2);
+    EXPECT(d.total_requested_bytes == 1000);
+    zh_free(a, big, 1, 1000, 0);
+    EXPECT(d.total_requested_bytes == 0);
+    void *exact = zh_alloc(a, 1, 1010, 0);
+    EXPECT(exact && d.total_requested_bytes == 1010);
+    zh_free(a, exact, 1, 1010, 0);
+    /* "large allocations count requested size not backing size" */
+    d.requested_memory_limit = SIZE_MAX;
+    unsigned char *x = zh_alloc(a, 1, d.config.page_size + 1, 0);
+    EXPECT(x && d.total_requested_bytes == d.config.page_size + 1);
+    x = zh_realloc(a, x, 1, d.config.page_size + 1, 0, 1);
+    EXPECT(x && d.total_requested_bytes == 1);
+    x = zh_realloc(a, x, 1, 1, 0, 2);
+    EXPECT(x && d.total_requested_bytes == 2);
+    zh_free(a, x, 1, 2, 0);
+    /* zheap: a failed allocation does not raise the total (Zig's does). */
+    counting fail = {zh_page_allocator(), 0, 0, 0, 0, 0};
+    zh_debug d2;
+    reports rep2;
+    EXPECT(dbg_setup(&d2, (zh_allocator){&fail, &cnt_vtable}, &c, &rep2));
+    EXPECT(zh_alloc(zh_debug_allocator(&d2), 1, 100, 0) == NULL && d2.total_requested_bytes == 0);
+    EXPECT(zh_debug_deinit(&d2) == ZH_CHECK_OK);
+    EXPECT(zh_debug_deinit(&d) == ZH_CHECK_OK && errors_of(&rep) == 0);
+    return true;
+}
+
+static bool test_debug_retain_metadata_never_unmap(void) {
+    zh_debug d;
+    reports rep;
+    zh_debug_config c = zh_debug_config_default();
+    c.never_unmap = c.retain_metadata = true;
+    EXPECT(dbg_setup(&d, zh_page_allocator(), &c, &rep));
+    zh_allocator a = zh_debug_allocator(&d);
+    for (int i = 0; i < 2; i++) {
+        void *p = zh_alloc(a, 1, 8, 0);
+        EXPECT(p != NULL);
+        zh_free(a, p, 1, 8, 0);
+        /* the page stays mapped: a double free of the small slot is reported */
+        zh_free(a, p, 1, 8, 0);
+    }
+    EXPECT(rep.counts[ZH_DEBUG_DOUBLE_FREE] == 2);
+    void *big = zh_alloc(a, 1, 1 << 20, 0);
+    zh_free(a, big, 1, 1 << 20, 0);
+    zh_free(a, big, 1, 1 << 20, 0); /* retained record: a double free, with both traces */
+    EXPECT(rep.counts[ZH_DEBUG_DOUBLE_FREE] == 3 && rep.last_had_traces[0] && rep.last_had_traces[1]);
+    EXPECT(zh_debug_large_count(&d, true) == 1 && zh_debug_large_count(&d, false) == 0);
+    EXPECT(zh_debug_flush_retained_metadata(&d) == 0 && zh_debug_large_count(&d, true) == 0);
+    EXPECT(zh_debug_deinit(&d) == ZH_CHECK_OK && rep.counts[ZH_DEBUG_LEAK] == 0);
+    zh_debug plain;
+    EXPECT(dbg_setup(&plain, zh_page_allocator(), NULL, &rep));
+    EXPECT(zh_debug_flush_retained_metadata(&plain) == -1);
+    (void)zh_debug_deinit(&plain);
+    return true;
+}
+
+static bool test_debug_detects_misuse(void) {
+    zh_debug d;
+    reports rep;
+    EXPECT(dbg_setup(&d, zh_page_allocator(), NULL, &rep));
+    zh_allocator a = zh_debug_allocator(&d);
+    char *keep = zh_alloc(a, 1, 8, 0); /* keeps the bucket page alive */
+    char *p = zh_alloc(a, 1, 8, 0);
+    zh_free(a, p, 1, 8, 0);
+    EXPECT(zh_debug_block_state_of(&d, p, 8, 0) == ZH_DEBUG_FREED);
+    zh_free(a, p, 1, 8, 0);
+    EXPECT(rep.counts[ZH_DEBUG_DOUBLE_FREE] == 1 && rep.last_address == (uintptr_t)p);
+    EXPECT(rep.last_had_traces[0] && rep.last_had_traces[1] && rep.last_had_traces[2]);
+    EXPECT(!zh_raw_resize(a, p, 8, 0, 4, 0) && rep.counts[ZH_DEBUG_DOUBLE_FREE] == 2);
+    /* wrong size and wrong alignment: reported, and the free goes on */
+    char *q = zh_alloc(a, 1, 6, 0);
+    zh_raw_free(a, q, 7, 1, 0); /* the same size class, so the same slot */
+    EXPECT(rep.counts[ZH_DEBUG_SIZE_MISMATCH] == 1 && rep.counts[ZH_DEBUG_ALIGNMENT_MISMATCH] == 1);
+    EXPECT(zh_debug_block_state_of(&d, q, 6, 0) == ZH_DEBUG_FREED);
+    /* a pointer it never handed out: Invalid free, read from nowhere */
+    char *foreign = malloc(8);
+    zh_raw_free(a, foreign, 8, 0, 0);
+    EXPECT(rep.counts[ZH_DEBUG_INVALID_FREE] == 1);
+    zh_raw_free(a, foreign, 1 << 20, 0, 0); /* large path: unknown address */
+    EXPECT(rep.counts[ZH_DEBUG_INVALID_FREE] == 2);
+    free(foreign);
+    /* the slot's page is released once empty: a later double free reads nothing */
+    zh_free(a, keep, 1, 8, 0);
+    EXPECT(zh_debug_block_state_of(&d, keep, 8, 0) == ZH_DEBUG_UNKNOWN);
+    zh_free(a, keep, 1, 8, 0);
+    EXPECT(rep.counts[ZH_DEBUG_INVALID_FREE] == 3);
+    /* a large double free without retained metadata: Invalid free */
+    void *big = zh_alloc(a, 1, 1 << 20, 0);
+    zh_free(a, big, 1, 1 << 20, 0);
+    zh_free(a, big, 1, 1 << 20, 0);
+    EXPECT(rep.counts[ZH_DEBUG_INVALID_FREE] == 4);
+    EXPECT(zh_debug_deinit(&d) == ZH_CHECK_OK && rep.counts[ZH_DEBUG_LEAK] == 0);
+    return true;
+}
+
+static bool test_debug_leaks(void) {
+    zh_debug d;
+    reports rep;
+    zh_debug_config c = zh_debug_config_default();
+    c.verbose_log = true;
+    EXPECT(dbg_setup(&d, zh_page_allocator(), &c, &rep));
+    zh_allocator a = zh_debug_allocator(&d);
+    void *small = zh_alloc(a, 1, 16, 0), *big = zh_alloc(a, 1, 1 << 20, 4);
+    EXPECT(small && big && rep.counts[ZH_DEBUG_INFO] == 2);
+    EXPECT(zh_debug_detect_leaks(&d) && rep.counts[ZH_DEBUG_LEAK] == 2);
+    zh_free(a, small, 1, 16, 0);
+    EXPECT(rep.counts[ZH_DEBUG_INFO] == 3);
+    EXPECT(zh_debug_deinit(&d) == ZH_CHECK_LEAK && rep.counts[ZH_DEBUG_LEAK] == 3);
+    EXPECT(rep.last_address == (uintptr_t)big && rep.last_had_traces[0]);
+    zh_page_unmap(big, 1 << 20); /* leaked blocks stay allocated: give it back by hand */
+    return true;
+}
+
+static void pmutex_lock(void *m) { pthread_mutex_lock(m); }
+static void pmutex_unlock(void *m) { pthread_mutex_unlock(m); }
+
+static bool test_debug_config_variants(void) {
+    /* "overridable mutexes", "non-page-allocator backing allocator" */
+    pthread_mutex_t m = PTHREAD_MUTEX_INITIALIZER;
+    zh_debug_config c = zh_debug_config_default();
+    c.lock = pmutex_lock, c.unlock = pmutex_unlock, c.mutex = &m;
+    zh_debug d;
+    reports rep;
+    EXPECT(dbg_setup(&d, zh_c_allocator(), &c, &rep));
+    int32_t *x = zh_create(zh_debug_allocator(&d), 4, 2);
+    EXPECT(x != NULL);
+    zh_destroy(zh_debug_allocator(&d), x, 4, 2);
+    EXPECT(zh_debug_deinit(&d) == ZH_CHECK_OK);
+    c = zh_debug_config_default();
+    c.backing_allocator_zeroes = false;
+    EXPECT(dbg_setup(&d, zh_c_allocator(), &c, &rep));
+    EXPECT(four(zh_debug_allocator(&d)) && zh_debug_deinit(&d) == ZH_CHECK_OK);
+    /* no safety, no traces, small pages */
+    c = zh_debug_config_default();
+    c.safety = false, c.stack_trace_frames = 0, c.page_size = 4096, c.thread_safe = false;
+    EXPECT(dbg_setup(&d, zh_page_allocator(), &c, &rep));
+    EXPECT(d.small_bucket_count >= 5 && four(zh_debug_allocator(&d)));
+    EXPECT(zh_debug_deinit(&d) == ZH_CHECK_OK && errors_of(&rep) == 0);
+    c.page_size = 3000;
+    EXPECT(zh_debug_init(&d, zh_page_allocator(), &c, NULL) == -1);
+    return true;
+}
+
+static bool test_debug_threads(void) {
+    zh_debug d;
+    reports rep;
+    EXPECT(dbg_setup(&d, zh_page_allocator(), NULL, &rep));
+    if (!hammer(zh_debug_allocator(&d), true)) return false;
+    EXPECT(zh_debug_deinit(&d) == ZH_CHECK_OK && errors_of(&rep) == 0);
+    return true;
+}
+
 int main(void) {
     run("page_allocator four suites", test_page_allocator_suites);
     run("c_allocator four suites", test_c_allocator_suites);
@@ -884,6 +1200,17 @@ int main(void) {
     run("MemoryPool growable", test_pool_growable);
     run("MemoryPool alignment", test_pool_alignment);
     run("MemoryPool reset modes", test_pool_reset_modes);
+    run("DebugAllocator four suites", test_debug_suites);
+    run("DebugAllocator small allocations, both free orders", test_debug_small_orders);
+    run("DebugAllocator large and very large allocations", test_debug_large_and_very_large);
+    run("DebugAllocator realloc, shrink, 1024/2048", test_debug_realloc_and_shrink);
+    run("DebugAllocator large objects grow/shrink/small", test_debug_large_objects);
+    run("DebugAllocator memory cap and requested-size accounting", test_debug_memory_limit);
+    run("DebugAllocator retain_metadata + never_unmap", test_debug_retain_metadata_never_unmap);
+    run("DebugAllocator detects double/invalid frees and mismatches", test_debug_detects_misuse);
+    run("DebugAllocator leaks and verbose log", test_debug_leaks);
+    run("DebugAllocator mutex, backing and config variants", test_debug_config_variants);
+    run("DebugAllocator under 4 threads", test_debug_threads);
     printf("%d passed, %d failed\n", passed, failed);
     return failed == 0 ? 0 : 1;
 }
