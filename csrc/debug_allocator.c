@@ -741,11 +741,15 @@ int zh_debug_walk_live(zh_debug *self, zh_debug_block_fn fn, void *user) {
             }
         }
     }
+    return zh_debug_walk_large(self, fn, user);
+}
+
+int zh_debug_walk_large(zh_debug *self, zh_debug_block_fn fn, void *user) {
     for (size_t i = 0; i < self->large.capacity; i++) {
         large_rec *r = large_at(self, i);
         if (r->key == 0 || r->freed) continue;
         int rc = fn(user, r->key, r->len, zh_alignment_bytes(r->align), large_trace(self, i, ZH_DEBUG_TRACE_ALLOC),
-                    frames);
+                    self->config.stack_trace_frames);
         if (rc != 0) return rc;
     }
     return 0;
@@ -793,28 +797,54 @@ int zh_debug_flush_retained_metadata(zh_debug *self) {
     return 0;
 }
 
-zh_debug_block_state zh_debug_block_state_of(zh_debug *self, const void *ptr, size_t len, zh_alignment al) {
+/* Where the block at (ptr, len, al) is described, without reporting and
+ * without reading memory the allocator does not own. Mutex held. */
+static zh_debug_block_state locate(zh_debug *d, const void *ptr, size_t len, zh_alignment al, slot_ref *slot,
+                                   size_t *large_index) {
     if (len == 0) return ZH_DEBUG_UNKNOWN;
-    lock(self);
-    zh_debug_block_state st = ZH_DEBUG_UNKNOWN;
     unsigned cls = size_class_of(len, al);
     uintptr_t addr = (uintptr_t)ptr;
-    if (cls >= self->small_bucket_count) {
-        size_t i = tbl_find(&self->large, sizeof(large_rec), addr);
-        if (i != SIZE_MAX) st = large_at(self, i)->freed ? ZH_DEBUG_FREED : ZH_DEBUG_LIVE;
-    } else {
-        uintptr_t page = addr & ~(uintptr_t)(self->config.page_size - 1);
-        size_t i = tbl_find(&self->pages, sizeof(page_rec), page);
-        if (i != SIZE_MAX && ((page_rec *)self->pages.entries)[i].size_class == cls) {
-            size_t slots = self->slot_counts[cls];
-            zh_debug_bucket *b = bucket_from_page(self, page, slots);
-            size_t index = (addr - page) >> cls;
-            if (b->canary == self->config.canary && index < b->allocated_count)
-                st = ((used_bits(b)[index / WORD_BITS] >> (index % WORD_BITS)) & 1) ? ZH_DEBUG_LIVE : ZH_DEBUG_FREED;
-        }
+    *large_index = SIZE_MAX;
+    slot->bucket = NULL;
+    if (cls >= d->small_bucket_count) {
+        size_t i = tbl_find(&d->large, sizeof(large_rec), addr);
+        if (i == SIZE_MAX) return ZH_DEBUG_UNKNOWN;
+        *large_index = i;
+        return large_at(d, i)->freed ? ZH_DEBUG_FREED : ZH_DEBUG_LIVE;
     }
+    uintptr_t page = addr & ~(uintptr_t)(d->config.page_size - 1);
+    size_t i = tbl_find(&d->pages, sizeof(page_rec), page);
+    if (i == SIZE_MAX || ((page_rec *)d->pages.entries)[i].size_class != cls) return ZH_DEBUG_UNKNOWN;
+    size_t slots = d->slot_counts[cls];
+    zh_debug_bucket *b = bucket_from_page(d, page, slots);
+    size_t index = (addr - page) >> cls;
+    if (b->canary != d->config.canary || index >= b->allocated_count) return ZH_DEBUG_UNKNOWN;
+    *slot = (slot_ref){b, slots, index};
+    return slot_used(slot) ? ZH_DEBUG_LIVE : ZH_DEBUG_FREED;
+}
+
+zh_debug_block_state zh_debug_block_state_of(zh_debug *self, const void *ptr, size_t len, zh_alignment al) {
+    slot_ref slot;
+    size_t li;
+    lock(self);
+    zh_debug_block_state st = locate(self, ptr, len, al, &slot, &li);
     unlock(self);
     return st;
+}
+
+const uintptr_t *zh_debug_trace_of(zh_debug *self, const void *ptr, size_t len, zh_alignment al, int kind) {
+    slot_ref slot;
+    size_t li;
+    if (self->config.stack_trace_frames == 0 || (kind != ZH_DEBUG_TRACE_ALLOC && kind != ZH_DEBUG_TRACE_FREE))
+        return NULL;
+    lock(self);
+    const uintptr_t *t = NULL;
+    if (locate(self, ptr, len, al, &slot, &li) != ZH_DEBUG_UNKNOWN) {
+        if (li != SIZE_MAX) t = kind < (int)trace_n(self) ? large_trace(self, li, kind) : NULL;
+        else t = slot_trace(self, slot.bucket, slot.slots, slot.index, kind);
+    }
+    unlock(self);
+    return t;
 }
 
 int zh_debug_walk_buckets(zh_debug *self, zh_debug_bucket_fn fn, void *user) {

@@ -579,6 +579,9 @@ typedef enum zh_debug_block_state {
     ZH_DEBUG_FREED,       /* freed, with its metadata still here: a free reports a double free */
 } zh_debug_block_state;
 zh_debug_block_state zh_debug_block_state_of(zh_debug *self, const void *ptr, size_t len, zh_alignment al);
+/* The recorded trace (ZH_DEBUG_TRACE_ALLOC or _FREE) of that block, or NULL
+ * when unknown or not recorded; valid until the next call on the allocator. */
+const uintptr_t *zh_debug_trace_of(zh_debug *self, const void *ptr, size_t len, zh_alignment al, int kind);
 
 /* Every live block: address, length (the requested one where recorded),
  * alignment (bytes), allocation trace (`frames` words). Stops when `fn`
@@ -586,6 +589,8 @@ zh_debug_block_state zh_debug_block_state_of(zh_debug *self, const void *ptr, si
 typedef int (*zh_debug_block_fn)(void *user, uintptr_t address, size_t length, size_t alignment,
                                  const uintptr_t *trace, size_t frames);
 int zh_debug_walk_live(zh_debug *self, zh_debug_block_fn fn, void *user);
+/* The same over the large allocations only. */
+int zh_debug_walk_large(zh_debug *self, zh_debug_block_fn fn, void *user);
 
 /* Every bucket: size class index, slot size, slot count, allocated and freed
  * counts, page address. */

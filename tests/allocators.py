@@ -42,4 +42,31 @@ ALLOCATORS = [
         lambda: zheap.ThreadSafeAllocator(zheap.ArenaAllocator()),
         True,
     ),
+    ("DebugAllocator()", zheap.DebugAllocator, True),
+    (
+        "DebugAllocator(limit, never_unmap, retain_metadata)",
+        lambda: zheap.DebugAllocator(
+            enable_memory_limit=True, never_unmap=True, retain_metadata=True
+        ),
+        True,
+    ),
+    (
+        "DebugAllocator(no safety, no traces, 4 KiB pages)",
+        lambda: zheap.DebugAllocator(
+            safety=False, stack_trace_frames=0, page_size=4096, thread_safe=False
+        ),
+        True,
+    ),
+    (
+        "DebugAllocator(c_allocator, non-zeroing, resize traces)",
+        lambda: zheap.DebugAllocator(
+            zheap.c_allocator, backing_allocator_zeroes=False, resize_stack_traces=True
+        ),
+        True,
+    ),
+    (
+        "ArenaAllocator(DebugAllocator())",
+        lambda: zheap.ArenaAllocator(zheap.DebugAllocator()),
+        True,
+    ),
 ]

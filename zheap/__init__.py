@@ -14,6 +14,8 @@ cannot be freed (``BufferError``). A view dropped without ``free`` is a leak, as
 from __future__ import annotations
 
 import enum
+import warnings
+from typing import Any
 
 from ._zheap import (
     ZH_VERSION,
@@ -21,8 +23,12 @@ from ._zheap import (
     ArenaAllocator,
     Block,
     CAllocator,
+    DebugAllocator,
+    DoubleFreeError,
     FixedBufferAllocator,
     FixedBufferThreadSafeAllocator,
+    InvalidFreeError,
+    LeakError,
     MemoryPool,
     MemoryPoolAligned,
     MemoryPoolExtra,
@@ -31,6 +37,7 @@ from ._zheap import (
     StackFallbackAllocator,
     StackFallbackInterface,
     ThreadSafeAllocator,
+    Trace,
     ValidationAllocator,
     ZigPanic,
     address_of,
@@ -78,9 +85,13 @@ __all__ = [
     "ArenaAllocator",
     "Block",
     "CAllocator",
+    "DebugAllocator",
+    "DoubleFreeError",
     "FixedBufferAllocator",
     "FixedBufferThreadSafeAllocator",
     "Check",
+    "InvalidFreeError",
+    "LeakError",
     "MemoryPool",
     "MemoryPoolAligned",
     "MemoryPoolExtra",
@@ -89,6 +100,7 @@ __all__ = [
     "StackFallbackAllocator",
     "StackFallbackInterface",
     "ThreadSafeAllocator",
+    "Trace",
     "ValidationAllocator",
     "ZH_VERSION",
     "ZigPanic",
@@ -105,3 +117,15 @@ __all__ = [
     "stack_fallback",
     "validation_wrap",
 ]
+
+
+def __getattr__(name: str) -> Any:
+    """Resolve the deprecated aliases Zig 0.15.1 still has, with a DeprecationWarning."""
+    if name == "GeneralPurposeAllocator":
+        warnings.warn(
+            "zheap.GeneralPurposeAllocator is deprecated, as in Zig: use zheap.DebugAllocator",
+            DeprecationWarning,
+            stacklevel=2,
+        )
+        return DebugAllocator
+    raise AttributeError(f"module 'zheap' has no attribute {name!r}")

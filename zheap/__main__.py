@@ -121,6 +121,29 @@ def tour() -> None:
     small.free(second)
     small.free(first)
 
+    gpa = zheap.DebugAllocator()
+    keep, block = gpa.alloc(8), gpa.alloc(8)
+    gpa.free(block)
+    try:
+        gpa.free(block)
+    except zheap.DoubleFreeError as err:
+        where = err.first_free_trace[0] if err.first_free_trace else ("?", 0, "?")
+        _step(
+            "DebugAllocator: a double free, caught with its traces",
+            f"DoubleFreeError: the block at {err.address:#x} was first freed at line {where[1]}\n"
+            f"of {where[0]}, and the exception carries the allocation, first-free and\n"
+            "second-free traces as Python tracebacks.",
+        )
+    leak = gpa.leaks()[0]
+    _step(
+        "DebugAllocator: leak detection",
+        f"one block left: {leak['length']} bytes at {leak['address']:#x}, "
+        f"allocated at line {leak['trace'][0][1]};\n"
+        "deinit() would log it with its trace to the 'zheap' logger and return Check.leak.",
+    )
+    gpa.free(keep)
+    gpa.deinit()
+
     checked = zheap.validation_wrap(zheap.page_allocator)
     for check in (
         zheap.testing.test_allocator,
@@ -134,7 +157,7 @@ def tour() -> None:
         "testAllocator, testAllocatorAligned, testAllocatorLargeAlignment and\n"
         "testAllocatorAlignedShrink pass on validation_wrap(page_allocator).",
     )
-    print("\nMore allocators (DebugAllocator, SmpAllocator, WasmAllocator) are on the way;")
+    print("\nMore allocators (SmpAllocator, WasmAllocator, SbrkAllocator) are on the way;")
     print("see the feature table in README.md.")
 
 

@@ -5,6 +5,8 @@ from typing import Any, Literal, Self, TypeVar, final
 
 from typing_extensions import Buffer
 
+from . import Check
+
 _CT = TypeVar("_CT", bound=ctypes._CData)
 _ResetMode = Literal["free_all", "retain_capacity", "retain_with_limit"]
 
@@ -185,6 +187,79 @@ class MemoryPoolAligned(MemoryPool):
 
 class MemoryPoolExtra(MemoryPool):
     """Zig's MemoryPoolExtra(Item, options)."""
+
+class Trace(tuple[tuple[str, int, str], ...]):
+    """Python frames (filename, lineno, name), innermost first; str() prints a traceback."""
+
+    def format(self) -> str: ...
+
+class DoubleFreeError(ValueError):
+    """A block was freed twice (DebugAllocator)."""
+
+    address: int
+    length: int
+    alignment: int
+    reason: str | None
+    allocation_trace: Trace | None
+    first_free_trace: Trace | None
+    free_trace: Trace | None
+
+class InvalidFreeError(ValueError):
+    """A free the DebugAllocator cannot match to a block it handed out."""
+
+    address: int
+    length: int
+    alignment: int
+    reason: str | None
+    allocation_trace: Trace | None
+    first_free_trace: Trace | None
+    free_trace: Trace | None
+
+class LeakError(RuntimeError):
+    """DebugAllocator.deinit() found leaks (raise_on_leak=True)."""
+
+    leaks: list[dict[str, Any]]
+
+@final
+class DebugAllocator(Allocator):
+    """Zig's DebugAllocator (GeneralPurposeAllocator)."""
+
+    def __init__(
+        self,
+        backing: Allocator | None = None,
+        *,
+        stack_trace_frames: int = 6,
+        enable_memory_limit: bool = False,
+        safety: bool = True,
+        thread_safe: bool = True,
+        never_unmap: bool = False,
+        retain_metadata: bool = False,
+        verbose_log: bool = False,
+        backing_allocator_zeroes: bool = True,
+        resize_stack_traces: bool = False,
+        canary: int = 0x9232A6FF85DFF10F,
+        page_size: int = 131072,
+        raise_on_leak: bool = False,
+    ) -> None: ...
+    @property
+    def total_requested_bytes(self) -> int: ...
+    @property
+    def requested_memory_limit(self) -> int: ...
+    @requested_memory_limit.setter
+    def requested_memory_limit(self, value: int) -> None: ...
+    @property
+    def config(self) -> dict[str, int | bool]: ...
+    @property
+    def backing_allocator(self) -> Allocator | None: ...
+    def deinit(self) -> Check: ...
+    def detect_leaks(self) -> bool: ...
+    def leaks(self) -> list[dict[str, Any]]: ...
+    def large_allocations(self) -> list[dict[str, Any]]: ...
+    def buckets(self) -> list[dict[str, int]]: ...
+    def flush_retained_metadata(self) -> None: ...
+    def stats(self) -> dict[str, Any]: ...
+    def __enter__(self) -> Self: ...
+    def __exit__(self, *exc: object) -> None: ...
 
 page_allocator: PageAllocator
 c_allocator: CAllocator

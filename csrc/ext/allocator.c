@@ -167,6 +167,7 @@ PyObject *zx_alloc_view(ZxAllocator *self, Py_ssize_t len, zh_alignment al) {
         p = zh_empty(al);
     } else {
         p = zh_raw_alloc(self->a, (size_t)len, al, 0);
+        zx_flush_chain(self);
         if (p == NULL) {
             zx_block_discard(b);
             return no_memory(self, (size_t)len, al);
@@ -181,6 +182,7 @@ PyObject *zx_alloc_view(ZxAllocator *self, Py_ssize_t len, zh_alignment al) {
 /* Free a guarded block and retire `mv`. */
 static void free_block(ZxAllocator *self, ZxBlock *b, PyMemoryViewObject *mv) {
     if (b->len != 0) zh_raw_free(self->a, b->ptr, b->len, b->align, 0);
+    zx_flush_chain(self);
     zx_block_retire(b, mv, ZX_FREED);
 }
 
@@ -287,6 +289,7 @@ static PyObject *resize_common(ZxAllocator *self, PyObject *const *args, Py_ssiz
             p = zh_realloc(self->a, b->ptr, 1, b->len, b->align, (size_t)new_len);
             break;
         }
+        zx_flush_chain(self);
         if (p == NULL) {
             zx_block_discard(nb);
             if (PyErr_Occurred()) goto done;
@@ -309,6 +312,13 @@ PyDoc_STRVAR(resize_doc,
 
 static PyObject *Allocator_resize(PyObject *op, PyObject *const *args, Py_ssize_t nargs, PyObject *kwnames) {
     return resize_common(ZxAllocator_CAST(op), args, nargs, kwnames, "resize", RESIZE);
+}
+
+/* resize/remap/realloc by name, for subtypes that wrap them. */
+PyObject *zx_resize_view(ZxAllocator *self, PyObject *const *args, Py_ssize_t nargs, PyObject *kwnames,
+                         const char *name) {
+    enum resize_kind kind = strcmp(name, "resize") == 0 ? RESIZE : strcmp(name, "remap") == 0 ? REMAP : REALLOC;
+    return resize_common(self, args, nargs, kwnames, name, kind);
 }
 
 PyDoc_STRVAR(remap_doc,
@@ -479,6 +489,14 @@ void zx_allocator_setup(ZxAllocator *self, zheap_state *st, zh_allocator a, zh_a
     self->pinning = false;
     self->closed = false;
     self->weakreflist = NULL;
+    self->flush = NULL;
+}
+
+/* Deliver what the core queued in this allocator and in every allocator it
+ * draws from (an arena's chunk allocations happen in its child). */
+void zx_flush_chain(ZxAllocator *self) {
+    for (ZxAllocator *a = self; a != NULL; a = a->child ? ZxAllocator_CAST(a->child) : NULL)
+        if (a->flush != NULL) a->flush(a);
 }
 
 int zx_allocator_traverse(PyObject *op, visitproc visit, void *arg) {

@@ -50,6 +50,7 @@ ZxBlock *zx_block_new(ZxAllocator *owner) {
     b->align = 0;
     b->state = ZX_UNTRACKED;
     b->exports = 0;
+    b->note = NULL;
     PyObject_GC_Track(b);
     return b;
 }
@@ -101,6 +102,7 @@ static void Block_releasebuffer(PyObject *op, Py_buffer *view) {
         if (b->len != 0) zh_raw_free(b->owner->a, b->ptr, b->len, b->align, 0);
         b->state = ZX_FREED;
         block_unlink(b);
+        zx_flush_chain(b->owner);
     }
 }
 
@@ -109,6 +111,7 @@ static int Block_traverse(PyObject *op, visitproc visit, void *arg) {
     Py_VISIT(Py_TYPE(op));
     Py_VISIT(b->owner);
     Py_VISIT(b->view);
+    Py_VISIT(b->note);
     return 0;
 }
 
@@ -128,6 +131,7 @@ static void Block_dealloc(PyObject *op) {
     if (b->state == ZX_LIVE || b->state == ZX_DESTROYING) block_unlink(b);
     assert(b->exports == 0);
     Py_CLEAR(b->view);
+    Py_CLEAR(b->note);
     Py_CLEAR(b->owner);
     PyObject_GC_Del(op);
     Py_DECREF(tp);
@@ -221,6 +225,15 @@ int zx_block_init_type(PyObject *module, zheap_state *st) {
 }
 
 /* --- view -> block, and the guard ------------------------------------------ */
+
+/* The block of `owner` behind `view` in any state, borrowed, or NULL (no
+ * error set): for allocators that diagnose misuse themselves. */
+ZxBlock *zx_block_of_view(ZxAllocator *owner, PyObject *view) {
+    if (!PyMemoryView_Check(view)) return NULL;
+    PyObject *obj = ((PyMemoryViewObject *)view)->mbuf->master.obj;
+    if (obj == NULL || !Py_IS_TYPE(obj, owner->st->Block_type) || Block_CAST(obj)->owner != owner) return NULL;
+    return Block_CAST(obj);
+}
 
 /* The live block behind `view`, borrowed, or NULL with ValueError/TypeError.
  * `view` must be a view of a block of `owner` that covers the whole block. */

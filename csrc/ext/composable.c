@@ -344,7 +344,9 @@ static PyObject *Arena_reset(PyObject *op, PyObject *args, PyObject *kwds) {
     if (zx_check_open(&self->base) < 0 || zx_parse_reset_mode(mode, limit, &m, &lim) < 0) return NULL;
     if (zx_guard_all(&self->base, "reset the ArenaAllocator") < 0) return NULL;
     zx_retire_all(&self->base);
-    return PyBool_FromLong(zh_arena_reset(&self->arena, m, lim));
+    bool ok = zh_arena_reset(&self->arena, m, lim);
+    zx_flush_chain(&self->base);
+    return PyBool_FromLong(ok);
 }
 
 PyDoc_STRVAR(Arena_deinit_doc, "deinit($self, /)\n--\n\n"
@@ -359,6 +361,7 @@ static PyObject *Arena_deinit(PyObject *op, PyObject *unused) {
     if (zx_guard_all(&self->base, "deinit the ArenaAllocator") < 0) return NULL;
     zx_retire_all(&self->base);
     zh_arena_deinit(&self->arena);
+    zx_flush_chain(&self->base);
     self->base.closed = true;
     zx_unpin_child(&self->base);
     Py_RETURN_NONE;

@@ -22,6 +22,20 @@
 
 #include "zheap.h"
 
+/* Python frames interned for DebugAllocator traces, as tracemalloc interns
+ * them: a trace stores frame ids (index + 1), not objects. */
+typedef struct zx_frame {
+    PyObject *code; /* strong */
+    int lineno;
+} zx_frame;
+
+typedef struct zx_frames {
+    zx_frame *items;
+    size_t n, cap;
+    size_t *index; /* open addressing over items: id, 0 = empty */
+    size_t index_cap;
+} zx_frames;
+
 typedef struct zheap_state {
     PyTypeObject *Block_type;
     PyTypeObject *Allocator_type;
@@ -38,6 +52,12 @@ typedef struct zheap_state {
     PyTypeObject *MemoryPool_type;
     PyTypeObject *MemoryPoolAligned_type;
     PyTypeObject *MemoryPoolExtra_type;
+    PyTypeObject *DebugAllocator_type;
+    PyTypeObject *Trace_type;
+    PyObject *DoubleFreeError;
+    PyObject *InvalidFreeError;
+    PyObject *LeakError;
+    zx_frames frames;
     PyObject *ZigPanic;
 } zheap_state;
 
@@ -58,6 +78,9 @@ typedef struct ZxAllocator {
     bool pinning;              /* this one holds a pin on `child` */
     bool closed;               /* deinit()ed: every operation raises */
     PyObject *weakreflist;
+    /* Reports the core queued during the last call (DebugAllocator: log
+     * lines), delivered once the core's locks are released; or NULL. */
+    void (*flush)(struct ZxAllocator *self);
 } ZxAllocator;
 
 #define ZxAllocator_CAST(op) ((ZxAllocator *)(op))
@@ -81,6 +104,7 @@ typedef struct ZxBlock {
     zh_alignment align;
     uint8_t state;
     Py_ssize_t exports;        /* buffers exported by this Block */
+    PyObject *note;            /* what the owner wants to remember about it, or NULL */
 } ZxBlock;
 
 /* block.c */
@@ -95,6 +119,7 @@ PyMemoryViewObject *zx_block_primary(ZxBlock *b);
 void zx_block_discard(ZxBlock *b);
 int zx_guard_all(ZxAllocator *self, const char *what);
 void zx_retire_all(ZxAllocator *self);
+ZxBlock *zx_block_of_view(ZxAllocator *owner, PyObject *view);
 
 /* allocator.c */
 int zx_allocator_init_types(PyObject *module, zheap_state *st);
@@ -112,7 +137,10 @@ void zx_unpin_child(ZxAllocator *self);
 ZxAllocator *zx_as_allocator(zheap_state *st, PyObject *obj, const char *fn);
 ZxAllocator *zx_child_or_default(zheap_state *st, PyTypeObject *type, PyObject *child, const char *fn);
 PyObject *zx_free_view(ZxAllocator *self, PyObject *view, const char *fn);
+PyObject *zx_resize_view(ZxAllocator *self, PyObject *const *args, Py_ssize_t nargs, PyObject *kwnames,
+                         const char *name);
 int zx_parse_length(PyObject *obj, const char *what, Py_ssize_t *out);
+void zx_flush_chain(ZxAllocator *self);
 
 /* composable.c */
 int zx_composable_init_types(PyObject *module, zheap_state *st);
@@ -121,6 +149,10 @@ int zx_parse_reset_mode(PyObject *mode, PyObject *limit, zh_arena_reset_mode *ou
 
 /* wrappers.c */
 int zx_wrappers_init_types(PyObject *module, zheap_state *st);
+
+/* debug.c */
+int zx_debug_init_types(PyObject *module, zheap_state *st);
+void zx_frames_clear(zx_frames *frames);
 
 /* memory_pool.c */
 int zx_memory_pool_init_types(PyObject *module, zheap_state *st);

@@ -119,6 +119,7 @@ static PyObject *Pool_create(PyObject *op, PyObject *unused) {
     ZxBlock *b = zx_block_new(&self->base);
     if (b == NULL) return NULL;
     char *p = zh_memory_pool_create(&self->pool);
+    zx_flush_chain(&self->base);
     if (p == NULL) {
         zx_block_discard(b);
         if (!self->pool.growable)
@@ -161,7 +162,9 @@ static PyObject *Pool_reset(PyObject *op, PyObject *args, PyObject *kwds) {
     if (zx_check_open(&self->base) < 0 || zx_parse_reset_mode(mode, limit, &m, &lim) < 0) return NULL;
     if (zx_guard_all(&self->base, "reset the pool") < 0) return NULL;
     zx_retire_all(&self->base);
-    return PyBool_FromLong(zh_memory_pool_reset(&self->pool, m, lim));
+    bool ok = zh_memory_pool_reset(&self->pool, m, lim);
+    zx_flush_chain(&self->base);
+    return PyBool_FromLong(ok);
 }
 
 PyDoc_STRVAR(Pool_preheat_doc,
@@ -174,7 +177,9 @@ static PyObject *Pool_preheat(PyObject *op, PyObject *n_obj) {
     PoolObject *self = Pool_CAST(op);
     Py_ssize_t n;
     if (zx_check_open(&self->base) < 0 || zx_parse_length(n_obj, "n", &n) < 0) return NULL;
-    if (!zh_memory_pool_preheat(&self->pool, (size_t)n))
+    bool ok = zh_memory_pool_preheat(&self->pool, (size_t)n);
+    zx_flush_chain(&self->base);
+    if (!ok)
         return PyErr_Format(PyExc_MemoryError, "%.100s: out of memory preheating %zd items", Py_TYPE(op)->tp_name,
                             n);
     Py_RETURN_NONE;
@@ -204,9 +209,10 @@ static PyObject *Pool_preheated(PyObject *cls, PyObject *args, PyObject *kwds) {
         return NULL;
     }
     PoolObject *self = Pool_CAST(pool);
-    if (!zh_memory_pool_preheat(&self->pool, (size_t)n)) {
-        /* errdefer pool.deinit(): no item was handed out, so nothing to guard. */
-        zh_memory_pool_deinit(&self->pool);
+    bool ok = zh_memory_pool_preheat(&self->pool, (size_t)n);
+    if (!ok) zh_memory_pool_deinit(&self->pool); /* errdefer pool.deinit(): no item was handed out */
+    zx_flush_chain(&self->base);
+    if (!ok) {
         self->base.closed = true;
         zx_unpin_child(&self->base);
         Py_DECREF(pool);
@@ -227,6 +233,7 @@ static PyObject *Pool_deinit(PyObject *op, PyObject *unused) {
     if (zx_guard_all(&self->base, "deinit the pool") < 0) return NULL;
     zx_retire_all(&self->base);
     zh_memory_pool_deinit(&self->pool);
+    zx_flush_chain(&self->base);
     self->base.closed = true;
     zx_unpin_child(&self->base);
     Py_RETURN_NONE;

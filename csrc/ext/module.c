@@ -21,6 +21,12 @@ static int zheap_traverse(PyObject *m, visitproc visit, void *arg) {
     Py_VISIT(st->MemoryPool_type);
     Py_VISIT(st->MemoryPoolAligned_type);
     Py_VISIT(st->MemoryPoolExtra_type);
+    Py_VISIT(st->DebugAllocator_type);
+    Py_VISIT(st->Trace_type);
+    Py_VISIT(st->DoubleFreeError);
+    Py_VISIT(st->InvalidFreeError);
+    Py_VISIT(st->LeakError);
+    for (size_t i = 0; i < st->frames.n; i++) Py_VISIT(st->frames.items[i].code);
     Py_VISIT(st->ZigPanic);
     return 0;
 }
@@ -42,6 +48,12 @@ static int zheap_clear(PyObject *m) {
     Py_CLEAR(st->MemoryPool_type);
     Py_CLEAR(st->MemoryPoolAligned_type);
     Py_CLEAR(st->MemoryPoolExtra_type);
+    Py_CLEAR(st->DebugAllocator_type);
+    Py_CLEAR(st->Trace_type);
+    Py_CLEAR(st->DoubleFreeError);
+    Py_CLEAR(st->InvalidFreeError);
+    Py_CLEAR(st->LeakError);
+    zx_frames_clear(&st->frames);
     Py_CLEAR(st->ZigPanic);
     return 0;
 }
@@ -122,6 +134,7 @@ static int zheap_exec(PyObject *m) {
     if (zx_composable_init_types(m, st) < 0) return -1;
     if (zx_wrappers_init_types(m, st) < 0) return -1;
     if (zx_memory_pool_init_types(m, st) < 0) return -1;
+    if (zx_debug_init_types(m, st) < 0) return -1;
     st->ZigPanic = PyErr_NewExceptionWithDoc(
         "zheap.ZigPanic",
         "A contract violation Zig would panic on (reported by a ValidationAllocator).",

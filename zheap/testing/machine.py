@@ -30,6 +30,8 @@ from hypothesis.stateful import (
 from .. import (
     Allocator,
     ArenaAllocator,
+    Check,
+    DebugAllocator,
     FixedBufferAllocator,
     MemoryPool,
     address_of,
@@ -320,6 +322,24 @@ class AllocatorMachine(RuleBasedStateMachine):
                 assert fba.owns(entry.view), "a live block lies outside the buffer"
 
     @invariant()
+    def debug_accounting(self) -> None:
+        """Check a DebugAllocator's own records match the model: its live blocks and totals."""
+        dbg = self.allocator
+        if not isinstance(dbg, DebugAllocator):
+            return
+        live = [e.view for e in self.live if len(e.view)]
+        recorded = {leak["address"]: leak["length"] for leak in dbg.leaks()}
+        expected = {address_of(v): len(v) for v in live}
+        assert recorded.keys() == expected.keys(), "leaks() disagrees with the model"
+        for addr, length in expected.items():
+            # Without safety a small block's requested length is not recorded:
+            # leaks() gives its slot size.
+            exact = dbg.config["safety"]
+            assert recorded[addr] == length if exact else recorded[addr] >= length
+        if dbg.config["enable_memory_limit"]:
+            assert dbg.total_requested_bytes == sum(len(v) for v in live)
+
+    @invariant()
     def capacity_only_grows(self) -> None:
         """Between resets an arena's capacity never shrinks (it only adds chunks)."""
         capacity = getattr(self.allocator, "query_capacity", None)
@@ -345,10 +365,13 @@ class AllocatorMachine(RuleBasedStateMachine):
             assert end <= start, "two live blocks overlap"
 
     def teardown(self) -> None:
-        """Free every block still live."""
+        """Free every block still live; a DebugAllocator must then report no leak."""
         for entry in self.live:
             self.allocator.free(entry.view)
         self.live.clear()
+        if isinstance(self.allocator, DebugAllocator) and self.allocator.live == 0:
+            assert self.allocator.leaks() == []
+            assert self.allocator.deinit() is Check.ok
 
 
 class MemoryPoolMachine(RuleBasedStateMachine):

@@ -1,0 +1,967 @@
+/* debug.c -- DebugAllocator (and GeneralPurposeAllocator) as a Python type,
+ * with Python tracebacks for its traces and exceptions for its reports.
+ *
+ * The core calls two hooks with its mutex held:
+ *  - capture: the calling Python frames, interned as ids (frames.c below),
+ *    the way tracemalloc stores tracebacks;
+ *  - report: copied at once into a pending list of plain records (the
+ *    traces resolved to zheap.Trace objects), because the trace storage may
+ *    go away when the call goes on, and because logging or raising runs
+ *    Python code, which must not happen under the core's lock.
+ * The pending list is delivered after the call: log lines go to the `zheap`
+ * logger; a double or invalid free reported by the core becomes
+ * DoubleFreeError / InvalidFreeError.
+ *
+ * Double frees reach the core's own detection: a freed view keeps its Block
+ * (address, length, alignment), and free/resize of it asks the core whether
+ * that block is still known as freed (never reading memory the allocator
+ * gave back); if so, the core's free runs and reports it with its traces. */
+#include "ext.h"
+
+#include "structmember.h"
+
+/* ===================================================================== */
+/* Interned frames                                                        */
+/* ===================================================================== */
+
+static size_t frame_hash(PyObject *code, int lineno) {
+    uintptr_t h = (uintptr_t)code * (uintptr_t)0x9E3779B97F4A7C15ULL;
+    return (size_t)((h >> 7) ^ (uintptr_t)(unsigned)lineno * 0x85EBCA6Bu);
+}
+
+static int frames_grow_index(zx_frames *f) {
+    size_t cap = f->index_cap ? f->index_cap * 2 : 256;
+    size_t *index = PyMem_RawCalloc(cap, sizeof *index);
+    if (index == NULL) return -1;
+    for (size_t id = 1; id <= f->n; id++) {
+        size_t i = frame_hash(f->items[id - 1].code, f->items[id - 1].lineno) & (cap - 1);
+        while (index[i] != 0) i = (i + 1) & (cap - 1);
+        index[i] = id;
+    }
+    PyMem_RawFree(f->index);
+    f->index = index;
+    f->index_cap = cap;
+    return 0;
+}
+
+/* The id of (code, lineno), interning it; 0 when out of memory (the trace
+ * then ends there). */
+static uintptr_t frames_intern(zx_frames *f, PyObject *code, int lineno) {
+    if ((f->n + 1) * 2 > f->index_cap && frames_grow_index(f) < 0) return 0;
+    size_t i = frame_hash(code, lineno) & (f->index_cap - 1);
+    for (; f->index[i] != 0; i = (i + 1) & (f->index_cap - 1)) {
+        zx_frame *fr = &f->items[f->index[i] - 1];
+        if (fr->code == code && fr->lineno == lineno) return f->index[i];
+    }
+    if (f->n == f->cap) {
+        size_t cap = f->cap ? f->cap * 2 : 128;
+        zx_frame *items = PyMem_RawRealloc(f->items, cap * sizeof *items);
+        if (items == NULL) return 0;
+        f->items = items;
+        f->cap = cap;
+    }
+    f->items[f->n] = (zx_frame){Py_NewRef(code), lineno};
+    f->index[i] = ++f->n;
+    return f->n;
+}
+
+void zx_frames_clear(zx_frames *f) {
+    for (size_t i = 0; i < f->n; i++) Py_CLEAR(f->items[i].code);
+    PyMem_RawFree(f->items);
+    PyMem_RawFree(f->index);
+    *f = (zx_frames){0};
+}
+
+/* ===================================================================== */
+/* Trace                                                                  */
+/* ===================================================================== */
+
+/* A Trace is a tuple of (filename, lineno, name) frames, innermost first;
+ * str() prints it outermost first, like a Python traceback. */
+static PyObject *Trace_str(PyObject *op) {
+    PyObject *lines = PyList_New(0);
+    if (lines == NULL) return NULL;
+    for (Py_ssize_t i = PyTuple_GET_SIZE(op) - 1; i >= 0; i--) {
+        PyObject *fr = PyTuple_GET_ITEM(op, i), *line;
+        if (!PyTuple_Check(fr) || PyTuple_GET_SIZE(fr) != 3) line = PyUnicode_FromFormat("  %R\n", fr);
+        else
+            line = PyUnicode_FromFormat("  File \"%U\", line %S, in %U\n", PyTuple_GET_ITEM(fr, 0),
+                                        PyTuple_GET_ITEM(fr, 1), PyTuple_GET_ITEM(fr, 2));
+        if (line == NULL || PyList_Append(lines, line) < 0) {
+            Py_XDECREF(line);
+            Py_DECREF(lines);
+            return NULL;
+        }
+        Py_DECREF(line);
+    }
+    PyObject *empty = PyUnicode_FromString("");
+    PyObject *text = empty ? PyUnicode_Join(empty, lines) : NULL;
+    Py_XDECREF(empty);
+    Py_DECREF(lines);
+    return text;
+}
+
+static PyObject *Trace_repr(PyObject *op) {
+    PyObject *as_tuple = PySequence_Tuple(op);
+    if (as_tuple == NULL) return NULL;
+    PyObject *r = PyUnicode_FromFormat("Trace(%R)", as_tuple);
+    Py_DECREF(as_tuple);
+    return r;
+}
+
+static PyObject *Trace_format(PyObject *op, PyObject *unused) {
+    (void)unused;
+    return Trace_str(op);
+}
+
+static PyMethodDef Trace_methods[] = {
+    {"format", Trace_format, METH_NOARGS,
+     "format($self, /)\n--\n\nThe frames as traceback lines, outermost first (what str() gives)."},
+    {NULL},
+};
+
+PyDoc_STRVAR(Trace_doc,
+             "Trace(frames)\n--\n\n"
+             "Python frames captured by a DebugAllocator: a tuple of (filename, lineno,\n"
+             "name), innermost (the caller of alloc/free) first. str() prints it like a\n"
+             "traceback, outermost first.");
+
+static PyType_Slot Trace_slots[] = {
+    {Py_tp_doc, (void *)Trace_doc},
+    {Py_tp_str, Trace_str},
+    {Py_tp_repr, Trace_repr},
+    {Py_tp_methods, Trace_methods},
+    {0, NULL},
+};
+
+static PyType_Spec Trace_spec = {
+    .name = "zheap.Trace",
+    .basicsize = 0,
+    .itemsize = 0,
+    .flags = Py_TPFLAGS_DEFAULT | Py_TPFLAGS_IMMUTABLETYPE,
+    .slots = Trace_slots,
+};
+
+/* A Trace from `n` frame ids (zero-terminated when shorter); None for NULL. */
+static PyObject *trace_from_ids(zheap_state *st, const uintptr_t *ids, size_t n) {
+    if (ids == NULL) Py_RETURN_NONE;
+    size_t len = 0;
+    while (len < n && ids[len] != 0 && ids[len] <= st->frames.n) len++;
+    PyObject *frames = PyTuple_New((Py_ssize_t)len);
+    if (frames == NULL) return NULL;
+    for (size_t i = 0; i < len; i++) {
+        zx_frame *fr = &st->frames.items[ids[i] - 1];
+        PyCodeObject *co = (PyCodeObject *)fr->code;
+        PyObject *t = Py_BuildValue("(OiO)", co->co_filename, fr->lineno, co->co_name);
+        if (t == NULL) {
+            Py_DECREF(frames);
+            return NULL;
+        }
+        PyTuple_SET_ITEM(frames, (Py_ssize_t)i, t);
+    }
+    PyObject *trace = PyObject_CallOneArg((PyObject *)st->Trace_type, frames);
+    Py_DECREF(frames);
+    return trace;
+}
+
+/* ===================================================================== */
+/* DebugAllocator                                                          */
+/* ===================================================================== */
+
+typedef struct {
+    ZxAllocator base;
+    zh_debug dbg;
+    PyObject *pending;  /* list of report records, delivered after each call */
+    Py_ssize_t lost;    /* reports that could not be recorded (out of memory) */
+    bool raise_on_leak;
+    bool inited;        /* dbg is initialised and not yet deinitialised */
+} DebugObject;
+
+#define Debug_CAST(op) ((DebugObject *)(op))
+
+/* --- hooks (core mutex held; GIL held: every caller is the binding) ------- */
+
+static void capture_hook(void *user, uintptr_t ret_addr, uintptr_t *out, size_t n) {
+    (void)ret_addr;
+    DebugObject *self = user;
+    PyFrameObject *f = PyThreadState_GetFrame(PyThreadState_Get());
+    for (size_t i = 0; f != NULL && i < n; i++) {
+        PyCodeObject *co = PyFrame_GetCode(f);
+        out[i] = frames_intern(&self->base.st->frames, (PyObject *)co, PyFrame_GetLineNumber(f));
+        Py_DECREF(co);
+        PyFrameObject *back = PyFrame_GetBack(f);
+        Py_DECREF(f);
+        f = back;
+        if (out[i] == 0) break;
+    }
+    Py_XDECREF(f);
+}
+
+/* A record: (kind, message, address, length, given_length, alignment,
+ * given_alignment, alloc trace, first free trace, this call's trace). */
+static void report_hook(void *user, const zh_debug_report *r) {
+    DebugObject *self = user;
+    zheap_state *st = self->base.st;
+    PyObject *et, *ev, *tb;
+    PyErr_Fetch(&et, &ev, &tb); /* a report must not clobber an error being raised */
+    PyObject *t0 = trace_from_ids(st, r->traces[0], r->frames);
+    PyObject *t1 = t0 ? trace_from_ids(st, r->traces[1], r->frames) : NULL;
+    PyObject *t2 = t1 ? trace_from_ids(st, r->traces[2], r->frames) : NULL;
+    PyObject *rec = t2 ? Py_BuildValue("(isknnnnOOO)", (int)r->kind, r->message, (unsigned long)r->address,
+                                       (Py_ssize_t)r->length, (Py_ssize_t)r->given_length,
+                                       (Py_ssize_t)r->alignment, (Py_ssize_t)r->given_alignment, t0, t1, t2)
+                       : NULL;
+    if (rec == NULL || PyList_Append(self->pending, rec) < 0) {
+        PyErr_Clear();
+        self->lost++;
+    }
+    Py_XDECREF(rec);
+    Py_XDECREF(t0);
+    Py_XDECREF(t1);
+    Py_XDECREF(t2);
+    PyErr_Restore(et, ev, tb);
+}
+
+/* --- delivering reports ---------------------------------------------------- */
+
+static const char *const trace_labels[3] = {"Allocation", "First free", "Second free"};
+
+/* "message Allocation:\n<trace> ..." as Zig's log line, traces as Python's. */
+static PyObject *format_record(PyObject *rec) {
+    int kind = (int)PyLong_AsLong(PyTuple_GET_ITEM(rec, 0));
+    PyObject *text = Py_NewRef(PyTuple_GET_ITEM(rec, 1));
+    for (int k = 0; k < 3 && text != NULL; k++) {
+        PyObject *t = PyTuple_GET_ITEM(rec, 7 + k);
+        if (t == Py_None) continue;
+        const char *label = kind == ZH_DEBUG_LEAK ? "" : trace_labels[k];
+        if (kind != ZH_DEBUG_DOUBLE_FREE && kind != ZH_DEBUG_LEAK && k == 2) label = "Free";
+        PyObject *piece = PyUnicode_FromFormat("%U %s%s\n%S", text, label, *label ? ":" : "", t);
+        Py_SETREF(text, piece);
+    }
+    return text;
+}
+
+/* The exception a record stands for, or NULL (with no error) for one that is
+ * only logged. */
+static PyObject *record_exception(DebugObject *self, PyObject *rec) {
+    zheap_state *st = self->base.st;
+    int kind = (int)PyLong_AsLong(PyTuple_GET_ITEM(rec, 0));
+    PyObject *type, *reason = NULL;
+    switch (kind) {
+    case ZH_DEBUG_DOUBLE_FREE:
+    case ZH_DEBUG_UNRECOVERABLE_DOUBLE_FREE:
+        type = st->DoubleFreeError;
+        break;
+    case ZH_DEBUG_INVALID_FREE:
+        type = st->InvalidFreeError;
+        reason = PyUnicode_FromString("not owned");
+        break;
+    default:
+        return NULL;
+    }
+    PyObject *msg = format_record(rec);
+    PyObject *exc = msg ? PyObject_CallOneArg(type, msg) : NULL;
+    Py_XDECREF(msg);
+    if (exc == NULL) {
+        Py_XDECREF(reason);
+        return NULL;
+    }
+    static const char *const attrs[] = {"address",          "length",           "alignment",
+                                        "allocation_trace", "first_free_trace", "free_trace"};
+    static const int idx[] = {2, 3, 5, 7, 8, 9};
+    for (int i = 0; i < 6; i++) {
+        if (PyObject_SetAttrString(exc, attrs[i], PyTuple_GET_ITEM(rec, idx[i])) < 0) goto fail;
+    }
+    if (PyObject_SetAttrString(exc, "reason", reason ? reason : Py_None) < 0) goto fail;
+    Py_XDECREF(reason);
+    return exc;
+fail:
+    Py_XDECREF(reason);
+    Py_DECREF(exc);
+    return NULL;
+}
+
+static PyObject *get_logger(void) {
+    PyObject *logging = PyImport_ImportModule("logging");
+    if (logging == NULL) return NULL;
+    PyObject *logger = PyObject_CallMethod(logging, "getLogger", "s", "zheap");
+    Py_DECREF(logging);
+    return logger;
+}
+
+/* Deliver every pending record. Log lines go to the `zheap` logger (info for
+ * verbose_log, error for Zig's error lines). When `raising`, the first
+ * double/invalid-free record becomes the returned exception (not logged);
+ * otherwise those are logged too. Logging failures are unraisable: a report
+ * must never turn a successful call into a failed one. */
+static PyObject *deliver(DebugObject *self, bool raising) {
+    if (self->pending == NULL || PyList_GET_SIZE(self->pending) == 0) return NULL;
+    PyObject *records = self->pending;
+    self->pending = PyList_New(0);
+    if (self->pending == NULL) {
+        PyErr_WriteUnraisable((PyObject *)self);
+        self->pending = records; /* keep them for the next delivery */
+        return NULL;
+    }
+    PyObject *error = NULL, *logger = NULL;
+    for (Py_ssize_t i = 0; i < PyList_GET_SIZE(records); i++) {
+        PyObject *rec = PyList_GET_ITEM(records, i);
+        if (raising && error == NULL) {
+            error = record_exception(self, rec);
+            if (error != NULL) continue;
+            if (PyErr_Occurred()) PyErr_WriteUnraisable((PyObject *)self);
+        }
+        int kind = (int)PyLong_AsLong(PyTuple_GET_ITEM(rec, 0));
+        if (logger == NULL && (logger = get_logger()) == NULL) {
+            PyErr_WriteUnraisable((PyObject *)self);
+            break;
+        }
+        PyObject *text = format_record(rec);
+        PyObject *r = text ? PyObject_CallMethod(logger, kind == ZH_DEBUG_INFO ? "info" : "error", "sO", "%s", text)
+                           : NULL;
+        if (r == NULL) PyErr_WriteUnraisable((PyObject *)self);
+        Py_XDECREF(r);
+        Py_XDECREF(text);
+    }
+    Py_XDECREF(logger);
+    Py_DECREF(records);
+    return error;
+}
+
+static void flush_logs(ZxAllocator *base) {
+    PyObject *error = deliver((DebugObject *)base, false);
+    Py_XDECREF(error);
+}
+
+/* Raise what the core reported during the call just made; -1 if it did. */
+static int raise_reported(DebugObject *self) {
+    PyObject *error = deliver(self, true);
+    if (error == NULL) return 0;
+    PyErr_SetObject((PyObject *)Py_TYPE(error), error);
+    Py_DECREF(error);
+    return -1;
+}
+
+/* --- construction ------------------------------------------------------------- */
+
+static int parse_size_kw(PyObject *obj, const char *what, size_t *out) {
+    if (obj == NULL) return 0;
+    if (!PyLong_Check(obj)) {
+        PyErr_Format(PyExc_TypeError, "%s must be an int, not %.100s", what, Py_TYPE(obj)->tp_name);
+        return -1;
+    }
+    if (_PyLong_Sign(obj) < 0) {
+        PyErr_Format(PyExc_ValueError, "%s must be >= 0", what);
+        return -1;
+    }
+    size_t v = PyLong_AsSize_t(obj);
+    if (v == (size_t)-1 && PyErr_Occurred()) return -1;
+    *out = v;
+    return 0;
+}
+
+static PyObject *Debug_new(PyTypeObject *type, PyObject *args, PyObject *kwds) {
+    static char *kwlist[] = {"backing",     "stack_trace_frames",
+                             "enable_memory_limit", "safety",
+                             "thread_safe", "never_unmap",
+                             "retain_metadata", "verbose_log",
+                             "backing_allocator_zeroes", "resize_stack_traces",
+                             "canary",      "page_size",
+                             "raise_on_leak", NULL};
+    zh_debug_config c = zh_debug_config_default();
+    PyObject *backing = NULL, *frames = NULL, *canary = NULL, *page_size = NULL;
+    int limit = c.enable_memory_limit, safety = c.safety, thread_safe = c.thread_safe, never_unmap = c.never_unmap,
+        retain = c.retain_metadata, verbose = c.verbose_log, zeroes = c.backing_allocator_zeroes,
+        resize_traces = c.resize_stack_traces, raise_on_leak = 0;
+    if (!PyArg_ParseTupleAndKeywords(args, kwds, "|O$OppppppppOOp:DebugAllocator", kwlist, &backing, &frames, &limit,
+                                     &safety, &thread_safe, &never_unmap, &retain, &verbose, &zeroes,
+                                     &resize_traces, &canary, &page_size, &raise_on_leak))
+        return NULL;
+    if (parse_size_kw(frames, "stack_trace_frames", &c.stack_trace_frames) < 0 ||
+        parse_size_kw(page_size, "page_size", &c.page_size) < 0)
+        return NULL;
+    if (canary != NULL) {
+        size_t v = 0;
+        if (parse_size_kw(canary, "canary", &v) < 0) return NULL;
+        c.canary = (uintptr_t)v;
+    }
+    if (c.stack_trace_frames > 64) {
+        PyErr_Format(PyExc_ValueError, "stack_trace_frames must be at most 64, got %zu", c.stack_trace_frames);
+        return NULL;
+    }
+    if (!zh_is_power_of_two(c.page_size) || c.page_size < 4096 || c.page_size > ((size_t)1 << 31)) {
+        PyErr_Format(PyExc_ValueError, "page_size must be a power of two from 4096 to 2**31, got %zu", c.page_size);
+        return NULL;
+    }
+    c.enable_memory_limit = limit, c.safety = safety, c.thread_safe = thread_safe, c.never_unmap = never_unmap;
+    c.retain_metadata = retain, c.verbose_log = verbose, c.backing_allocator_zeroes = zeroes;
+    c.resize_stack_traces = resize_traces;
+    zheap_state *st = zx_state_of(type);
+    if (st == NULL) return NULL;
+    ZxAllocator *b = zx_child_or_default(st, type, backing, "DebugAllocator()");
+    if (b == NULL) return NULL;
+    DebugObject *self = (DebugObject *)type->tp_alloc(type, 0);
+    if (self == NULL || (self->pending = PyList_New(0)) == NULL) {
+        Py_XDECREF(self);
+        Py_DECREF(b);
+        return NULL;
+    }
+    zh_debug_hooks hooks = {report_hook, capture_hook, self};
+    if (zh_debug_init(&self->dbg, b->a, &c, &hooks) < 0) { /* checked above; kept for the C contract */
+        PyErr_SetString(PyExc_ValueError, "invalid DebugAllocator configuration");
+        Py_DECREF(self);
+        Py_DECREF(b);
+        return NULL;
+    }
+    self->inited = true;
+    self->raise_on_leak = raise_on_leak;
+    zx_allocator_setup(&self->base, st, zh_debug_allocator(&self->dbg), b->max_align);
+    self->base.flush = flush_logs;
+    zx_pin_child(&self->base, (PyObject *)b);
+    Py_DECREF(b);
+    return (PyObject *)self;
+}
+
+/* Release the core's metadata without reporting (dealloc, GC). */
+static void quiet_deinit(DebugObject *self) {
+    if (!self->inited) return;
+    self->inited = false;
+    self->dbg.hooks.report = NULL;
+    self->dbg.config.safety = false; /* no leak report now: nobody can see it */
+    (void)zh_debug_deinit(&self->dbg);
+}
+
+static void Debug_dealloc(PyObject *op) {
+    DebugObject *self = Debug_CAST(op);
+    if (self->base.child != NULL) quiet_deinit(self);
+    Py_CLEAR(self->pending);
+    zx_allocator_dealloc(op);
+}
+
+static int Debug_traverse(PyObject *op, visitproc visit, void *arg) {
+    Py_VISIT(Debug_CAST(op)->pending);
+    return zx_allocator_traverse(op, visit, arg);
+}
+
+static int Debug_clear(PyObject *op) {
+    DebugObject *self = Debug_CAST(op);
+    if (self->base.child != NULL) quiet_deinit(self);
+    self->base.closed = true;
+    Py_CLEAR(self->pending);
+    return zx_allocator_clear(op);
+}
+
+/* --- the operations that diagnose double frees themselves -------------------------- */
+
+/* A view of this allocator whose block was freed: let the core judge it. */
+static PyObject *double_free(DebugObject *self, ZxBlock *b, bool resizing) {
+    zh_debug_block_state state =
+        b->len ? zh_debug_block_state_of(&self->dbg, b->ptr, b->len, b->align) : ZH_DEBUG_UNKNOWN;
+    if (state == ZH_DEBUG_FREED) {
+        if (resizing) (void)zh_raw_resize(self->base.a, b->ptr, b->len, b->align, b->len, 0);
+        else zh_raw_free(self->base.a, b->ptr, b->len, b->align, 0);
+        if (raise_reported(self) < 0) return NULL;
+    }
+    /* The core no longer has the block's metadata (its page went back to the
+     * backing allocator, or the address was reused): report with the traces
+     * the binding noted at the first free, and this call's. */
+    bool noted = b->note != NULL && PyTuple_Check(b->note) && PyTuple_GET_SIZE(b->note) == 2;
+    PyObject *here = Py_NewRef(Py_None);
+    if (self->dbg.config.stack_trace_frames != 0) {
+        uintptr_t ids[64];
+        memset(ids, 0, sizeof ids);
+        capture_hook(self, 0, ids, self->dbg.config.stack_trace_frames);
+        Py_SETREF(here, trace_from_ids(self->base.st, ids, self->dbg.config.stack_trace_frames));
+        if (here == NULL) return NULL;
+    }
+    PyObject *alloc_t = noted ? PyTuple_GET_ITEM(b->note, 0) : Py_None;
+    PyObject *free_t = noted ? PyTuple_GET_ITEM(b->note, 1) : Py_None;
+    PyObject *rec = Py_BuildValue("(isknnnnOOO)", (int)ZH_DEBUG_DOUBLE_FREE,
+                                  "Double free detected (the allocator has since released or reused the block's "
+                                  "memory; zheap kept the traces).",
+                                  (unsigned long)(uintptr_t)b->ptr, (Py_ssize_t)b->len, (Py_ssize_t)0,
+                                  (Py_ssize_t)zh_alignment_bytes(b->align), (Py_ssize_t)0, alloc_t, free_t, here);
+    Py_DECREF(here);
+    if (rec == NULL) return NULL;
+    PyObject *exc = record_exception(self, rec);
+    Py_DECREF(rec);
+    if (exc != NULL) {
+        PyErr_SetObject((PyObject *)Py_TYPE(exc), exc);
+        Py_DECREF(exc);
+    }
+    return NULL;
+}
+
+static PyObject *freed_block_or_null(DebugObject *self, PyObject *view) {
+    ZxBlock *b = zx_block_of_view(&self->base, view);
+    return b != NULL && b->state == ZX_FREED ? (PyObject *)b : NULL;
+}
+
+/* After a successful free: remember the block's allocation and first-free
+ * traces on the Block, for a double free the core can no longer see. */
+static void note_traces(DebugObject *self, ZxBlock *b, PyObject *alloc_trace) {
+    if (alloc_trace == NULL || b->len == 0) return;
+    const uintptr_t *ft = zh_debug_trace_of(&self->dbg, b->ptr, b->len, b->align, ZH_DEBUG_TRACE_FREE);
+    PyObject *free_trace;
+    if (ft != NULL) {
+        free_trace = trace_from_ids(self->base.st, ft, self->dbg.config.stack_trace_frames);
+    } else { /* the metadata is gone already: capture the free here */
+        uintptr_t ids[64];
+        memset(ids, 0, sizeof ids);
+        capture_hook(self, 0, ids, self->dbg.config.stack_trace_frames);
+        free_trace = trace_from_ids(self->base.st, ids, self->dbg.config.stack_trace_frames);
+    }
+    if (free_trace == NULL) {
+        PyErr_Clear(); /* only a diagnostic: the free itself succeeded */
+        return;
+    }
+    Py_XSETREF(b->note, PyTuple_Pack(2, alloc_trace, free_trace));
+    if (b->note == NULL) PyErr_Clear();
+    Py_DECREF(free_trace);
+}
+
+static PyObject *Debug_free(PyObject *op, PyObject *view) {
+    DebugObject *self = Debug_CAST(op);
+    if (zx_check_open(&self->base) < 0) return NULL;
+    ZxBlock *b = zx_block_of_view(&self->base, view);
+    if (b != NULL && b->state == ZX_FREED) return double_free(self, b, false);
+    bool keep = b != NULL && b->state == ZX_LIVE && b->len != 0 && self->dbg.config.stack_trace_frames != 0;
+    PyObject *alloc_trace = NULL;
+    if (keep) {
+        Py_INCREF(b); /* freeing breaks the cycle that holds it */
+        alloc_trace = trace_from_ids(self->base.st,
+                                     zh_debug_trace_of(&self->dbg, b->ptr, b->len, b->align, ZH_DEBUG_TRACE_ALLOC),
+                                     self->dbg.config.stack_trace_frames);
+        if (alloc_trace == NULL) PyErr_Clear();
+    }
+    PyObject *r = zx_free_view(&self->base, view, "free");
+    if (keep) {
+        if (r != NULL) note_traces(self, b, alloc_trace);
+        Py_XDECREF(alloc_trace);
+        Py_DECREF(b);
+    }
+    return r;
+}
+
+/* resize/remap/realloc of a freed view: the core reports it (resizeSmall /
+ * resizeLarge of a freed block); anything else is the base type's. */
+static PyObject *Debug_resize_like(PyObject *op, PyObject *const *args, Py_ssize_t nargs, PyObject *kwnames,
+                                   const char *name) {
+    DebugObject *self = Debug_CAST(op);
+    if (zx_check_open(&self->base) < 0) return NULL;
+    ZxBlock *b = nargs >= 1 ? (ZxBlock *)freed_block_or_null(self, args[0]) : NULL;
+    if (b != NULL) return double_free(self, b, true);
+    return zx_resize_view(&self->base, args, nargs, kwnames, name);
+}
+
+static PyObject *Debug_resize(PyObject *op, PyObject *const *args, Py_ssize_t nargs, PyObject *kwnames) {
+    return Debug_resize_like(op, args, nargs, kwnames, "resize");
+}
+static PyObject *Debug_remap(PyObject *op, PyObject *const *args, Py_ssize_t nargs, PyObject *kwnames) {
+    return Debug_resize_like(op, args, nargs, kwnames, "remap");
+}
+static PyObject *Debug_realloc(PyObject *op, PyObject *const *args, Py_ssize_t nargs, PyObject *kwnames) {
+    return Debug_resize_like(op, args, nargs, kwnames, "realloc");
+}
+
+/* --- leaks and lifetime ------------------------------------------------------------- */
+
+typedef struct {
+    zheap_state *st;
+    PyObject *list;
+    bool with_alignment;
+} collect_ctx;
+
+static int collect_block(void *user, uintptr_t address, size_t length, size_t alignment, const uintptr_t *trace,
+                         size_t frames) {
+    collect_ctx *c = user;
+    PyObject *t = trace_from_ids(c->st, frames ? trace : NULL, frames);
+    PyObject *rec = t ? Py_BuildValue("{s:k,s:n,s:n,s:O}", "address", (unsigned long)address, "length",
+                                      (Py_ssize_t)length, "alignment", (Py_ssize_t)alignment, "trace", t)
+                      : NULL;
+    Py_XDECREF(t);
+    if (rec == NULL || PyList_Append(c->list, rec) < 0) {
+        Py_XDECREF(rec);
+        return -1;
+    }
+    Py_DECREF(rec);
+    return 0;
+}
+
+static int check_inited(DebugObject *self) {
+    if (zx_check_open(&self->base) < 0) return -1;
+    return 0;
+}
+
+PyDoc_STRVAR(Debug_leaks_doc,
+             "leaks($self, /)\n--\n\n"
+             "Every block allocated and not freed, as dicts: address, length, alignment\n"
+             "(0 where safety is off and it was not recorded) and trace (a zheap.Trace).");
+
+static PyObject *Debug_leaks(PyObject *op, PyObject *unused) {
+    (void)unused;
+    DebugObject *self = Debug_CAST(op);
+    if (check_inited(self) < 0) return NULL;
+    collect_ctx c = {self->base.st, PyList_New(0), true};
+    if (c.list == NULL) return NULL;
+    if (zh_debug_walk_live(&self->dbg, collect_block, &c) != 0) Py_CLEAR(c.list);
+    return c.list;
+}
+
+PyDoc_STRVAR(Debug_large_doc,
+             "large_allocations($self, /)\n--\n\n"
+             "The live large allocations (straight from the backing allocator), as dicts\n"
+             "like leaks().");
+
+static PyObject *Debug_large_allocations(PyObject *op, PyObject *unused) {
+    (void)unused;
+    DebugObject *self = Debug_CAST(op);
+    if (check_inited(self) < 0) return NULL;
+    collect_ctx c = {self->base.st, PyList_New(0), true};
+    if (c.list == NULL) return NULL;
+    if (zh_debug_walk_large(&self->dbg, collect_block, &c) != 0) Py_CLEAR(c.list);
+    return c.list;
+}
+
+static int collect_bucket(void *user, unsigned size_class, size_t slot_size, size_t slot_count, size_t allocated,
+                          size_t freed, uintptr_t page) {
+    PyObject *rec = Py_BuildValue("{s:I,s:n,s:n,s:n,s:n,s:n,s:k}", "size_class", size_class, "slot_size",
+                                  (Py_ssize_t)slot_size, "slot_count", (Py_ssize_t)slot_count, "allocated",
+                                  (Py_ssize_t)allocated, "freed", (Py_ssize_t)freed, "live",
+                                  (Py_ssize_t)(allocated - freed), "page", (unsigned long)page);
+    if (rec == NULL || PyList_Append(user, rec) < 0) {
+        Py_XDECREF(rec);
+        return -1;
+    }
+    Py_DECREF(rec);
+    return 0;
+}
+
+PyDoc_STRVAR(Debug_buckets_doc,
+             "buckets($self, /)\n--\n\n"
+             "Every small-object bucket (one page each), newest first per size class, as\n"
+             "dicts: size_class, slot_size, slot_count, allocated (slots handed out so far),\n"
+             "freed, live, page (address).");
+
+static PyObject *Debug_buckets(PyObject *op, PyObject *unused) {
+    (void)unused;
+    DebugObject *self = Debug_CAST(op);
+    if (check_inited(self) < 0) return NULL;
+    PyObject *list = PyList_New(0);
+    if (list != NULL && zh_debug_walk_buckets(&self->dbg, collect_bucket, list) != 0) Py_CLEAR(list);
+    return list;
+}
+
+PyDoc_STRVAR(Debug_detect_leaks_doc,
+             "detect_leaks($self, /)\n--\n\n"
+             "Log every leaked block with its trace to the 'zheap' logger (Zig's\n"
+             "detectLeaks) and return whether there was any.");
+
+static PyObject *Debug_detect_leaks(PyObject *op, PyObject *unused) {
+    (void)unused;
+    DebugObject *self = Debug_CAST(op);
+    if (check_inited(self) < 0) return NULL;
+    bool leaked = zh_debug_detect_leaks(&self->dbg);
+    flush_logs(&self->base);
+    return PyBool_FromLong(leaked);
+}
+
+static PyObject *make_check(bool leaked) {
+    PyObject *m = PyImport_ImportModule("zheap");
+    PyObject *check = m ? PyObject_GetAttrString(m, "Check") : NULL;
+    Py_XDECREF(m);
+    if (check == NULL) return NULL;
+    PyObject *r = PyObject_CallFunction(check, "i", leaked ? ZH_CHECK_LEAK : ZH_CHECK_OK);
+    Py_DECREF(check);
+    return r;
+}
+
+PyDoc_STRVAR(Debug_deinit_doc,
+             "deinit($self, /)\n--\n\n"
+             "Zig's deinit: with safety, log every leak (to the 'zheap' logger), then\n"
+             "release the allocator's metadata. Returns zheap.Check.leak or Check.ok (and\n"
+             "raises zheap.LeakError instead of returning Check.leak if raise_on_leak).\n"
+             "Leaked blocks stay allocated and their views usable, as in Zig; every other\n"
+             "operation raises afterwards. A second deinit() returns Check.ok.");
+
+static PyObject *Debug_deinit(PyObject *op, PyObject *unused) {
+    (void)unused;
+    DebugObject *self = Debug_CAST(op);
+    if (self->base.closed) return make_check(false);
+    if (self->base.pins > 0) {
+        PyErr_Format(PyExc_BufferError, "cannot deinit the DebugAllocator: %zd allocator%s draw%s memory from it",
+                     self->base.pins, self->base.pins == 1 ? "" : "s", self->base.pins == 1 ? "s" : "");
+        return NULL;
+    }
+    PyObject *leaks = NULL;
+    if (self->raise_on_leak) {
+        collect_ctx c = {self->base.st, PyList_New(0), true};
+        if (c.list == NULL || zh_debug_walk_live(&self->dbg, collect_block, &c) != 0) {
+            Py_XDECREF(c.list);
+            return NULL;
+        }
+        leaks = c.list;
+    }
+    zh_check check = zh_debug_deinit(&self->dbg);
+    self->inited = false;
+    self->base.closed = true;
+    flush_logs(&self->base);
+    zx_unpin_child(&self->base);
+    if (check == ZH_CHECK_LEAK && leaks != NULL && PyList_GET_SIZE(leaks) > 0) {
+        PyObject *exc = PyObject_CallFunction(self->base.st->LeakError, "s",
+                                              "the DebugAllocator leaked memory (see the 'leaks' attribute)");
+        if (exc != NULL && PyObject_SetAttrString(exc, "leaks", leaks) == 0)
+            PyErr_SetObject((PyObject *)Py_TYPE(exc), exc);
+        Py_XDECREF(exc);
+        Py_DECREF(leaks);
+        return NULL;
+    }
+    Py_XDECREF(leaks);
+    return make_check(check == ZH_CHECK_LEAK);
+}
+
+static PyObject *Debug_exit(PyObject *op, PyObject *args) {
+    (void)args;
+    PyObject *r = Debug_deinit(op, NULL);
+    if (r == NULL) return NULL;
+    Py_DECREF(r);
+    Py_RETURN_NONE;
+}
+
+PyDoc_STRVAR(Debug_flush_doc,
+             "flush_retained_metadata($self, /)\n--\n\n"
+             "Zig's flushRetainedMetadata (retain_metadata only): free the large blocks\n"
+             "kept by never_unmap and forget every freed record, so later double frees of\n"
+             "them are no longer recognised.");
+
+static PyObject *Debug_flush_retained_metadata(PyObject *op, PyObject *unused) {
+    (void)unused;
+    DebugObject *self = Debug_CAST(op);
+    if (check_inited(self) < 0) return NULL;
+    if (zh_debug_flush_retained_metadata(&self->dbg) < 0) {
+        PyErr_SetString(PyExc_ValueError, "flush_retained_metadata() needs retain_metadata=True");
+        return NULL;
+    }
+    flush_logs(&self->base);
+    Py_RETURN_NONE;
+}
+
+typedef struct {
+    Py_ssize_t count, bytes;
+} totals;
+
+static int add_block(void *user, uintptr_t a, size_t length, size_t al, const uintptr_t *t, size_t f) {
+    (void)a, (void)al, (void)t, (void)f;
+    totals *s = user;
+    s->count++;
+    s->bytes += (Py_ssize_t)length;
+    return 0;
+}
+
+static PyObject *Debug_stats(PyObject *op, PyObject *unused) {
+    (void)unused;
+    DebugObject *self = Debug_CAST(op);
+    if (check_inited(self) < 0) return NULL;
+    totals all = {0, 0}, large = {0, 0};
+    (void)zh_debug_walk_live(&self->dbg, add_block, &all);
+    (void)zh_debug_walk_large(&self->dbg, add_block, &large);
+    PyObject *by_class = PyDict_New();
+    if (by_class == NULL) return NULL;
+    size_t nbuckets = 0;
+    PyObject *buckets = Debug_buckets(op, NULL);
+    if (buckets == NULL) {
+        Py_DECREF(by_class);
+        return NULL;
+    }
+    for (Py_ssize_t i = 0; i < PyList_GET_SIZE(buckets); i++) {
+        PyObject *slot_size = PyDict_GetItemString(PyList_GET_ITEM(buckets, i), "slot_size");
+        PyObject *old = PyDict_GetItemWithError(by_class, slot_size);
+        PyObject *n = PyLong_FromSsize_t((old ? PyLong_AsSsize_t(old) : 0) + 1);
+        if (n == NULL || PyDict_SetItem(by_class, slot_size, n) < 0) {
+            Py_XDECREF(n);
+            Py_DECREF(by_class);
+            Py_DECREF(buckets);
+            return NULL;
+        }
+        Py_DECREF(n);
+        nbuckets++;
+    }
+    Py_DECREF(buckets);
+    PyObject *r = Py_BuildValue("{s:n,s:n,s:n,s:n,s:n,s:N}", "live", all.count, "live_bytes", all.bytes,
+                                "large_allocations", large.count, "large_bytes", large.bytes, "buckets",
+                                (Py_ssize_t)nbuckets, "buckets_by_slot_size", by_class);
+    if (r != NULL && self->dbg.config.enable_memory_limit) {
+        PyObject *t = PyLong_FromSize_t(self->dbg.total_requested_bytes);
+        if (t == NULL || PyDict_SetItemString(r, "total_requested_bytes", t) < 0) Py_CLEAR(r);
+        Py_XDECREF(t);
+    }
+    return r;
+}
+
+static PyObject *Debug_repr(PyObject *op) {
+    DebugObject *self = Debug_CAST(op);
+    if (self->base.closed) return PyUnicode_FromString("<zheap.DebugAllocator deinitialized>");
+    totals all = {0, 0};
+    (void)zh_debug_walk_live(&self->dbg, add_block, &all);
+    return PyUnicode_FromFormat("<zheap.DebugAllocator live=%zd bytes=%zd large=%zu page_size=%zu backing=%R>",
+                                all.count, all.bytes, zh_debug_large_count(&self->dbg, false),
+                                self->dbg.config.page_size, self->base.child);
+}
+
+/* --- properties ------------------------------------------------------------------------ */
+
+static int need_limit(DebugObject *self) {
+    if (self->dbg.config.enable_memory_limit) return 0;
+    PyErr_SetString(PyExc_AttributeError,
+                    "this DebugAllocator has no memory limit (construct it with enable_memory_limit=True)");
+    return -1;
+}
+
+static PyObject *Debug_get_total(PyObject *op, void *c) {
+    (void)c;
+    DebugObject *self = Debug_CAST(op);
+    if (need_limit(self) < 0) return NULL;
+    return PyLong_FromSize_t(self->dbg.total_requested_bytes);
+}
+
+static PyObject *Debug_get_limit(PyObject *op, void *c) {
+    (void)c;
+    DebugObject *self = Debug_CAST(op);
+    if (need_limit(self) < 0) return NULL;
+    return PyLong_FromSize_t(self->dbg.requested_memory_limit);
+}
+
+static int Debug_set_limit(PyObject *op, PyObject *value, void *c) {
+    (void)c;
+    DebugObject *self = Debug_CAST(op);
+    if (need_limit(self) < 0) return -1;
+    if (value == NULL) {
+        PyErr_SetString(PyExc_AttributeError, "cannot delete requested_memory_limit");
+        return -1;
+    }
+    size_t v;
+    if (parse_size_kw(value, "requested_memory_limit", &v) < 0) {
+        /* A limit beyond the address space is no limit. */
+        if (!PyErr_ExceptionMatches(PyExc_OverflowError)) return -1;
+        PyErr_Clear();
+        v = SIZE_MAX;
+    }
+    self->dbg.requested_memory_limit = v;
+    return 0;
+}
+
+static PyObject *Debug_get_config(PyObject *op, void *c) {
+    (void)c;
+    const zh_debug_config *k = &Debug_CAST(op)->dbg.config;
+    return Py_BuildValue("{s:n,s:O,s:O,s:O,s:O,s:O,s:O,s:O,s:O,s:k,s:n}", "stack_trace_frames",
+                         (Py_ssize_t)k->stack_trace_frames, "enable_memory_limit",
+                         k->enable_memory_limit ? Py_True : Py_False, "safety", k->safety ? Py_True : Py_False,
+                         "thread_safe", k->thread_safe ? Py_True : Py_False, "never_unmap",
+                         k->never_unmap ? Py_True : Py_False, "retain_metadata",
+                         k->retain_metadata ? Py_True : Py_False, "verbose_log", k->verbose_log ? Py_True : Py_False,
+                         "backing_allocator_zeroes", k->backing_allocator_zeroes ? Py_True : Py_False,
+                         "resize_stack_traces", k->resize_stack_traces ? Py_True : Py_False, "canary",
+                         (unsigned long)k->canary, "page_size", (Py_ssize_t)k->page_size);
+}
+
+static PyObject *Debug_get_backing(PyObject *op, void *c) {
+    (void)c;
+    PyObject *child = ZxAllocator_CAST(op)->child;
+    return Py_NewRef(child ? child : Py_None);
+}
+
+static PyMethodDef Debug_methods[] = {
+    {"free", Debug_free, METH_O,
+     "free($self, view, /)\n--\n\nFree the block behind ``view``. Freeing it again raises\n"
+     "zheap.DoubleFreeError with the allocation, first-free and second-free traces."},
+    {"resize", (PyCFunction)(void (*)(void))Debug_resize, METH_FASTCALL | METH_KEYWORDS,
+     "resize($self, /, view, new_length)\n--\n\nAs Allocator.resize; a freed view raises DoubleFreeError."},
+    {"remap", (PyCFunction)(void (*)(void))Debug_remap, METH_FASTCALL | METH_KEYWORDS,
+     "remap($self, /, view, new_length)\n--\n\nAs Allocator.remap; a freed view raises DoubleFreeError."},
+    {"realloc", (PyCFunction)(void (*)(void))Debug_realloc, METH_FASTCALL | METH_KEYWORDS,
+     "realloc($self, /, view, new_length)\n--\n\nAs Allocator.realloc; a freed view raises DoubleFreeError."},
+    {"deinit", Debug_deinit, METH_NOARGS, Debug_deinit_doc},
+    {"detect_leaks", Debug_detect_leaks, METH_NOARGS, Debug_detect_leaks_doc},
+    {"leaks", Debug_leaks, METH_NOARGS, Debug_leaks_doc},
+    {"flush_retained_metadata", Debug_flush_retained_metadata, METH_NOARGS, Debug_flush_doc},
+    {"buckets", Debug_buckets, METH_NOARGS, Debug_buckets_doc},
+    {"large_allocations", Debug_large_allocations, METH_NOARGS, Debug_large_doc},
+    {"stats", Debug_stats, METH_NOARGS,
+     "stats($self, /)\n--\n\nA dict: live, live_bytes, large_allocations, large_bytes, buckets,\n"
+     "buckets_by_slot_size (and total_requested_bytes with the memory limit)."},
+    {"__enter__", zx_enter, METH_NOARGS, NULL},
+    {"__exit__", Debug_exit, METH_VARARGS, NULL},
+    {NULL},
+};
+
+static PyGetSetDef Debug_getset[] = {
+    {"total_requested_bytes", Debug_get_total, NULL,
+     "Bytes requested and not freed (enable_memory_limit only, as in Zig).", NULL},
+    {"requested_memory_limit", Debug_get_limit, Debug_set_limit,
+     "Allocations that would take total_requested_bytes above this fail (settable).", NULL},
+    {"config", Debug_get_config, NULL, "The Config, as a dict.", NULL},
+    {"backing_allocator", Debug_get_backing, NULL, "The allocator pages and large blocks come from.", NULL},
+    {NULL},
+};
+
+PyDoc_STRVAR(Debug_doc,
+             "DebugAllocator(backing=zheap.page_allocator, *, stack_trace_frames=6,\n"
+             "               enable_memory_limit=False, safety=True, thread_safe=True,\n"
+             "               never_unmap=False, retain_metadata=False, verbose_log=False,\n"
+             "               backing_allocator_zeroes=True, resize_stack_traces=False,\n"
+             "               canary=0x9232a6ff85dff10f, page_size=131072, raise_on_leak=False)\n--\n\n"
+             "Zig's DebugAllocator (GeneralPurposeAllocator), every Config field with Zig's\n"
+             "defaults for a safe build. Each allocation records up to stack_trace_frames\n"
+             "Python frames. A double free raises zheap.DoubleFreeError with the allocation,\n"
+             "first-free and second-free traces; deinit() reports leaks with their traces to\n"
+             "the 'zheap' logger and returns zheap.Check (raise_on_leak: raises\n"
+             "zheap.LeakError instead). verbose_log logs every operation, with Zig's wording.");
+
+static PyType_Slot Debug_slots[] = {
+    {Py_tp_doc, (void *)Debug_doc},
+    {Py_tp_new, Debug_new},
+    {Py_tp_dealloc, Debug_dealloc},
+    {Py_tp_traverse, Debug_traverse},
+    {Py_tp_clear, Debug_clear},
+    {Py_tp_repr, Debug_repr},
+    {Py_tp_methods, Debug_methods},
+    {Py_tp_getset, Debug_getset},
+    {0, NULL},
+};
+
+static PyType_Spec Debug_spec = {
+    .name = "zheap.DebugAllocator",
+    .basicsize = sizeof(DebugObject),
+    .flags = Py_TPFLAGS_DEFAULT | Py_TPFLAGS_HAVE_GC | Py_TPFLAGS_IMMUTABLETYPE,
+    .slots = Debug_slots,
+};
+
+/* ===================================================================== */
+
+static PyObject *new_error(PyObject *module, const char *name, const char *doc, PyObject *base) {
+    PyObject *e = PyErr_NewExceptionWithDoc(name, doc, base, NULL);
+    if (e != NULL && PyModule_AddObjectRef(module, strrchr(name, '.') + 1, e) < 0) Py_CLEAR(e);
+    return e;
+}
+
+int zx_debug_init_types(PyObject *module, zheap_state *st) {
+    st->Trace_type = (PyTypeObject *)PyType_FromModuleAndSpec(module, &Trace_spec, (PyObject *)&PyTuple_Type);
+    if (st->Trace_type == NULL || PyModule_AddType(module, st->Trace_type) < 0) return -1;
+    if ((st->DebugAllocator_type = zx_add_allocator_type(module, st, &Debug_spec, true)) == NULL) return -1;
+    st->DoubleFreeError = new_error(
+        module, "zheap.DoubleFreeError",
+        "A block was freed twice (DebugAllocator). Attributes: address, length, allocation_trace,\n"
+        "first_free_trace, free_trace (zheap.Trace, or None where unknown), reason (None).",
+        PyExc_ValueError);
+    st->InvalidFreeError = new_error(
+        module, "zheap.InvalidFreeError",
+        "A free the DebugAllocator cannot match to a block it handed out (Zig's \"Invalid free\").\n"
+        "Attributes: address, length, reason ('not owned', ...), and the traces where known.",
+        PyExc_ValueError);
+    st->LeakError = new_error(module, "zheap.LeakError",
+                              "DebugAllocator.deinit() found leaks (raise_on_leak=True). Attribute: leaks, the\n"
+                              "records DebugAllocator.leaks() returns.",
+                              PyExc_RuntimeError);
+    if (st->DoubleFreeError == NULL || st->InvalidFreeError == NULL || st->LeakError == NULL) return -1;
+    return 0;
+}
