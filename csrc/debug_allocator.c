@@ -21,6 +21,9 @@
  *    table, and an unknown page is an "Invalid free" report instead of a read
  *    of the would-be header (a segfault in Zig when the page was unmapped);
  *  - panics are reports through a hook (default: print and abort, as Zig);
+ *  - a large block goes back to the backing allocator with its recorded
+ *    length and alignment, not the caller's (a wrong length is reported, and
+ *    must not reach munmap/mremap);
  *  - the memory-limit total is rolled back when an allocation fails, small
  *    resizes are accounted without safety too, and a small free subtracts the
  *    recorded size, so total_requested_bytes always equals the live total.
@@ -382,6 +385,7 @@ zh_check zh_debug_deinit(zh_debug *self) {
     if (self->config.retain_metadata) (void)zh_debug_flush_retained_metadata(self);
     tbl_free_storage(self, &self->large, sizeof(large_rec), large_tw(self));
     tbl_free_storage(self, &self->pages, sizeof(page_rec), 0);
+    self->last_page = 0;
     memset(self->buckets, 0, sizeof self->buckets);
     return leaks ? ZH_CHECK_LEAK : ZH_CHECK_OK;
 }
@@ -402,17 +406,30 @@ typedef struct slot_ref {
 
 /* The bucket slot behind (addr, class), or an "Invalid free" report and
  * false. Reads nothing but this allocator's own tables and pages. */
+/* Whether `page` is a bucket page of class `cls`. One-entry cache in front
+ * of the table: frees come in runs on the same page. */
+static bool known_page(zh_debug *d, uintptr_t page, unsigned cls) {
+    if (page != d->last_page) {
+        size_t i = tbl_find(&d->pages, sizeof(page_rec), page);
+        if (i == SIZE_MAX) return false;
+        d->last_page = page;
+        d->last_class = ((page_rec *)d->pages.entries)[i].size_class;
+    }
+    return d->last_class == cls;
+}
+
 static bool find_slot(zh_debug *d, uintptr_t addr, unsigned cls, slot_ref *out) {
     uintptr_t page = addr & ~(uintptr_t)(d->config.page_size - 1);
-    size_t i = tbl_find(&d->pages, sizeof(page_rec), page);
-    if (i == SIZE_MAX || ((page_rec *)d->pages.entries)[i].size_class != cls) {
+    if (!known_page(d, page, cls)) {
         report_simple(d, ZH_DEBUG_INVALID_FREE, "Invalid free", addr, 0);
         return false;
     }
     size_t slots = d->slot_counts[cls];
     zh_debug_bucket *b = bucket_from_page(d, page, slots);
     size_t index = (addr - page) >> cls;
-    if (b->canary != d->config.canary || index >= slots) {
+    /* Past the slots (metadata), or a slot never handed out: Zig reads the
+     * used bit there and calls the latter a double free (with empty traces). */
+    if (b->canary != d->config.canary || index >= slots || index >= b->allocated_count) {
         report_simple(d, ZH_DEBUG_INVALID_FREE, "Invalid free", addr, 0);
         return false;
     }
@@ -509,6 +526,7 @@ static void free_small(zh_debug *d, void *mem, size_t len, zh_alignment al, unsi
         if (!d->config.never_unmap) {
             uintptr_t page = page_of(d, b);
             tbl_remove_at(&d->pages, sizeof(page_rec), 0, tbl_find(&d->pages, sizeof(page_rec), page));
+            if (d->last_page == page) d->last_page = 0;
             zh_raw_free(d->backing_allocator, (void *)page, d->config.page_size,
                         zh_alignment_from_bytes(d->config.page_size), ZH_RET_ADDR);
         }
@@ -598,7 +616,10 @@ static void free_large(zh_debug *d, void *mem, size_t len, zh_alignment al, uint
     size_t i = lookup_large(d, mem, len, ret_addr, false);
     if (i == SIZE_MAX) return;
     large_rec *r = large_at(d, i);
-    if (!d->config.never_unmap) zh_raw_free(d->backing_allocator, mem, len, al, ret_addr);
+    /* The recorded length and alignment, not the caller's (Zig passes the
+     * caller's): a wrong length already reported must not reach munmap. */
+    (void)al;
+    if (!d->config.never_unmap) zh_raw_free(d->backing_allocator, mem, r->len, r->align, ret_addr);
     if (d->config.enable_memory_limit) d->total_requested_bytes -= r->requested_size;
     if (d->config.verbose_log) {
         char msg[96];
@@ -629,8 +650,9 @@ static void *resize_large(zh_debug *d, void *mem, size_t len, zh_alignment al, s
         if (total > prev_total && total > d->requested_memory_limit) return NULL;
         d->total_requested_bytes = total;
     }
-    void *p = may_move ? zh_raw_remap(d->backing_allocator, mem, len, al, new_size, ret_addr)
-                       : (zh_raw_resize(d->backing_allocator, mem, len, al, new_size, ret_addr) ? mem : NULL);
+    /* As in free_large: the backing allocator sees the recorded block. */
+    void *p = may_move ? zh_raw_remap(d->backing_allocator, mem, r->len, r->align, new_size, ret_addr)
+                       : (zh_raw_resize(d->backing_allocator, mem, r->len, r->align, new_size, ret_addr) ? mem : NULL);
     if (p == NULL) {
         d->total_requested_bytes = prev_total;
         return NULL;
@@ -813,8 +835,7 @@ static zh_debug_block_state locate(zh_debug *d, const void *ptr, size_t len, zh_
         return large_at(d, i)->freed ? ZH_DEBUG_FREED : ZH_DEBUG_LIVE;
     }
     uintptr_t page = addr & ~(uintptr_t)(d->config.page_size - 1);
-    size_t i = tbl_find(&d->pages, sizeof(page_rec), page);
-    if (i == SIZE_MAX || ((page_rec *)d->pages.entries)[i].size_class != cls) return ZH_DEBUG_UNKNOWN;
+    if (!known_page(d, page, cls)) return ZH_DEBUG_UNKNOWN;
     size_t slots = d->slot_counts[cls];
     zh_debug_bucket *b = bucket_from_page(d, page, slots);
     size_t index = (addr - page) >> cls;

@@ -556,6 +556,8 @@ typedef struct zh_debug {
     zh_debug_bucket *buckets[ZH_DEBUG_MAX_BUCKETS]; /* newest bucket of each class */
     zh_debug_table large;  /* address -> large allocation record */
     zh_debug_table pages;  /* bucket page -> size class: frees never read unknown memory */
+    uintptr_t last_page;   /* the last page found in `pages` (0: none), and its class */
+    uintptr_t last_class;
 } zh_debug;
 
 /* Returns 0, or -1 when the config is unusable (page_size not a power of two

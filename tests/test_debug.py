@@ -408,3 +408,94 @@ def test_trace_type():
     assert t[0] == ("a.py", 3, "f") and len(t) == 2
     assert str(t) == '  File "b.py", line 9, in <module>\n  File "a.py", line 3, in f\n'
     assert t.format() == str(t) and repr(t).startswith("Trace(")
+
+
+# --- the address-level interface: Zig's "Invalid free" and mismatch reports ----------
+
+
+def test_raw_alloc_and_free_roundtrip():
+    g = zheap.DebugAllocator()
+    addr = g.raw_alloc(24, 8)
+    assert addr % 8 == 0 and [r["address"] for r in g.leaks()] == [addr]
+    g.raw_free(addr, 24, 8)
+    assert g.leaks() == [] and g.deinit() is Check.ok
+
+
+def test_raw_free_not_owned_changes_nothing():
+    g = zheap.DebugAllocator()
+    keep = g.raw_alloc(8)
+    foreign = memoryview(bytearray(64))
+    for addr, length in (
+        (zheap.address_of(foreign), 8),
+        (zheap.address_of(foreign), 1 << 20),
+        (8, 8),
+    ):
+        with pytest.raises(zheap.InvalidFreeError) as info:
+            g.raw_free(addr, length)
+        assert info.value.reason == "not owned" and "Invalid free" in str(info.value)
+    for inside in (keep + 4096, keep + PAGE - 8):  # a slot never handed out; the metadata
+        with pytest.raises(zheap.InvalidFreeError, match="Invalid free"):
+            g.raw_free(inside, 8)
+    assert [r["address"] for r in g.leaks()] == [keep]
+    g.raw_free(keep, 8)
+
+
+def test_raw_free_wrong_size_and_alignment():
+    g = zheap.DebugAllocator()
+    keep = g.raw_alloc(8)
+    addr = g.raw_alloc(6)
+    with pytest.raises(zheap.InvalidFreeError) as info:
+        g.raw_free(addr, 7)  # the same size class, the wrong length
+    e = info.value
+    assert (
+        e.reason == "wrong size" and "Allocation size 6 bytes does not match free size 7." in str(e)
+    )
+    assert "test_raw_free_wrong_size_and_alignment" in str(e.allocation_trace)
+    assert [r["address"] for r in g.leaks()] == [keep]  # the free went on, as in Zig
+    addr = g.raw_alloc(8, 4)
+    with pytest.raises(zheap.InvalidFreeError) as info:
+        g.raw_free(addr, 8, 8)
+    assert info.value.reason == "wrong alignment"
+    assert "Allocation alignment 4 does not match free alignment 8." in str(info.value)
+    with pytest.raises(zheap.DoubleFreeError):
+        g.raw_free(addr, 8, 4)
+    g.raw_free(keep, 8)
+    assert g.deinit() is Check.ok
+
+
+def test_raw_free_wrong_size_of_a_large_block_frees_the_recorded_size():
+    g = zheap.DebugAllocator()
+    addr = g.raw_alloc(1 << 20)
+    other = g.alloc(1 << 20)  # a neighbour that a too-long munmap could take with it
+    with pytest.raises(zheap.InvalidFreeError, match="wrong size|does not match"):
+        g.raw_free(addr, 1 << 24)
+    other[:] = b"\x01" * len(other)  # still mapped
+    g.free(other)
+
+
+def test_raw_free_refuses_view_memory_and_children():
+    g = zheap.DebugAllocator()
+    v = g.alloc(16)
+    with pytest.raises(zheap.InvalidFreeError) as info:
+        g.raw_free(zheap.address_of(v), 16)
+    assert info.value.reason == "in use by a view"
+    with pytest.raises(zheap.InvalidFreeError):
+        g.raw_free(zheap.address_of(v) + 3, 9)  # an interior pointer into the same slot
+    v[:] = b"y" * 16  # untouched
+    arena = zheap.ArenaAllocator(g)
+    arena.alloc(1)
+    with pytest.raises(BufferError):
+        g.raw_free(1 << 20, 8)
+    arena.deinit()
+    g.free(v)
+    for bad, exc in (
+        ((-1, 8), ValueError),
+        ((0, 0), ValueError),
+        (("x", 8), TypeError),
+        ((8, 8, 3), ValueError),
+    ):
+        with pytest.raises(exc):
+            g.raw_free(*bad)
+    with pytest.raises(ValueError):
+        g.raw_alloc(0)
+    assert g.deinit() is Check.ok

@@ -15,8 +15,8 @@
 
 /* Positional-or-keyword arguments for fastcall methods: fills out[0..nmax)
  * (NULL where absent) and checks the first `nreq` are present. */
-static int parse_args(const char *fn, const char *const *names, int nreq, int nmax, PyObject *const *args,
-                      Py_ssize_t nargs, PyObject *kwnames, PyObject **out) {
+int zx_parse_args(const char *fn, const char *const *names, int nreq, int nmax, PyObject *const *args,
+                  Py_ssize_t nargs, PyObject *kwnames, PyObject **out) {
     if (nargs > nmax) {
         PyErr_Format(PyExc_TypeError, "%s() takes at most %d arguments (%zd given)", fn, nmax, nargs);
         return -1;
@@ -224,7 +224,7 @@ static PyObject *Allocator_alloc(PyObject *op, PyObject *const *args, Py_ssize_t
     PyObject *a[2];
     Py_ssize_t len;
     zh_alignment al;
-    if (parse_args("alloc", names, 1, 2, args, nargs, kwnames, a) < 0 || zx_parse_length(a[0], "length", &len) < 0 ||
+    if (zx_parse_args("alloc", names, 1, 2, args, nargs, kwnames, a) < 0 || zx_parse_length(a[0], "length", &len) < 0 ||
         zx_parse_alignment(self, a[1], &al) < 0)
         return NULL;
     return zx_alloc_view(self, len, al);
@@ -256,7 +256,7 @@ static PyObject *resize_common(ZxAllocator *self, PyObject *const *args, Py_ssiz
     static const char *const names[] = {"view", "new_length"};
     PyObject *a[2];
     Py_ssize_t new_len;
-    if (parse_args(fn, names, 2, 2, args, nargs, kwnames, a) < 0 || zx_parse_length(a[1], "new_length", &new_len) < 0)
+    if (zx_parse_args(fn, names, 2, 2, args, nargs, kwnames, a) < 0 || zx_parse_length(a[1], "new_length", &new_len) < 0)
         return NULL;
     PyMemoryViewObject *mv = (PyMemoryViewObject *)a[0];
     ZxBlock *b = take_block(self, a[0], fn);

@@ -256,6 +256,14 @@ static PyObject *record_exception(DebugObject *self, PyObject *rec) {
         type = st->InvalidFreeError;
         reason = PyUnicode_FromString("not owned");
         break;
+    case ZH_DEBUG_SIZE_MISMATCH:
+        type = st->InvalidFreeError;
+        reason = PyUnicode_FromString("wrong size");
+        break;
+    case ZH_DEBUG_ALIGNMENT_MISMATCH:
+        type = st->InvalidFreeError;
+        reason = PyUnicode_FromString("wrong alignment");
+        break;
     default:
         return NULL;
     }
@@ -465,23 +473,35 @@ static PyObject *double_free(DebugObject *self, ZxBlock *b, bool resizing) {
     /* The core no longer has the block's metadata (its page went back to the
      * backing allocator, or the address was reused): report with the traces
      * the binding noted at the first free, and this call's. */
-    bool noted = b->note != NULL && PyTuple_Check(b->note) && PyTuple_GET_SIZE(b->note) == 2;
-    PyObject *here = Py_NewRef(Py_None);
-    if (self->dbg.config.stack_trace_frames != 0) {
+    size_t frames = self->dbg.config.stack_trace_frames;
+    bool noted = b->note != NULL && PyBytes_Check(b->note) &&
+                 (size_t)PyBytes_GET_SIZE(b->note) == 2 * frames * sizeof(uintptr_t);
+    PyObject *here = Py_NewRef(Py_None), *alloc_t = Py_NewRef(Py_None), *free_t = Py_NewRef(Py_None);
+    if (frames != 0) {
         uintptr_t ids[64];
         memset(ids, 0, sizeof ids);
-        capture_hook(self, 0, ids, self->dbg.config.stack_trace_frames);
-        Py_SETREF(here, trace_from_ids(self->base.st, ids, self->dbg.config.stack_trace_frames));
-        if (here == NULL) return NULL;
+        capture_hook(self, 0, ids, frames);
+        Py_SETREF(here, trace_from_ids(self->base.st, ids, frames));
+        if (here != NULL && noted) {
+            const uintptr_t *kept = (const uintptr_t *)(void *)PyBytes_AS_STRING(b->note);
+            Py_SETREF(alloc_t, trace_from_ids(self->base.st, kept, frames));
+            Py_SETREF(free_t, alloc_t ? trace_from_ids(self->base.st, kept + frames, frames) : NULL);
+        }
     }
-    PyObject *alloc_t = noted ? PyTuple_GET_ITEM(b->note, 0) : Py_None;
-    PyObject *free_t = noted ? PyTuple_GET_ITEM(b->note, 1) : Py_None;
+    if (here == NULL || alloc_t == NULL || free_t == NULL) {
+        Py_XDECREF(here);
+        Py_XDECREF(alloc_t);
+        Py_XDECREF(free_t);
+        return NULL;
+    }
     PyObject *rec = Py_BuildValue("(isknnnnOOO)", (int)ZH_DEBUG_DOUBLE_FREE,
                                   "Double free detected (the allocator has since released or reused the block's "
                                   "memory; zheap kept the traces).",
                                   (unsigned long)(uintptr_t)b->ptr, (Py_ssize_t)b->len, (Py_ssize_t)0,
                                   (Py_ssize_t)zh_alignment_bytes(b->align), (Py_ssize_t)0, alloc_t, free_t, here);
     Py_DECREF(here);
+    Py_DECREF(alloc_t);
+    Py_DECREF(free_t);
     if (rec == NULL) return NULL;
     PyObject *exc = record_exception(self, rec);
     Py_DECREF(rec);
@@ -497,27 +517,31 @@ static PyObject *freed_block_or_null(DebugObject *self, PyObject *view) {
     return b != NULL && b->state == ZX_FREED ? (PyObject *)b : NULL;
 }
 
-/* After a successful free: remember the block's allocation and first-free
- * traces on the Block, for a double free the core can no longer see. */
-static void note_traces(DebugObject *self, ZxBlock *b, PyObject *alloc_trace) {
-    if (alloc_trace == NULL || b->len == 0) return;
+/* Before a free: the block's allocation trace ids (frames words), copied
+ * into a bytes object twice as long; after it, the first-free ids fill the
+ * second half, and the Block keeps it for a double free the core can no
+ * longer see. Ids, not Trace objects: a free must stay cheap. */
+static PyObject *note_alloc_trace(DebugObject *self, ZxBlock *b) {
+    size_t frames = self->dbg.config.stack_trace_frames;
+    const uintptr_t *at = zh_debug_trace_of(&self->dbg, b->ptr, b->len, b->align, ZH_DEBUG_TRACE_ALLOC);
+    PyObject *note = PyBytes_FromStringAndSize(NULL, (Py_ssize_t)(2 * frames * sizeof(uintptr_t)));
+    if (note == NULL) {
+        PyErr_Clear(); /* only a diagnostic */
+        return NULL;
+    }
+    uintptr_t *ids = (uintptr_t *)(void *)PyBytes_AS_STRING(note);
+    memset(ids, 0, 2 * frames * sizeof(uintptr_t));
+    if (at != NULL) memcpy(ids, at, frames * sizeof(uintptr_t));
+    return note;
+}
+
+static void note_free_trace(DebugObject *self, ZxBlock *b, PyObject *note) {
+    size_t frames = self->dbg.config.stack_trace_frames;
+    uintptr_t *ids = (uintptr_t *)(void *)PyBytes_AS_STRING(note) + frames;
     const uintptr_t *ft = zh_debug_trace_of(&self->dbg, b->ptr, b->len, b->align, ZH_DEBUG_TRACE_FREE);
-    PyObject *free_trace;
-    if (ft != NULL) {
-        free_trace = trace_from_ids(self->base.st, ft, self->dbg.config.stack_trace_frames);
-    } else { /* the metadata is gone already: capture the free here */
-        uintptr_t ids[64];
-        memset(ids, 0, sizeof ids);
-        capture_hook(self, 0, ids, self->dbg.config.stack_trace_frames);
-        free_trace = trace_from_ids(self->base.st, ids, self->dbg.config.stack_trace_frames);
-    }
-    if (free_trace == NULL) {
-        PyErr_Clear(); /* only a diagnostic: the free itself succeeded */
-        return;
-    }
-    Py_XSETREF(b->note, PyTuple_Pack(2, alloc_trace, free_trace));
-    if (b->note == NULL) PyErr_Clear();
-    Py_DECREF(free_trace);
+    if (ft != NULL) memcpy(ids, ft, frames * sizeof(uintptr_t));
+    else capture_hook(self, 0, ids, frames); /* the metadata is gone already: capture it here */
+    Py_XSETREF(b->note, Py_NewRef(note));
 }
 
 static PyObject *Debug_free(PyObject *op, PyObject *view) {
@@ -526,18 +550,15 @@ static PyObject *Debug_free(PyObject *op, PyObject *view) {
     ZxBlock *b = zx_block_of_view(&self->base, view);
     if (b != NULL && b->state == ZX_FREED) return double_free(self, b, false);
     bool keep = b != NULL && b->state == ZX_LIVE && b->len != 0 && self->dbg.config.stack_trace_frames != 0;
-    PyObject *alloc_trace = NULL;
+    PyObject *note = NULL;
     if (keep) {
         Py_INCREF(b); /* freeing breaks the cycle that holds it */
-        alloc_trace = trace_from_ids(self->base.st,
-                                     zh_debug_trace_of(&self->dbg, b->ptr, b->len, b->align, ZH_DEBUG_TRACE_ALLOC),
-                                     self->dbg.config.stack_trace_frames);
-        if (alloc_trace == NULL) PyErr_Clear();
+        note = note_alloc_trace(self, b);
     }
     PyObject *r = zx_free_view(&self->base, view, "free");
     if (keep) {
-        if (r != NULL) note_traces(self, b, alloc_trace);
-        Py_XDECREF(alloc_trace);
+        if (r != NULL && note != NULL) note_free_trace(self, b, note);
+        Py_XDECREF(note);
         Py_DECREF(b);
     }
     return r;
@@ -562,6 +583,100 @@ static PyObject *Debug_remap(PyObject *op, PyObject *const *args, Py_ssize_t nar
 }
 static PyObject *Debug_realloc(PyObject *op, PyObject *const *args, Py_ssize_t nargs, PyObject *kwnames) {
     return Debug_resize_like(op, args, nargs, kwnames, "realloc");
+}
+
+/* --- the address-level interface ----------------------------------------------------- */
+
+static int parse_address_args(DebugObject *self, PyObject *const *args, Py_ssize_t nargs, PyObject *kwnames,
+                              const char *fn, int nreq, uintptr_t *addr, Py_ssize_t *len, zh_alignment *al) {
+    static const char *const free_names[] = {"address", "length", "alignment"};
+    static const char *const alloc_names[] = {"length", "alignment"};
+    const char *const *names = nreq == 2 ? free_names : alloc_names;
+    int nmax = nreq == 2 ? 3 : 2;
+    PyObject *a[3] = {NULL, NULL, NULL};
+    if (zx_parse_args(fn, names, nreq == 2 ? 2 : 1, nmax, args, nargs, kwnames, a) < 0) return -1;
+    int li = nreq == 2 ? 1 : 0;
+    if (nreq == 2) {
+        size_t v = 0;
+        if (parse_size_kw(a[0], "address", &v) < 0) return -1;
+        *addr = (uintptr_t)v;
+    }
+    if (zx_parse_length(a[li], "length", len) < 0 || zx_parse_alignment(&self->base, a[li + 1], al) < 0) return -1;
+    if (*len == 0) {
+        PyErr_Format(PyExc_ValueError, "%s(): length must be >= 1 (the vtable never sees 0)", fn);
+        return -1;
+    }
+    return 0;
+}
+
+PyDoc_STRVAR(Debug_raw_alloc_doc,
+             "raw_alloc($self, /, length, alignment=1)\n--\n\n"
+             "Zig's rawAlloc for learners: allocate and return the address (an int), with\n"
+             "no view. The block is the allocator's like any other (leaks() lists it);\n"
+             "give it back with raw_free(). MemoryError when out of memory.");
+
+static PyObject *Debug_raw_alloc(PyObject *op, PyObject *const *args, Py_ssize_t nargs, PyObject *kwnames) {
+    DebugObject *self = Debug_CAST(op);
+    Py_ssize_t len;
+    zh_alignment al;
+    if (zx_check_open(&self->base) < 0 ||
+        parse_address_args(self, args, nargs, kwnames, "raw_alloc", 0, NULL, &len, &al) < 0)
+        return NULL;
+    void *p = zh_raw_alloc(self->base.a, (size_t)len, al, 0);
+    zx_flush_chain(&self->base);
+    if (p == NULL)
+        return PyErr_Format(PyExc_MemoryError, "zheap.DebugAllocator: out of memory allocating %zd bytes", len);
+    return PyLong_FromVoidPtr(p);
+}
+
+PyDoc_STRVAR(Debug_raw_free_doc,
+             "raw_free($self, /, address, length, alignment=1)\n--\n\n"
+             "Zig's rawFree for learners, checked the way the DebugAllocator checks it:\n"
+             "an address it never handed out raises InvalidFreeError (reason 'not owned')\n"
+             "and changes nothing; a freed one DoubleFreeError; a wrong length or alignment\n"
+             "InvalidFreeError ('wrong size' / 'wrong alignment') -- after the free, which\n"
+             "Zig lets go on. Memory behind a live view, or while another allocator draws\n"
+             "from this one, is refused (InvalidFreeError 'in use by a view' / BufferError).");
+
+static PyObject *Debug_raw_free(PyObject *op, PyObject *const *args, Py_ssize_t nargs, PyObject *kwnames) {
+    DebugObject *self = Debug_CAST(op);
+    uintptr_t addr = 0;
+    Py_ssize_t len = 0;
+    zh_alignment al = 0;
+    if (zx_check_open(&self->base) < 0 ||
+        parse_address_args(self, args, nargs, kwnames, "raw_free", 2, &addr, &len, &al) < 0)
+        return NULL;
+    if (self->base.pins > 0) {
+        PyErr_SetString(PyExc_BufferError,
+                        "raw_free() refused: another allocator draws memory from this DebugAllocator");
+        return NULL;
+    }
+    /* A view's memory is the binding's to free: never through this door. The
+     * core would act on the slot containing `addr` (the address rounded down
+     * to the size class) or on the large block starting at `addr`; refuse
+     * when a live view's block starts there. */
+    unsigned cls = len <= 1 ? 0 : (unsigned)(sizeof(size_t) * 8 - (size_t)__builtin_clzl((unsigned long)len - 1));
+    if (cls < al) cls = al;
+    uintptr_t target = cls < self->dbg.small_bucket_count ? addr & ~(((uintptr_t)1 << cls) - 1) : addr;
+    for (ZxBlock *b = self->base.live; b != NULL; b = b->next) {
+        if (b->len == 0 || (uintptr_t)b->ptr != target) continue;
+        PyObject *rec = Py_BuildValue("(isknnnnOOO)", (int)ZH_DEBUG_INVALID_FREE,
+                                      "raw_free(): the memory belongs to a live view; free the view instead.",
+                                      (unsigned long)addr, len, (Py_ssize_t)0, (Py_ssize_t)zh_alignment_bytes(al),
+                                      (Py_ssize_t)0, Py_None, Py_None, Py_None);
+        PyObject *exc = rec ? record_exception(self, rec) : NULL;
+        PyObject *reason = exc ? PyUnicode_FromString("in use by a view") : NULL;
+        if (reason != NULL && PyObject_SetAttrString(exc, "reason", reason) == 0)
+            PyErr_SetObject((PyObject *)Py_TYPE(exc), exc);
+        Py_XDECREF(reason);
+        Py_XDECREF(exc);
+        Py_XDECREF(rec);
+        return NULL;
+    }
+    zh_raw_free(self->base.a, (void *)addr, (size_t)len, al, 0);
+    if (raise_reported(self) < 0) return NULL;
+    zx_flush_chain(&self->base);
+    Py_RETURN_NONE;
 }
 
 /* --- leaks and lifetime ------------------------------------------------------------- */
@@ -839,7 +954,7 @@ static int Debug_set_limit(PyObject *op, PyObject *value, void *c) {
         PyErr_SetString(PyExc_AttributeError, "cannot delete requested_memory_limit");
         return -1;
     }
-    size_t v;
+    size_t v = 0;
     if (parse_size_kw(value, "requested_memory_limit", &v) < 0) {
         /* A limit beyond the address space is no limit. */
         if (!PyErr_ExceptionMatches(PyExc_OverflowError)) return -1;
@@ -880,6 +995,8 @@ static PyMethodDef Debug_methods[] = {
      "remap($self, /, view, new_length)\n--\n\nAs Allocator.remap; a freed view raises DoubleFreeError."},
     {"realloc", (PyCFunction)(void (*)(void))Debug_realloc, METH_FASTCALL | METH_KEYWORDS,
      "realloc($self, /, view, new_length)\n--\n\nAs Allocator.realloc; a freed view raises DoubleFreeError."},
+    {"raw_alloc", (PyCFunction)(void (*)(void))Debug_raw_alloc, METH_FASTCALL | METH_KEYWORDS, Debug_raw_alloc_doc},
+    {"raw_free", (PyCFunction)(void (*)(void))Debug_raw_free, METH_FASTCALL | METH_KEYWORDS, Debug_raw_free_doc},
     {"deinit", Debug_deinit, METH_NOARGS, Debug_deinit_doc},
     {"detect_leaks", Debug_detect_leaks, METH_NOARGS, Debug_detect_leaks_doc},
     {"leaks", Debug_leaks, METH_NOARGS, Debug_leaks_doc},

@@ -140,6 +140,8 @@ PyObject *zx_free_view(ZxAllocator *self, PyObject *view, const char *fn);
 PyObject *zx_resize_view(ZxAllocator *self, PyObject *const *args, Py_ssize_t nargs, PyObject *kwnames,
                          const char *name);
 int zx_parse_length(PyObject *obj, const char *what, Py_ssize_t *out);
+int zx_parse_args(const char *fn, const char *const *names, int nreq, int nmax, PyObject *const *args,
+                  Py_ssize_t nargs, PyObject *kwnames, PyObject **out);
 void zx_flush_chain(ZxAllocator *self);
 
 /* composable.c */

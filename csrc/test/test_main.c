@@ -1086,16 +1086,20 @@ static bool test_debug_detects_misuse(void) {
     zh_raw_free(a, foreign, 1 << 20, 0, 0); /* large path: unknown address */
     EXPECT(rep.counts[ZH_DEBUG_INVALID_FREE] == 2);
     free(foreign);
+    /* a slot of a live page never handed out, and the page's metadata: Invalid free */
+    zh_raw_free(a, keep + 8 * 100, 8, 0, 0);
+    zh_raw_free(a, keep + d.config.page_size - 8, 8, 0, 0);
+    EXPECT(rep.counts[ZH_DEBUG_INVALID_FREE] == 4 && rep.counts[ZH_DEBUG_DOUBLE_FREE] == 2);
     /* the slot's page is released once empty: a later double free reads nothing */
     zh_free(a, keep, 1, 8, 0);
     EXPECT(zh_debug_block_state_of(&d, keep, 8, 0) == ZH_DEBUG_UNKNOWN);
     zh_free(a, keep, 1, 8, 0);
-    EXPECT(rep.counts[ZH_DEBUG_INVALID_FREE] == 3);
+    EXPECT(rep.counts[ZH_DEBUG_INVALID_FREE] == 5);
     /* a large double free without retained metadata: Invalid free */
     void *big = zh_alloc(a, 1, 1 << 20, 0);
     zh_free(a, big, 1, 1 << 20, 0);
     zh_free(a, big, 1, 1 << 20, 0);
-    EXPECT(rep.counts[ZH_DEBUG_INVALID_FREE] == 4);
+    EXPECT(rep.counts[ZH_DEBUG_INVALID_FREE] == 6);
     EXPECT(zh_debug_deinit(&d) == ZH_CHECK_OK && rep.counts[ZH_DEBUG_LEAK] == 0);
     return true;
 }
