@@ -7,17 +7,20 @@ Each wraps the allocator in a ValidationAllocator (as Zig does) and raises
 pytest does not collect them when imported into a test module.
 
 The Hypothesis state machine lives in :mod:`zheap.testing.machine` (it needs the
-``test`` extra).
+``test`` extra); the pytest fixture ``leak_check`` (a DebugAllocator that fails the test
+on a leak) in :mod:`zheap.testing.fixtures`, also reachable as ``zheap.testing.leak_check``.
 """
 
 from __future__ import annotations
 
 import ctypes
 import struct
+from typing import Any
 
 from .. import Allocator, address_of, page_size, page_size_min, validation_wrap
 
 __all__ = [
+    "leak_check",
     "test_allocator",
     "test_allocator_aligned",
     "test_allocator_large_alignment",
@@ -162,3 +165,12 @@ for _fn in (
 ):
     _fn.__test__ = False  # type: ignore[attr-defined]
 del _fn
+
+
+def __getattr__(name: str) -> Any:
+    """Import the pytest fixture lazily: zheap.testing works without pytest."""
+    if name == "leak_check":
+        from .fixtures import leak_check
+
+        return leak_check
+    raise AttributeError(f"module 'zheap.testing' has no attribute {name!r}")
