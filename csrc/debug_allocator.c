@@ -151,7 +151,8 @@ static void report(zh_debug *d, zh_debug_report *r) {
     else default_report(r);
 }
 
-static void report_simple(zh_debug *d, zh_debug_report_kind kind, const char *message, uintptr_t addr, size_t len) {
+static ZH_COLD void report_simple(zh_debug *d, zh_debug_report_kind kind, const char *message, uintptr_t addr,
+                                  size_t len) {
     zh_debug_report r = {.kind = kind, .message = message, .address = addr, .length = len};
     report(d, &r);
 }
@@ -163,8 +164,8 @@ static void info(zh_debug *d, const char *message, uintptr_t addr, size_t len, s
 }
 
 /* reportDoubleFree: the second-free trace is captured on the spot. */
-static void report_double_free(zh_debug *d, uintptr_t ret_addr, uintptr_t addr, size_t len, const uintptr_t *alloc_t,
-                               const uintptr_t *free_t) {
+static ZH_COLD void report_double_free(zh_debug *d, uintptr_t ret_addr, uintptr_t addr, size_t len,
+                                      const uintptr_t *alloc_t, const uintptr_t *free_t) {
     uintptr_t here[64];
     capture(d, ret_addr, here);
     zh_debug_report r = {.kind = ZH_DEBUG_DOUBLE_FREE, .message = "Double free detected.", .address = addr,
@@ -176,8 +177,8 @@ static void report_double_free(zh_debug *d, uintptr_t ret_addr, uintptr_t addr, 
 }
 
 /* A size or alignment mismatch on free/resize: logged, and the call goes on. */
-static void report_mismatch(zh_debug *d, zh_debug_report_kind kind, uintptr_t ret_addr, uintptr_t addr,
-                            size_t recorded, size_t given, const uintptr_t *alloc_t) {
+static ZH_COLD void report_mismatch(zh_debug *d, zh_debug_report_kind kind, uintptr_t ret_addr, uintptr_t addr,
+                                   size_t recorded, size_t given, const uintptr_t *alloc_t) {
     uintptr_t here[64];
     capture(d, ret_addr, here);
     char msg[128];
@@ -335,17 +336,20 @@ static uint32_t calculate_slot_count(const zh_debug *d, unsigned size_class_inde
     return end <= page_size ? (uint32_t)lower : 0;
 }
 
-static zh_debug_bucket *bucket_from_page(const zh_debug *d, uintptr_t page, size_t slots) {
-    uintptr_t unaligned = page + d->config.page_size - bucket_size(d, slots);
+/* Per-class layout, computed once at init (Zig's is comptime). */
+static zh_debug_bucket *bucket_from_page(const zh_debug *d, uintptr_t page, size_t cls) {
+    uintptr_t unaligned = page + d->config.page_size - d->layout_[cls].bucket_size;
     return (zh_debug_bucket *)(unaligned & ~(uintptr_t)(_Alignof(zh_debug_bucket) - 1));
 }
 static uintptr_t *used_bits(zh_debug_bucket *b) { return (uintptr_t *)(void *)((char *)b + sizeof *b); }
-static uint32_t *requested_sizes(zh_debug_bucket *b, size_t slots) {
-    return (uint32_t *)(void *)((char *)b + requested_sizes_start(slots));
+static uint32_t *requested_sizes(const zh_debug *d, zh_debug_bucket *b, size_t cls) {
+    return (uint32_t *)(void *)((char *)b + d->layout_[cls].sizes_offset);
 }
-static uint8_t *slot_aligns(zh_debug_bucket *b, size_t slots) { return (uint8_t *)b + aligns_start(slots); }
-static uintptr_t *slot_trace(const zh_debug *d, zh_debug_bucket *b, size_t slots, size_t slot, int kind) {
-    uintptr_t *start = (uintptr_t *)(void *)((char *)b + traces_start(d, slots));
+static uint8_t *slot_aligns(const zh_debug *d, zh_debug_bucket *b, size_t cls) {
+    return (uint8_t *)b + d->layout_[cls].aligns_offset;
+}
+static uintptr_t *slot_trace(const zh_debug *d, zh_debug_bucket *b, size_t cls, size_t slot, int kind) {
+    uintptr_t *start = (uintptr_t *)(void *)((char *)b + d->layout_[cls].traces_offset);
     return start + d->config.stack_trace_frames * (2 * slot + (size_t)kind);
 }
 static uintptr_t page_of(const zh_debug *d, const zh_debug_bucket *b) {
@@ -369,13 +373,17 @@ int zh_debug_init(zh_debug *self, zh_allocator backing, const zh_debug_config *c
     unsigned log2_page = zh_alignment_from_bytes(c.page_size);
     self->small_bucket_count = log2_page - 1;
     for (unsigned i = 0; i < self->small_bucket_count; i++) {
-        self->slot_counts[i] = calculate_slot_count(self, i);
+        size_t slots = self->slot_counts[i] = calculate_slot_count(self, i);
         /* A page too small for two slots plus metadata: that class (and every
          * larger one) is served as large allocations instead. */
-        if (self->slot_counts[i] == 0) {
+        if (slots == 0) {
             self->small_bucket_count = i;
             break;
         }
+        self->layout_[i].bucket_size = (uint32_t)bucket_size(self, slots);
+        self->layout_[i].sizes_offset = (uint32_t)requested_sizes_start(slots);
+        self->layout_[i].aligns_offset = (uint32_t)aligns_start(slots);
+        self->layout_[i].traces_offset = (uint32_t)traces_start(self, slots);
     }
     return 0;
 }
@@ -401,7 +409,7 @@ static unsigned size_class_of(size_t len, zh_alignment al) {
 
 typedef struct slot_ref {
     zh_debug_bucket *bucket;
-    size_t slots, index;
+    size_t cls, index;
 } slot_ref;
 
 /* The bucket slot behind (addr, class), or an "Invalid free" report and
@@ -418,14 +426,14 @@ static bool known_page(zh_debug *d, uintptr_t page, unsigned cls) {
     return d->last_class == cls;
 }
 
-static bool find_slot(zh_debug *d, uintptr_t addr, unsigned cls, slot_ref *out) {
+static ZH_INLINE bool find_slot(zh_debug *d, uintptr_t addr, unsigned cls, slot_ref *out) {
     uintptr_t page = addr & ~(uintptr_t)(d->config.page_size - 1);
     if (!known_page(d, page, cls)) {
         report_simple(d, ZH_DEBUG_INVALID_FREE, "Invalid free", addr, 0);
         return false;
     }
     size_t slots = d->slot_counts[cls];
-    zh_debug_bucket *b = bucket_from_page(d, page, slots);
+    zh_debug_bucket *b = bucket_from_page(d, page, cls);
     size_t index = (addr - page) >> cls;
     /* Past the slots (metadata), or a slot never handed out: Zig reads the
      * used bit there and calls the latter a double free (with empty traces). */
@@ -433,7 +441,7 @@ static bool find_slot(zh_debug *d, uintptr_t addr, unsigned cls, slot_ref *out) 
         report_simple(d, ZH_DEBUG_INVALID_FREE, "Invalid free", addr, 0);
         return false;
     }
-    *out = (slot_ref){b, slots, index};
+    *out = (slot_ref){b, cls, index};
     return true;
 }
 
@@ -443,25 +451,27 @@ static bool slot_used(const slot_ref *s) {
 
 /* The checks free and resize share on a small slot: false when the call
  * must stop (double free or invalid free, already reported). */
-static bool check_small(zh_debug *d, const slot_ref *s, uintptr_t addr, size_t len, zh_alignment al,
-                        uintptr_t ret_addr) {
+static ZH_INLINE bool check_small(zh_debug *d, const slot_ref *s, uintptr_t addr, size_t len, zh_alignment al,
+                                  uintptr_t ret_addr) {
     if (!slot_used(s)) {
-        report_double_free(d, ret_addr, addr, len, slot_trace(d, s->bucket, s->slots, s->index, ZH_DEBUG_TRACE_ALLOC),
-                           slot_trace(d, s->bucket, s->slots, s->index, ZH_DEBUG_TRACE_FREE));
+        report_double_free(d, ret_addr, addr, len, slot_trace(d, s->bucket, s->cls, s->index, ZH_DEBUG_TRACE_ALLOC),
+                           slot_trace(d, s->bucket, s->cls, s->index, ZH_DEBUG_TRACE_FREE));
         return false;
     }
     if (!d->config.safety) return true;
-    uint32_t requested = requested_sizes(s->bucket, s->slots)[s->index];
+    uint32_t requested = requested_sizes(d, s->bucket, s->cls)[s->index];
     if (requested == 0) {
         report_simple(d, ZH_DEBUG_INVALID_FREE, "Invalid free", addr, len);
         return false;
     }
-    zh_alignment slot_al = slot_aligns(s->bucket, s->slots)[s->index];
-    const uintptr_t *alloc_t = slot_trace(d, s->bucket, s->slots, s->index, ZH_DEBUG_TRACE_ALLOC);
-    if (len != requested) report_mismatch(d, ZH_DEBUG_SIZE_MISMATCH, ret_addr, addr, requested, len, alloc_t);
-    if (al != slot_al)
-        report_mismatch(d, ZH_DEBUG_ALIGNMENT_MISMATCH, ret_addr, addr, zh_alignment_bytes(slot_al),
-                        zh_alignment_bytes(al), alloc_t);
+    zh_alignment slot_al = slot_aligns(d, s->bucket, s->cls)[s->index];
+    if (len != requested || al != slot_al) {
+        const uintptr_t *alloc_t = slot_trace(d, s->bucket, s->cls, s->index, ZH_DEBUG_TRACE_ALLOC);
+        if (len != requested) report_mismatch(d, ZH_DEBUG_SIZE_MISMATCH, ret_addr, addr, requested, len, alloc_t);
+        if (al != slot_al)
+            report_mismatch(d, ZH_DEBUG_ALIGNMENT_MISMATCH, ret_addr, addr, zh_alignment_bytes(slot_al),
+                            zh_alignment_bytes(al), alloc_t);
+    }
     return true;
 }
 
@@ -482,21 +492,21 @@ static void *alloc_small(zh_debug *d, size_t len, zh_alignment al, unsigned cls,
         page_rec *pr =
             (page_rec *)d->pages.entries + tbl_put_assume_capacity(&d->pages, sizeof(page_rec), 0, page);
         pr->size_class = cls;
-        b = bucket_from_page(d, page, slots);
+        b = bucket_from_page(d, page, cls);
         *b = (zh_debug_bucket){1, 0, d->buckets[cls], NULL, d->config.canary};
         if (b->prev != NULL) b->prev->next = b;
         d->buckets[cls] = b;
         if (!d->config.backing_allocator_zeroes) {
             memset(used_bits(b), 0, used_bits_count(slots) * sizeof(uintptr_t));
-            if (d->config.safety) memset(requested_sizes(b, slots), 0, slots * sizeof(uint32_t));
+            if (d->config.safety) memset(requested_sizes(d, b, cls), 0, slots * sizeof(uint32_t));
         }
         index = 0;
     }
     used_bits(b)[index / WORD_BITS] |= (uintptr_t)1 << (index % WORD_BITS);
-    if (d->config.stack_trace_frames) capture(d, ret_addr, slot_trace(d, b, slots, index, ZH_DEBUG_TRACE_ALLOC));
+    if (d->config.stack_trace_frames) capture(d, ret_addr, slot_trace(d, b, cls, index, ZH_DEBUG_TRACE_ALLOC));
     if (d->config.safety) {
-        requested_sizes(b, slots)[index] = (uint32_t)len;
-        slot_aligns(b, slots)[index] = al;
+        requested_sizes(d, b, cls)[index] = (uint32_t)len;
+        slot_aligns(d, b, cls)[index] = al;
     }
     uintptr_t addr = page + (index << cls);
     if (d->config.verbose_log) {
@@ -513,10 +523,10 @@ static void free_small(zh_debug *d, void *mem, size_t len, zh_alignment al, unsi
     if (!find_slot(d, addr, cls, &s) || !check_small(d, &s, addr, len, al, ret_addr)) return;
     zh_debug_bucket *b = s.bucket;
     if (d->config.enable_memory_limit)
-        d->total_requested_bytes -= d->config.safety ? requested_sizes(b, s.slots)[s.index] : len;
-    if (d->config.stack_trace_frames) capture(d, ret_addr, slot_trace(d, b, s.slots, s.index, ZH_DEBUG_TRACE_FREE));
+        d->total_requested_bytes -= d->config.safety ? requested_sizes(d, b, s.cls)[s.index] : len;
+    if (d->config.stack_trace_frames) capture(d, ret_addr, slot_trace(d, b, s.cls, s.index, ZH_DEBUG_TRACE_FREE));
     used_bits(b)[s.index / WORD_BITS] &= ~((uintptr_t)1 << (s.index % WORD_BITS));
-    if (d->config.safety) requested_sizes(b, s.slots)[s.index] = 0;
+    if (d->config.safety) requested_sizes(d, b, s.cls)[s.index] = 0;
     b->freed_count++;
     if (b->freed_count == b->allocated_count) {
         /* Empty (full or not): unlink it; give the page back unless never_unmap. */
@@ -549,7 +559,7 @@ static bool resize_small(zh_debug *d, void *mem, size_t len, zh_alignment al, si
     if (new_cls != cls) return false;
     if (d->config.enable_memory_limit) {
         /* Without safety Zig skips this (the total drifts); zheap accounts. */
-        size_t old = d->config.safety ? requested_sizes(s.bucket, s.slots)[s.index] : len;
+        size_t old = d->config.safety ? requested_sizes(d, s.bucket, s.cls)[s.index] : len;
         size_t total = d->total_requested_bytes - old + new_len;
         if (total > d->total_requested_bytes && total > d->requested_memory_limit) return false;
         d->total_requested_bytes = total;
@@ -561,9 +571,9 @@ static bool resize_small(zh_debug *d, void *mem, size_t len, zh_alignment al, si
         info(d, msg, addr, len, new_len);
     }
     if (d->config.safety) {
-        requested_sizes(s.bucket, s.slots)[s.index] = (uint32_t)new_len;
+        requested_sizes(d, s.bucket, s.cls)[s.index] = (uint32_t)new_len;
         if (d->config.resize_stack_traces && d->config.stack_trace_frames)
-            capture(d, ret_addr, slot_trace(d, s.bucket, s.slots, s.index, ZH_DEBUG_TRACE_ALLOC));
+            capture(d, ret_addr, slot_trace(d, s.bucket, s.cls, s.index, ZH_DEBUG_TRACE_ALLOC));
     }
     return true;
 }
@@ -751,14 +761,13 @@ zh_allocator zh_debug_allocator(zh_debug *self) { return (zh_allocator){self, &d
 int zh_debug_walk_live(zh_debug *self, zh_debug_block_fn fn, void *user) {
     size_t frames = self->config.stack_trace_frames;
     for (unsigned c = 0; c < self->small_bucket_count; c++) {
-        size_t slots = self->slot_counts[c];
         for (zh_debug_bucket *b = self->buckets[c]; b != NULL; b = b->prev) {
             for (size_t i = 0; i < b->allocated_count; i++) {
                 if (!((used_bits(b)[i / WORD_BITS] >> (i % WORD_BITS)) & 1)) continue;
-                size_t len = self->config.safety ? requested_sizes(b, slots)[i] : (size_t)1 << c;
-                size_t al = self->config.safety ? zh_alignment_bytes(slot_aligns(b, slots)[i]) : 0;
+                size_t len = self->config.safety ? requested_sizes(self, b, c)[i] : (size_t)1 << c;
+                size_t al = self->config.safety ? zh_alignment_bytes(slot_aligns(self, b, c)[i]) : 0;
                 int rc = fn(user, page_of(self, b) + (i << c), len, al,
-                            slot_trace(self, b, slots, i, ZH_DEBUG_TRACE_ALLOC), frames);
+                            slot_trace(self, b, c, i, ZH_DEBUG_TRACE_ALLOC), frames);
                 if (rc != 0) return rc;
             }
         }
@@ -836,11 +845,10 @@ static zh_debug_block_state locate(zh_debug *d, const void *ptr, size_t len, zh_
     }
     uintptr_t page = addr & ~(uintptr_t)(d->config.page_size - 1);
     if (!known_page(d, page, cls)) return ZH_DEBUG_UNKNOWN;
-    size_t slots = d->slot_counts[cls];
-    zh_debug_bucket *b = bucket_from_page(d, page, slots);
+    zh_debug_bucket *b = bucket_from_page(d, page, cls);
     size_t index = (addr - page) >> cls;
     if (b->canary != d->config.canary || index >= b->allocated_count) return ZH_DEBUG_UNKNOWN;
-    *slot = (slot_ref){b, slots, index};
+    *slot = (slot_ref){b, cls, index};
     return slot_used(slot) ? ZH_DEBUG_LIVE : ZH_DEBUG_FREED;
 }
 
@@ -862,7 +870,7 @@ const uintptr_t *zh_debug_trace_of(zh_debug *self, const void *ptr, size_t len, 
     const uintptr_t *t = NULL;
     if (locate(self, ptr, len, al, &slot, &li) != ZH_DEBUG_UNKNOWN) {
         if (li != SIZE_MAX) t = kind < (int)trace_n(self) ? large_trace(self, li, kind) : NULL;
-        else t = slot_trace(self, slot.bucket, slot.slots, slot.index, kind);
+        else t = slot_trace(self, slot.bucket, slot.cls, slot.index, kind);
     }
     unlock(self);
     return t;

@@ -28,6 +28,10 @@ static inline bool _zh_mul(size_t a, size_t b, size_t *out) {
     return !__builtin_mul_overflow(a, b, out);
 }
 
+/* Hot paths inline their checks and keep the reporting out of line. */
+#define ZH_INLINE inline __attribute__((always_inline))
+#define ZH_COLD __attribute__((cold, noinline))
+
 /* Unconditional panic (Zig's @panic): print and abort. */
 _Noreturn void _zh_panic(const char *message);
 

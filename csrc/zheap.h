@@ -553,6 +553,9 @@ typedef struct zh_debug {
     zh_mutex mutex_;
     unsigned small_bucket_count;
     uint32_t slot_counts[ZH_DEBUG_MAX_BUCKETS];
+    struct {
+        uint32_t bucket_size, sizes_offset, aligns_offset, traces_offset;
+    } layout_[ZH_DEBUG_MAX_BUCKETS]; /* metadata offsets per size class */
     zh_debug_bucket *buckets[ZH_DEBUG_MAX_BUCKETS]; /* newest bucket of each class */
     zh_debug_table large;  /* address -> large allocation record */
     zh_debug_table pages;  /* bucket page -> size class: frees never read unknown memory */
