@@ -459,6 +459,30 @@ void zh_memory_pool_destroy(zh_memory_pool *self, void *item);
 size_t zh_memory_pool_free_count(const zh_memory_pool *self, size_t limit);
 
 /* ------------------------------------------------------------------------
+ * SmpAllocator (smp_allocator): the general-purpose, multi-threaded one.
+ * ---------------------------------------------------------------------- */
+
+#define ZH_SMP_MAX_THREADS 128
+#define ZH_SMP_SLAB_LEN ((size_t)(ZH_PAGE_SIZE_MAX > 65536 ? ZH_PAGE_SIZE_MAX : 65536))
+#define ZH_SMP_MIN_CLASS 3 /* log2(sizeof(size_t)) on 64-bit; checked in the .c */
+#define ZH_SMP_SIZE_CLASS_COUNT (ZH_SMP_SLAB_LEN == 65536 ? 13 : 15) /* log2(slab) - 3; asserted */
+
+/* The process-wide allocator (Zig's global): any thread, no init, no
+ * deinit. Its slabs are never given back, as in Zig. */
+zh_allocator zh_smp_allocator(void);
+
+/* Introspection for learners (not in Zig): one thread slot's caches, read
+ * under that slot's lock. free_counts[c] is the length of the free list of
+ * class c (slot size 8 << c), slabs[c] the slabs this slot mapped for it. */
+typedef struct zh_smp_slot_stats {
+    size_t free_counts[ZH_SMP_SIZE_CLASS_COUNT];
+    size_t slabs[ZH_SMP_SIZE_CLASS_COUNT];
+} zh_smp_slot_stats;
+/* The number of slots in use (Zig's cpu_count: min(CPUs, 128)). */
+unsigned zh_smp_slot_count(void);
+void zh_smp_slot_stats_of(unsigned slot, zh_smp_slot_stats *out);
+
+/* ------------------------------------------------------------------------
  * Check (returned by DebugAllocator.deinit).
  * ---------------------------------------------------------------------- */
 

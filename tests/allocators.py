@@ -9,6 +9,12 @@ ALLOCATORS = [
     ("raw_c_allocator", lambda: zheap.raw_c_allocator, False),
     ("validation_wrap(page_allocator)", lambda: zheap.validation_wrap(zheap.page_allocator), True),
     ("PageAllocator()", zheap.PageAllocator, True),
+    ("smp_allocator", lambda: zheap.smp_allocator, True),
+    (
+        "ArenaAllocator(ThreadSafeAllocator(smp_allocator))",
+        lambda: zheap.ArenaAllocator(zheap.ThreadSafeAllocator(zheap.smp_allocator)),
+        True,
+    ),
     ("FixedBufferAllocator(8 MiB)", lambda: zheap.FixedBufferAllocator(8 << 20), True),
     (
         "FixedBufferAllocator(bytearray).thread_safe_allocator()",

@@ -34,6 +34,7 @@ from ._zheap import (
     MemoryPoolExtra,
     PageAllocator,
     RawCAllocator,
+    SmpAllocator,
     StackFallbackAllocator,
     StackFallbackInterface,
     ThreadSafeAllocator,
@@ -49,6 +50,7 @@ from ._zheap import (
     page_size_min,
     raw_c_allocator,
     raw_c_max_alignment,
+    smp_allocator,
 )
 
 __version__ = "0.1.0"
@@ -97,6 +99,7 @@ __all__ = [
     "MemoryPoolExtra",
     "PageAllocator",
     "RawCAllocator",
+    "SmpAllocator",
     "StackFallbackAllocator",
     "StackFallbackInterface",
     "ThreadSafeAllocator",
@@ -114,6 +117,7 @@ __all__ = [
     "page_size_min",
     "raw_c_allocator",
     "raw_c_max_alignment",
+    "smp_allocator",
     "stack_fallback",
     "validation_wrap",
 ]

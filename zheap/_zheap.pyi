@@ -263,8 +263,16 @@ class DebugAllocator(Allocator):
     def __enter__(self) -> Self: ...
     def __exit__(self, *exc: object) -> None: ...
 
+@final
+class SmpAllocator(Allocator):
+    """Zig's SmpAllocator: the process-wide allocator for threaded programs."""
+
+    def __init__(self) -> None: ...
+    def stats(self) -> dict[str, Any]: ...
+
 page_allocator: PageAllocator
 c_allocator: CAllocator
+smp_allocator: SmpAllocator
 raw_c_allocator: RawCAllocator
 
 def page_size() -> int: ...

@@ -53,6 +53,7 @@ typedef struct zheap_state {
     PyTypeObject *MemoryPoolAligned_type;
     PyTypeObject *MemoryPoolExtra_type;
     PyTypeObject *DebugAllocator_type;
+    PyTypeObject *SmpAllocator_type;
     PyTypeObject *Trace_type;
     PyObject *DoubleFreeError;
     PyObject *InvalidFreeError;
@@ -155,6 +156,9 @@ int zx_wrappers_init_types(PyObject *module, zheap_state *st);
 /* debug.c */
 int zx_debug_init_types(PyObject *module, zheap_state *st);
 void zx_frames_clear(zx_frames *frames);
+
+/* general.c */
+int zx_general_init_types(PyObject *module, zheap_state *st);
 
 /* memory_pool.c */
 int zx_memory_pool_init_types(PyObject *module, zheap_state *st);

@@ -22,6 +22,7 @@ static int zheap_traverse(PyObject *m, visitproc visit, void *arg) {
     Py_VISIT(st->MemoryPoolAligned_type);
     Py_VISIT(st->MemoryPoolExtra_type);
     Py_VISIT(st->DebugAllocator_type);
+    Py_VISIT(st->SmpAllocator_type);
     Py_VISIT(st->Trace_type);
     Py_VISIT(st->DoubleFreeError);
     Py_VISIT(st->InvalidFreeError);
@@ -49,6 +50,7 @@ static int zheap_clear(PyObject *m) {
     Py_CLEAR(st->MemoryPoolAligned_type);
     Py_CLEAR(st->MemoryPoolExtra_type);
     Py_CLEAR(st->DebugAllocator_type);
+    Py_CLEAR(st->SmpAllocator_type);
     Py_CLEAR(st->Trace_type);
     Py_CLEAR(st->DoubleFreeError);
     Py_CLEAR(st->InvalidFreeError);
@@ -135,6 +137,7 @@ static int zheap_exec(PyObject *m) {
     if (zx_wrappers_init_types(m, st) < 0) return -1;
     if (zx_memory_pool_init_types(m, st) < 0) return -1;
     if (zx_debug_init_types(m, st) < 0) return -1;
+    if (zx_general_init_types(m, st) < 0) return -1;
     st->ZigPanic = PyErr_NewExceptionWithDoc(
         "zheap.ZigPanic",
         "A contract violation Zig would panic on (reported by a ValidationAllocator).",
@@ -143,6 +146,7 @@ static int zheap_exec(PyObject *m) {
     if (add_instance(m, "page_allocator", st->PageAllocator_type) < 0) return -1;
     if (add_instance(m, "c_allocator", st->CAllocator_type) < 0) return -1;
     if (add_instance(m, "raw_c_allocator", st->RawCAllocator_type) < 0) return -1;
+    if (add_instance(m, "smp_allocator", st->SmpAllocator_type) < 0) return -1;
     if (add_size(m, "page_size_min", zh_page_size_min) < 0) return -1;
     if (add_size(m, "page_size_max", zh_page_size_max) < 0) return -1;
     if (add_size(m, "raw_c_max_alignment", ZH_RAW_C_MAX_ALIGNMENT) < 0) return -1;

@@ -33,6 +33,12 @@ size_t _zh_prim_page_size(void);
 void _zh_prim_futex_wait(const uint32_t *addr, uint32_t expect);
 void _zh_prim_futex_wake_one(const uint32_t *addr);
 
+/* Give up the processor for a moment (sched_yield). */
+void _zh_prim_yield(void);
+
+/* Online processors, or 0 if unknown (SmpAllocator's getCpuCount). */
+unsigned _zh_prim_cpu_count(void);
+
 /* Up to n return addresses of the calling thread, innermost first; the
  * count (0 where the platform cannot). */
 size_t _zh_prim_backtrace(uintptr_t *out, size_t n);

@@ -88,3 +88,10 @@ size_t _zh_prim_backtrace(uintptr_t *out, size_t n) {
     return 0;
 #endif
 }
+
+unsigned _zh_prim_cpu_count(void) {
+    long n = sysconf(_SC_NPROCESSORS_ONLN);
+    return n > 0 ? (unsigned)n : 0;
+}
+
+void _zh_prim_yield(void) { (void)sched_yield(); }

@@ -1161,6 +1161,122 @@ static bool test_debug_threads(void) {
     return true;
 }
 
+/* --- SmpAllocator ----------------------------------------------------------- */
+
+static bool test_smp_suites(void) { return four(zh_smp_allocator()); }
+
+static bool test_smp_size_classes(void) {
+    zh_allocator a = zh_smp_allocator();
+    /* Same class: in place; another class: refused; large: page allocator. */
+    char *p = zh_raw_alloc(a, 20, 0, 0);
+    EXPECT(p != NULL && ((uintptr_t)p % 32) == 0);
+    EXPECT(zh_raw_resize(a, p, 20, 0, 32, 0) && !zh_raw_resize(a, p, 32, 0, 33, 0));
+    EXPECT(zh_raw_remap(a, p, 32, 0, 17, 0) == p && zh_raw_remap(a, p, 17, 0, 16, 0) == NULL);
+    zh_raw_free(a, p, 17, 0, 0);
+    /* LIFO reuse within this thread's slot */
+    char *q = zh_raw_alloc(a, 17, 0, 0);
+    EXPECT(q == p);
+    zh_raw_free(a, q, 17, 0, 0);
+    char *big = zh_raw_alloc(a, 1 << 20, 12, 0);
+    EXPECT(big != NULL && ((uintptr_t)big % 4096) == 0);
+    EXPECT(zh_raw_remap(a, big, 1 << 20, 12, 100, 0) == NULL); /* large never becomes small */
+    zh_raw_free(a, big, 1 << 20, 12, 0);
+    EXPECT(zh_smp_slot_count() >= 1 && zh_smp_slot_count() <= ZH_SMP_MAX_THREADS);
+    zh_smp_slot_stats st;
+    zh_smp_slot_stats_of(0, &st);
+    size_t slabs = 0;
+    for (int c = 0; c < ZH_SMP_SIZE_CLASS_COUNT; c++) slabs += st.slabs[c];
+    EXPECT(slabs >= 1);
+    return true;
+}
+
+/* Producers allocate random sizes, stamp each block with (thread, sequence)
+ * and hand half of them to the other threads through a shared exchange;
+ * everyone frees what it receives. Every block is checked before its free. */
+enum { XCHG = 256 };
+typedef struct {
+    pthread_mutex_t lock;
+    unsigned char *blocks[XCHG];
+    size_t lens[XCHG];
+    int count;
+    int bad;
+} exchange;
+
+typedef struct {
+    exchange *x;
+    unsigned seed;
+    int id;
+} smp_job;
+
+static void stamp(unsigned char *p, size_t len, int id, unsigned seq) {
+    for (size_t i = 0; i < len; i++) p[i] = (unsigned char)(id * 31 + seq + i);
+}
+static bool stamped(const unsigned char *p, size_t len, int id, unsigned seq) {
+    for (size_t i = 0; i < len; i++)
+        if (p[i] != (unsigned char)(id * 31 + seq + i)) return false;
+    return true;
+}
+
+static void *smp_worker(void *arg) {
+    smp_job *j = arg;
+    zh_allocator a = zh_smp_allocator();
+    for (unsigned seq = 0; seq < 20000; seq++) {
+        size_t len = 8 + next_rand(&j->seed) % 4089;
+        unsigned char *p = zh_raw_alloc(a, len + 8, 0, 0);
+        if (p == NULL) continue;
+        /* header: id and seq, so a receiver can check the stamp */
+        uint32_t hdr[2] = {(uint32_t)j->id, seq};
+        memcpy(p, hdr, sizeof hdr);
+        stamp(p + 8, len, j->id, seq);
+        if (next_rand(&j->seed) % 2 == 0) {
+            if (!stamped(p + 8, len, j->id, seq)) __atomic_add_fetch(&j->x->bad, 1, __ATOMIC_RELAXED);
+            zh_raw_free(a, p, len + 8, 0, 0);
+            continue;
+        }
+        unsigned char *victim = NULL;
+        size_t vlen = 0;
+        pthread_mutex_lock(&j->x->lock);
+        if (j->x->count == XCHG) {
+            int k = (int)(next_rand(&j->seed) % XCHG);
+            victim = j->x->blocks[k], vlen = j->x->lens[k];
+            j->x->blocks[k] = p, j->x->lens[k] = len;
+        } else {
+            j->x->blocks[j->x->count] = p, j->x->lens[j->x->count++] = len;
+        }
+        pthread_mutex_unlock(&j->x->lock);
+        if (victim != NULL) {
+            uint32_t vh[2];
+            memcpy(vh, victim, sizeof vh);
+            if (!stamped(victim + 8, vlen, (int)vh[0], vh[1])) __atomic_add_fetch(&j->x->bad, 1, __ATOMIC_RELAXED);
+            zh_raw_free(a, victim, vlen + 8, 0, 0); /* often another thread's block */
+        }
+    }
+    return NULL;
+}
+
+static bool test_smp_threads(void) {
+    for (int nthreads = 2; nthreads <= 8; nthreads *= 2) {
+        exchange x = {.count = 0, .bad = 0};
+        pthread_mutex_init(&x.lock, NULL);
+        pthread_t t[8];
+        smp_job jobs[8];
+        for (int i = 0; i < nthreads; i++) {
+            jobs[i] = (smp_job){&x, 1000u + (unsigned)i * 7919u, i};
+            EXPECT(pthread_create(&t[i], NULL, smp_worker, &jobs[i]) == 0);
+        }
+        for (int i = 0; i < nthreads; i++) pthread_join(t[i], NULL);
+        for (int k = 0; k < x.count; k++) {
+            uint32_t vh[2];
+            memcpy(vh, x.blocks[k], sizeof vh);
+            EXPECT(stamped(x.blocks[k] + 8, x.lens[k], (int)vh[0], vh[1]));
+            zh_raw_free(zh_smp_allocator(), x.blocks[k], x.lens[k] + 8, 0, 0);
+        }
+        EXPECT(x.bad == 0);
+        pthread_mutex_destroy(&x.lock);
+    }
+    return hammer(zh_smp_allocator(), true);
+}
+
 int main(void) {
     run("page_allocator four suites", test_page_allocator_suites);
     run("c_allocator four suites", test_c_allocator_suites);
@@ -1215,6 +1331,9 @@ int main(void) {
     run("DebugAllocator leaks and verbose log", test_debug_leaks);
     run("DebugAllocator mutex, backing and config variants", test_debug_config_variants);
     run("DebugAllocator under 4 threads", test_debug_threads);
+    run("SmpAllocator four suites", test_smp_suites);
+    run("SmpAllocator size classes, reuse, large blocks, stats", test_smp_size_classes);
+    run("SmpAllocator 2/4/8 threads with cross-thread frees", test_smp_threads);
     printf("%d passed, %d failed\n", passed, failed);
     return failed == 0 ? 0 : 1;
 }

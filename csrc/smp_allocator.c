@@ -1,0 +1,194 @@
+/* smp_allocator.c -- SmpAllocator (Zig 0.15.1 heap/SmpAllocator.zig).
+ *
+ * Purpose: a fast general-purpose allocator for multi-threaded programs.
+ * Basic design: one global array of thread slots, each a mutex plus, per
+ * power-of-two size class (8 B .. half a slab), a bump pointer into the
+ * current slab and a singly linked free list. A thread remembers its slot in
+ * a thread-local index and moves to the next slot when its own is locked by
+ * another thread (so slots spread over threads without any registration).
+ * Frees go to the free list of whatever slot the freeing thread holds, so
+ * memory migrates between threads freely. Slabs (64 KiB) come from the page
+ * allocator and are never returned; larger requests go straight to it.
+ * Thread safety: every operation on a slot holds its lock; the CPU count is
+ * computed once with a compare-and-swap.
+ * Complexity: O(1) alloc/free; constants are Zig's. */
+#include "internal.h"
+
+#include "prim/prim.h"
+
+_Static_assert(sizeof(size_t) == 8, "ZH_SMP_MIN_CLASS assumes a 64-bit target");
+_Static_assert(ZH_SMP_SLAB_LEN >> ZH_SMP_MIN_CLASS == (size_t)1 << ZH_SMP_SIZE_CLASS_COUNT,
+               "size_class_count = log2(slab_len) - min_class");
+
+enum { MAX_ALLOC_SEARCH = 1 };
+
+/* The slot lock. Zig uses std.Thread.Mutex but only ever calls tryLock on
+ * it, so no thread ever sleeps on a slot; a try-only flag then needs no
+ * read-modify-write to unlock (a release store), which halves the atomic
+ * operations per allocation. Measured: the mutex's lock/unlock took 81% of
+ * the 16-byte churn (bench/smp_churn.c) on these machines. */
+typedef struct slot_lock {
+    uint32_t locked;
+} slot_lock;
+
+static bool slot_try_lock(slot_lock *l) {
+    /* test, then test-and-set: a held lock costs no cache-line write. */
+    return __atomic_load_n(&l->locked, __ATOMIC_RELAXED) == 0 &&
+           __atomic_exchange_n(&l->locked, 1, __ATOMIC_ACQUIRE) == 0;
+}
+
+static void slot_unlock(slot_lock *l) { __atomic_store_n(&l->locked, 0, __ATOMIC_RELEASE); }
+
+typedef struct smp_slot {
+    _Alignas(64) slot_lock mutex; /* cache-line aligned, as Zig's Thread */
+    uintptr_t next_addrs[ZH_SMP_SIZE_CLASS_COUNT];
+    uintptr_t frees[ZH_SMP_SIZE_CLASS_COUNT];
+    uint32_t slabs[ZH_SMP_SIZE_CLASS_COUNT]; /* introspection only */
+} smp_slot;
+
+static struct {
+    uint32_t cpu_count;
+    smp_slot slots[ZH_SMP_MAX_THREADS];
+} global;
+
+/* initial-exec: the extension module is a shared object, where the default
+ * TLS model would cost a __tls_get_addr call per allocation. */
+static _Thread_local uint32_t thread_index __attribute__((tls_model("initial-exec")));
+
+static uint32_t cpu_count(void) {
+    uint32_t n = __atomic_load_n(&global.cpu_count, __ATOMIC_RELAXED);
+    if (n != 0) return n;
+    unsigned cpus = _zh_prim_cpu_count();
+    n = cpus == 0 || cpus > ZH_SMP_MAX_THREADS ? ZH_SMP_MAX_THREADS : cpus;
+    uint32_t expected = 0;
+    if (!__atomic_compare_exchange_n(&global.cpu_count, &expected, n, false, __ATOMIC_RELAXED, __ATOMIC_RELAXED))
+        return expected;
+    return n;
+}
+
+/* Thread.lock(): this thread's slot if free, else the next free one, which
+ * becomes this thread's from now on. */
+static smp_slot *lock_slot(void) {
+    uint32_t index = thread_index;
+    smp_slot *t = &global.slots[index];
+    if (slot_try_lock(&t->mutex)) return t;
+    uint32_t n = cpu_count();
+    for (;;) {
+        index = (index + 1) % n;
+        t = &global.slots[index];
+        if (slot_try_lock(&t->mutex)) {
+            thread_index = index;
+            return t;
+        }
+    }
+}
+
+static size_t size_class_index(size_t len, zh_alignment al) {
+    size_t c = len <= 1 ? 0 : (size_t)(64 - __builtin_clzll((unsigned long long)(len - 1)));
+    if (c < al) c = al;
+    if (c < ZH_SMP_MIN_CLASS) c = ZH_SMP_MIN_CLASS;
+    return c - ZH_SMP_MIN_CLASS;
+}
+
+static size_t slot_size(size_t class) { return (size_t)1 << (class + ZH_SMP_MIN_CLASS); }
+
+static void *smp_alloc(void *ctx, size_t len, uint8_t al, uintptr_t ra) {
+    (void)ctx, (void)ra;
+    size_t class = size_class_index(len, al);
+    if (class >= ZH_SMP_SIZE_CLASS_COUNT) return zh_page_map(len, al);
+    size_t size = slot_size(class);
+    int search_count = 0;
+    smp_slot *t = lock_slot();
+    for (;;) {
+        uintptr_t top = t->frees[class];
+        if (top != 0) {
+            uintptr_t next;
+            memcpy(&next, (void *)top, sizeof next);
+            t->frees[class] = next;
+            slot_unlock(&t->mutex);
+            return (void *)top;
+        }
+        uintptr_t next_addr = t->next_addrs[class];
+        if (next_addr % ZH_SMP_SLAB_LEN != 0) {
+            t->next_addrs[class] = next_addr + size;
+            slot_unlock(&t->mutex);
+            return (void *)next_addr;
+        }
+        if (search_count >= MAX_ALLOC_SEARCH) {
+            /* Out of free slots here and in one other slot: a new slab. */
+            char *slab = zh_page_map(ZH_SMP_SLAB_LEN, zh_alignment_from_bytes(ZH_SMP_SLAB_LEN));
+            if (slab != NULL) {
+                t->next_addrs[class] = (uintptr_t)slab + size;
+                t->slabs[class]++;
+            }
+            slot_unlock(&t->mutex);
+            return slab;
+        }
+        /* Look in another slot before mapping a slab: another thread may have
+         * freed memory of this class there. */
+        slot_unlock(&t->mutex);
+        uint32_t n = cpu_count(), index = thread_index;
+        for (;;) {
+            index = (index + 1) % n;
+            t = &global.slots[index];
+            if (slot_try_lock(&t->mutex)) {
+                thread_index = index;
+                search_count++;
+                break;
+            }
+        }
+    }
+}
+
+static bool smp_resize(void *ctx, void *mem, size_t len, uint8_t al, size_t new_len, uintptr_t ra) {
+    (void)ctx, (void)ra;
+    size_t class = size_class_index(len, al), new_class = size_class_index(new_len, al);
+    if (class >= ZH_SMP_SIZE_CLASS_COUNT) {
+        if (new_class < ZH_SMP_SIZE_CLASS_COUNT) return false;
+        return zh_page_realloc(mem, len, al, new_len, false) != NULL;
+    }
+    return new_class == class;
+}
+
+static void *smp_remap(void *ctx, void *mem, size_t len, uint8_t al, size_t new_len, uintptr_t ra) {
+    (void)ctx, (void)ra;
+    size_t class = size_class_index(len, al), new_class = size_class_index(new_len, al);
+    if (class >= ZH_SMP_SIZE_CLASS_COUNT) {
+        if (new_class < ZH_SMP_SIZE_CLASS_COUNT) return NULL;
+        return zh_page_realloc(mem, len, al, new_len, true);
+    }
+    return new_class == class ? mem : NULL;
+}
+
+static void smp_free(void *ctx, void *mem, size_t len, uint8_t al, uintptr_t ra) {
+    (void)ctx, (void)ra;
+    size_t class = size_class_index(len, al);
+    if (class >= ZH_SMP_SIZE_CLASS_COUNT) {
+        zh_page_unmap(mem, len);
+        return;
+    }
+    smp_slot *t = lock_slot();
+    memcpy(mem, &t->frees[class], sizeof(uintptr_t));
+    t->frees[class] = (uintptr_t)mem;
+    slot_unlock(&t->mutex);
+}
+
+static const zh_allocator_vtable smp_vtable = {smp_alloc, smp_resize, smp_remap, smp_free};
+
+zh_allocator zh_smp_allocator(void) { return (zh_allocator){NULL, &smp_vtable}; }
+
+unsigned zh_smp_slot_count(void) { return cpu_count(); }
+
+void zh_smp_slot_stats_of(unsigned slot, zh_smp_slot_stats *out) {
+    memset(out, 0, sizeof *out);
+    if (slot >= ZH_SMP_MAX_THREADS) return;
+    smp_slot *t = &global.slots[slot];
+    while (!slot_try_lock(&t->mutex)) _zh_prim_yield();
+    for (size_t c = 0; c < ZH_SMP_SIZE_CLASS_COUNT; c++) {
+        size_t n = 0;
+        for (uintptr_t p = t->frees[c]; p != 0; n++) memcpy(&p, (void *)p, sizeof p);
+        out->free_counts[c] = n;
+        out->slabs[c] = t->slabs[c];
+    }
+    slot_unlock(&t->mutex);
+}
