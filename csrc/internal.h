@@ -32,6 +32,14 @@ static inline bool _zh_mul(size_t a, size_t b, size_t *out) {
 #define ZH_INLINE inline __attribute__((always_inline))
 #define ZH_COLD __attribute__((cold, noinline))
 
+/* The engine WasmAllocator and SbrkAllocator share (bigpage.c). `grow`
+ * returns the address of `bytes` new bytes (a multiple of 64 KiB, and
+ * 64 KiB-aligned), or 0. */
+typedef uintptr_t (*_zh_bigpage_grow_fn)(void *ctx, size_t bytes);
+void *_zh_bigpage_alloc(zh_bigpage_state *s, size_t len, zh_alignment al, _zh_bigpage_grow_fn grow, void *ctx);
+bool _zh_bigpage_resize(size_t len, zh_alignment al, size_t new_len);
+void _zh_bigpage_free(zh_bigpage_state *s, void *mem, size_t len, zh_alignment al);
+
 /* Unconditional panic (Zig's @panic): print and abort. */
 _Noreturn void _zh_panic(const char *message);
 

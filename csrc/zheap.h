@@ -483,6 +483,98 @@ unsigned zh_smp_slot_count(void);
 void zh_smp_slot_stats_of(unsigned slot, zh_smp_slot_stats *out);
 
 /* ------------------------------------------------------------------------
+ * WasmAllocator and SbrkAllocator: Zig's two "big page" allocators. Both are
+ * power-of-two size classes (16 B .. 32 KiB) carved from 64 KiB big pages,
+ * plus power-of-two runs of big pages for larger blocks, with LIFO free
+ * lists whose links live in each slot's last word. Memory only ever grows.
+ * ---------------------------------------------------------------------- */
+
+#define ZH_BIGPAGE_SIZE ((size_t)65536)
+#define ZH_BIGPAGE_SIZE_CLASS_COUNT 12     /* log2(64 KiB) - log2(16) */
+#define ZH_BIGPAGE_BIG_CLASS_COUNT 48      /* log2(SIZE_MAX / 64 KiB) + 1 */
+
+/* Shared state (not for direct use): free lists and bump pointers. */
+typedef struct zh_bigpage_state {
+    uintptr_t next_addrs[ZH_BIGPAGE_SIZE_CLASS_COUNT];
+    uintptr_t frees[ZH_BIGPAGE_SIZE_CLASS_COUNT];
+    uintptr_t big_frees[ZH_BIGPAGE_BIG_CLASS_COUNT];
+} zh_bigpage_state;
+
+/* WasmAllocator over an emulated wasm linear memory: a reserved address
+ * range that grows in 64 KiB wasm pages through zh_wasm_memory_grow, up to
+ * max_pages. Like a real module's, the memory starts one page long (the
+ * "static data" page, never handed out), so no block is at offset 0.
+ * Single-threaded, as Zig's (wasm32 without threads). */
+#define ZH_WASM_PAGE_SIZE ((size_t)65536)
+#define ZH_WASM_DEFAULT_MAX_PAGES ((size_t)65536) /* 4 GiB of reservation */
+
+typedef struct zh_wasm {
+    char *base;       /* linear memory offset 0 */
+    size_t max_pages; /* the maximum memory.grow may reach */
+    size_t pages;     /* memory.size */
+    zh_bigpage_state s;
+} zh_wasm;
+
+/* Reserves max_pages pages of address space (committing only the first).
+ * Returns 0, or -1 when max_pages is 0 or the reservation fails. */
+int zh_wasm_init(zh_wasm *self, size_t max_pages);
+/* Unmaps the whole linear memory: every block is gone. */
+void zh_wasm_deinit(zh_wasm *self);
+zh_allocator zh_wasm_allocator_of(zh_wasm *self);
+/* memory.grow(delta): the previous size in pages, or -1 past max_pages (or
+ * if the OS refuses), with nothing changed. */
+ptrdiff_t zh_wasm_memory_grow(zh_wasm *self, size_t delta);
+static inline size_t zh_wasm_memory_size(const zh_wasm *self) { return self->pages; }
+/* Zig's global wasm_allocator: its own linear memory of the default maximum,
+ * created on first use (NULL context until then). */
+zh_allocator zh_wasm_allocator(void);
+zh_wasm *zh_wasm_global(void);
+/* WasmAllocator supports alignments up to its big page (64 KiB). */
+#define ZH_WASM_MAX_ALIGNMENT ((size_t)65536)
+
+/* SbrkAllocator(sbrk): the same algorithm over a program break the embedder
+ * moves. sbrk(increment, user) returns the old break, or (void *)-1 when it
+ * cannot grow; increments are multiples of 64 KiB, and the breaks it returns
+ * must be 64 KiB-aligned (the allocation fails otherwise). A mutex makes it
+ * thread-safe, as Zig's. */
+typedef void *(*zh_sbrk_fn)(ptrdiff_t increment, void *user);
+
+typedef struct zh_sbrk {
+    zh_sbrk_fn sbrk;
+    void *user;
+    zh_mutex mutex;
+    bool thread_safe; /* true after init; false only for a caller that serialises itself */
+    zh_bigpage_state s;
+} zh_sbrk;
+
+void zh_sbrk_init(zh_sbrk *self, zh_sbrk_fn sbrk, void *user);
+zh_allocator zh_sbrk_allocator(zh_sbrk *self);
+
+/* An emulated program break: `capacity` bytes of reserved address space
+ * (rounded up to 64 KiB, 64 KiB-aligned), committed as the break moves up.
+ * zh_brk_region_sbrk is a zh_sbrk_fn over it (user = the region). */
+typedef struct zh_brk_region {
+    char *start, *brk, *end;
+    char *committed; /* [start, committed) is read-write */
+} zh_brk_region;
+
+int zh_brk_region_init(zh_brk_region *r, size_t capacity);
+void zh_brk_region_deinit(zh_brk_region *r);
+void *zh_brk_region_sbrk(ptrdiff_t increment, void *region);
+/* Make [ptr, ptr+len) of the region usable (for an sbrk function of the
+ * embedder's that hands out parts of the region itself). False if the range
+ * is not inside the region or the OS refuses. */
+bool zh_brk_region_commit(zh_brk_region *r, const void *ptr, size_t len);
+
+/* Introspection (both): free-list lengths per small class (slot 16 << c) and
+ * per big class (1 << c big pages). */
+typedef struct zh_bigpage_stats {
+    size_t free_counts[ZH_BIGPAGE_SIZE_CLASS_COUNT];
+    size_t big_free_counts[ZH_BIGPAGE_BIG_CLASS_COUNT];
+} zh_bigpage_stats;
+void zh_bigpage_stats_of(const zh_bigpage_state *s, zh_bigpage_stats *out);
+
+/* ------------------------------------------------------------------------
  * Check (returned by DebugAllocator.deinit).
  * ---------------------------------------------------------------------- */
 

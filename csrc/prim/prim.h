@@ -33,6 +33,13 @@ size_t _zh_prim_page_size(void);
 void _zh_prim_futex_wait(const uint32_t *addr, uint32_t expect);
 void _zh_prim_futex_wake_one(const uint32_t *addr);
 
+/* Address space only: len bytes, inaccessible, not backed (NULL on
+ * failure); commit makes [ptr, ptr+len) read-write (false on failure);
+ * release unmaps. ptr and len page-aligned. */
+void *_zh_prim_reserve(size_t len);
+bool _zh_prim_commit(void *ptr, size_t len);
+void _zh_prim_release(void *ptr, size_t len);
+
 /* Give up the processor for a moment (sched_yield). */
 void _zh_prim_yield(void);
 

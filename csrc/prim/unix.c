@@ -95,3 +95,17 @@ unsigned _zh_prim_cpu_count(void) {
 }
 
 void _zh_prim_yield(void) { (void)sched_yield(); }
+
+void *_zh_prim_reserve(size_t len) {
+#ifdef MAP_NORESERVE
+    int flags = MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE;
+#else
+    int flags = MAP_PRIVATE | MAP_ANONYMOUS;
+#endif
+    void *p = mmap(NULL, len, PROT_NONE, flags, -1, 0);
+    return p == MAP_FAILED ? NULL : p;
+}
+
+bool _zh_prim_commit(void *ptr, size_t len) { return mprotect(ptr, len, PROT_READ | PROT_WRITE) == 0; }
+
+void _zh_prim_release(void *ptr, size_t len) { (void)munmap(ptr, len); }

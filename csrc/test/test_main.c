@@ -1277,6 +1277,160 @@ static bool test_smp_threads(void) {
     return hammer(zh_smp_allocator(), true);
 }
 
+/* --- WasmAllocator and SbrkAllocator ------------------------------------------ */
+
+/* WasmAllocator.zig's tests, on an allocator `a` with 64 KiB big pages. */
+static bool bigpage_zig_tests(zh_allocator a) {
+    static uint64_t *list[513];
+    for (int order = 0; order < 2; order++) { /* "small allocations - free in same/reverse order" */
+        for (int i = 0; i < 513; i++) EXPECT((list[i] = zh_create(a, 8, 3)) != NULL);
+        for (int i = 0; i < 513; i++) zh_destroy(a, list[order ? 512 - i : i], 8, 3);
+    }
+    uint64_t *p1 = zh_alloc(a, 8, 42768, 3), *p2 = zh_alloc(a, 8, 52768, 3); /* "large allocations" */
+    EXPECT(p1 && p2);
+    zh_free(a, p1, 8, 42768, 3);
+    uint64_t *p3 = zh_alloc(a, 8, 62768, 3);
+    EXPECT(p3 != NULL);
+    zh_free(a, p3, 8, 62768, 3);
+    zh_free(a, p2, 8, 52768, 3);
+    EXPECT(zh_alloc(a, 1, SIZE_MAX, 0) == NULL); /* "very large allocation" */
+    unsigned char *s = zh_alloc(a, 1, 1, 2);     /* "realloc" */
+    s[0] = 0x12;
+    unsigned char *t = zh_realloc(a, s, 1, 1, 2, 2);
+    EXPECT(t == s && t[0] == 0x12);
+    t[1] = 0x34;
+    t = zh_realloc(a, t, 1, 2, 2, 17);
+    EXPECT(t && t[0] == 0x12 && t[1] == 0x34);
+    zh_free(a, t, 1, 17, 2);
+    unsigned char *v = zh_alloc(a, 1, 20, 0); /* "shrink": 20 + 8 and 16 + 8 share the 32 class */
+    memset(v, 0x11, 20);
+    EXPECT(zh_resize(a, v, 1, 20, 0, 17) && zh_resize(a, v, 1, 17, 0, 16));
+    for (int i = 0; i < 16; i++) EXPECT(v[i] == 0x11);
+    zh_free(a, v, 1, 16, 0);
+    size_t big = ZH_BIGPAGE_SIZE;
+    /* "large object - grow". Zig expects the first realloc in place: true on
+     * wasm32, where the slot word is 4 bytes; with 8-byte words 2*64K-10+8
+     * needs a third big page (a run of 4), so here it moves and keeps the
+     * bytes. The second stays in the run of 4. */
+    unsigned char *g = zh_alloc(a, 1, big * 2 - 20, 0);
+    g[0] = 0x77;
+    unsigned char *g2 = zh_realloc(a, g, 1, big * 2 - 20, 0, big * 2 - 10);
+    EXPECT(g2 != NULL && g2[0] == 0x77);
+    unsigned char *g3 = zh_realloc(a, g2, 1, big * 2 - 10, 0, big * 2);
+    EXPECT(g3 == g2);
+    g2 = g3;
+    g2 = zh_realloc(a, g2, 1, big * 2, 0, big * 2 + 1);
+    EXPECT(g2 != NULL);
+    zh_free(a, g2, 1, big * 2 + 1, 0);
+    unsigned char *o = zh_alloc(a, 1, 70, 0); /* "realloc small object to large object" */
+    o[0] = 0x12, o[60] = 0x34;
+    o = zh_realloc(a, o, 1, 70, 0, big * 2 + 50);
+    EXPECT(o && o[0] == 0x12 && o[60] == 0x34);
+    EXPECT(zh_resize(a, o, 1, big * 2 + 50, 0, big * 2 + 1)); /* "shrink large object to large object" */
+    EXPECT(zh_resize(a, o, 1, big * 2 + 1, 0, big * 2 + 1) && o[0] == 0x12 && o[60] == 0x34);
+    o = zh_realloc(a, o, 1, big * 2 + 1, 0, big * 2);
+    EXPECT(o && o[0] == 0x12 && o[60] == 0x34);
+    o[16] = 0x56;
+    o = zh_realloc(a, o, 1, big * 2, 0, 19); /* "realloc large object to small object" */
+    EXPECT(o && o[0] == 0x12 && o[16] == 0x56);
+    zh_free(a, o, 1, 19, 0);
+    void *x = zh_alloc(a, 1, 1025, 0), *y = zh_alloc(a, 1, 3000, 0); /* "objects of size 1024 and 2048" */
+    EXPECT(x && y);
+    zh_free(a, x, 1, 1025, 0);
+    zh_free(a, y, 1, 3000, 0);
+    return suite(a, zh_test_allocator) && suite(a, zh_test_allocator_aligned); /* "standard allocator tests" */
+}
+
+static bool test_wasm_zig_tests(void) {
+    zh_wasm w;
+    EXPECT(zh_wasm_init(&w, 4096) == 0 && zh_wasm_memory_size(&w) == 1);
+    bool ok = bigpage_zig_tests(zh_wasm_allocator_of(&w));
+    zh_wasm_deinit(&w);
+    if (!ok) return false;
+    return bigpage_zig_tests(zh_wasm_allocator()); /* the global one */
+}
+
+static bool test_wasm_limits(void) {
+    zh_wasm w;
+    EXPECT(zh_wasm_init(&w, 0) == -1);
+    EXPECT(zh_wasm_init(&w, 4) == 0); /* 1 static page + 3 to grow */
+    zh_allocator a = zh_wasm_allocator_of(&w);
+    EXPECT(zh_raw_alloc(a, 8, 17, 0) == NULL); /* beyond 64 KiB alignment */
+    char *p = zh_raw_alloc(a, 100000, 0, 0);     /* 2 big pages */
+    EXPECT(p != NULL && ((uintptr_t)p % ZH_BIGPAGE_SIZE) == 0 && zh_wasm_memory_size(&w) == 3);
+    memset(p, 1, 100000);
+    EXPECT(zh_raw_alloc(a, 100000, 0, 0) == NULL && zh_wasm_memory_size(&w) == 3); /* max: unchanged */
+    char *q = zh_raw_alloc(a, 64, 0, 0);
+    EXPECT(q != NULL && zh_wasm_memory_size(&w) == 4);
+    EXPECT(zh_wasm_memory_grow(&w, 1) == -1 && zh_wasm_memory_grow(&w, 0) == 4);
+    zh_raw_free(a, p, 100000, 0, 0);
+    EXPECT(zh_raw_alloc(a, 100000, 0, 0) == p); /* the freed run comes back */
+    zh_bigpage_stats st;
+    zh_bigpage_stats_of(&w.s, &st);
+    EXPECT(st.big_free_counts[1] == 0);
+    zh_raw_free(a, q, 64, 0, 0);
+    zh_bigpage_stats_of(&w.s, &st);
+    EXPECT(st.free_counts[3] == 1); /* 64 + 8 -> the 128-byte class */
+    zh_wasm_deinit(&w);
+    return true;
+}
+
+/* An emulated program break over a reserved region, for the C tests. */
+typedef struct {
+    char *start, *brk, *end;
+    int calls;
+} fake_brk;
+
+static void *fake_sbrk(ptrdiff_t inc, void *user) {
+    fake_brk *b = user;
+    b->calls++;
+    if (inc < 0 || inc > b->end - b->brk) return (void *)-1;
+    char *old = b->brk;
+    b->brk += inc;
+    return old;
+}
+
+static bool test_sbrk(void) {
+    size_t cap = 64 * ZH_BIGPAGE_SIZE;
+    char *region = zh_page_map(cap, 16);
+    EXPECT(region != NULL);
+    fake_brk b = {region, region, region + cap, 0};
+    zh_sbrk s;
+    zh_sbrk_init(&s, fake_sbrk, &b);
+    zh_allocator a = zh_sbrk_allocator(&s);
+    if (!bigpage_zig_tests(a)) return false;
+    /* Small slots use the whole big page (Zig tests pageSize() here and
+     * would take a new big page every 4 KiB). */
+    char *brk_before = b.brk;
+    for (int i = 0; i < 1000; i++) EXPECT(zh_raw_alloc(a, 50, 0, 0) != NULL); /* 64-byte slots */
+    EXPECT(b.brk - brk_before <= (ptrdiff_t)(ZH_BIGPAGE_SIZE * 1));
+    /* Out of break: NULL, nothing changed. */
+    int calls = b.calls;
+    EXPECT(zh_raw_alloc(a, cap, 0, 0) == NULL && b.calls == calls + 1);
+    /* A misaligned break is refused. */
+    fake_brk odd = {region, region + 4096, region + cap, 0};
+    zh_sbrk s2;
+    zh_sbrk_init(&s2, fake_sbrk, &odd);
+    EXPECT(zh_raw_alloc(zh_sbrk_allocator(&s2), 8, 0, 0) == NULL);
+    /* zheap's emulated break: reserved, committed as it moves. */
+    zh_brk_region r;
+    EXPECT(zh_brk_region_init(&r, 16u << 20) == 0 && ((uintptr_t)r.start % ZH_BIGPAGE_SIZE) == 0);
+    zh_sbrk s4;
+    zh_sbrk_init(&s4, zh_brk_region_sbrk, &r);
+    if (!bigpage_zig_tests(zh_sbrk_allocator(&s4))) return false;
+    EXPECT(r.brk > r.start && r.committed >= r.brk && r.brk <= r.end);
+    EXPECT(zh_raw_alloc(zh_sbrk_allocator(&s4), 32u << 20, 0, 0) == NULL); /* beyond capacity */
+    EXPECT(!zh_brk_region_commit(&r, r.end - 8, 16) && zh_brk_region_commit(&r, r.start, 8));
+    zh_brk_region_deinit(&r);
+    /* Threads: the mutex serialises the break too (fake_sbrk runs under it). */
+    fake_brk shared = {region, region, region + cap, 0};
+    zh_sbrk s3;
+    zh_sbrk_init(&s3, fake_sbrk, &shared);
+    bool ok = hammer(zh_sbrk_allocator(&s3), true);
+    zh_page_unmap(region, cap);
+    return ok;
+}
+
 int main(void) {
     run("page_allocator four suites", test_page_allocator_suites);
     run("c_allocator four suites", test_c_allocator_suites);
@@ -1334,6 +1488,9 @@ int main(void) {
     run("SmpAllocator four suites", test_smp_suites);
     run("SmpAllocator size classes, reuse, large blocks, stats", test_smp_size_classes);
     run("SmpAllocator 2/4/8 threads with cross-thread frees", test_smp_threads);
+    run("WasmAllocator: Zig's tests (own and global linear memory)", test_wasm_zig_tests);
+    run("WasmAllocator maximum, alignment cap, memory.grow", test_wasm_limits);
+    run("SbrkAllocator: Zig's tests, break limits, threads", test_sbrk);
     printf("%d passed, %d failed\n", passed, failed);
     return failed == 0 ? 0 : 1;
 }
