@@ -2,7 +2,8 @@
 
 import zheap
 
-# (name, factory, runs Zig's alignment-hungry suites)
+# (name, factory, which of Zig's suites: True all four, "64k" the two that stay within
+# 64 KiB alignment, False testAllocator only)
 ALLOCATORS = [
     ("page_allocator", lambda: zheap.page_allocator, True),
     ("c_allocator", lambda: zheap.c_allocator, True),
@@ -75,4 +76,26 @@ ALLOCATORS = [
         lambda: zheap.ArenaAllocator(zheap.DebugAllocator()),
         True,
     ),
+    ("WasmAllocator()", zheap.WasmAllocator, "64k"),
+    ("WasmAllocator(max_pages=48)", lambda: zheap.WasmAllocator(max_pages=48), "64k"),
+    ("wasm_allocator", lambda: zheap.wasm_allocator, "64k"),
+    ("SbrkAllocator()", zheap.SbrkAllocator, "64k"),
+    ("SbrkAllocator(capacity=3 MiB)", lambda: zheap.SbrkAllocator(capacity=3 << 20), "64k"),
+    ("SbrkAllocator(sbrk=python)", lambda: _python_sbrk_allocator(8 << 20), "64k"),
 ]
+
+
+def _python_sbrk_allocator(capacity):
+    """An SbrkAllocator driven by a Python break function, as a learner would write it."""
+    state = {"brk": None}
+
+    def sbrk(increment):
+        old = state["brk"]
+        if old + increment > end:
+            return -1
+        state["brk"] = old + increment
+        return old
+
+    allocator = zheap.SbrkAllocator(capacity=capacity, sbrk=sbrk)
+    state["brk"], end = allocator.region
+    return allocator

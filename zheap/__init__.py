@@ -34,12 +34,14 @@ from ._zheap import (
     MemoryPoolExtra,
     PageAllocator,
     RawCAllocator,
+    SbrkAllocator,
     SmpAllocator,
     StackFallbackAllocator,
     StackFallbackInterface,
     ThreadSafeAllocator,
     Trace,
     ValidationAllocator,
+    WasmAllocator,
     ZigPanic,
     address_of,
     c_allocator,
@@ -51,6 +53,7 @@ from ._zheap import (
     raw_c_allocator,
     raw_c_max_alignment,
     smp_allocator,
+    wasm_allocator,
 )
 
 __version__ = "0.1.0"
@@ -99,12 +102,14 @@ __all__ = [
     "MemoryPoolExtra",
     "PageAllocator",
     "RawCAllocator",
+    "SbrkAllocator",
     "SmpAllocator",
     "StackFallbackAllocator",
     "StackFallbackInterface",
     "ThreadSafeAllocator",
     "Trace",
     "ValidationAllocator",
+    "WasmAllocator",
     "ZH_VERSION",
     "ZigPanic",
     "__version__",
@@ -120,6 +125,7 @@ __all__ = [
     "smp_allocator",
     "stack_fallback",
     "validation_wrap",
+    "wasm_allocator",
 ]
 
 

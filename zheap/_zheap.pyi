@@ -1,6 +1,7 @@
 """Type stubs of the zheap._zheap extension module."""
 
 import ctypes
+from collections.abc import Callable
 from typing import Any, Literal, Self, TypeVar, final
 
 from typing_extensions import Buffer
@@ -270,8 +271,36 @@ class SmpAllocator(Allocator):
     def __init__(self) -> None: ...
     def stats(self) -> dict[str, Any]: ...
 
+@final
+class WasmAllocator(Allocator):
+    """Zig's WasmAllocator over an emulated wasm linear memory."""
+
+    def __init__(self, *, max_pages: int = 65536) -> None: ...
+    @property
+    def max_pages(self) -> int: ...
+    @property
+    def base(self) -> int: ...
+    def memory_size(self) -> int: ...
+    def memory_grow(self, delta: int, /) -> int: ...
+    def stats(self) -> dict[str, Any]: ...
+
+@final
+class SbrkAllocator(Allocator):
+    """Zig's SbrkAllocator(sbrk) over an emulated or Python-driven program break."""
+
+    def __init__(
+        self, *, capacity: int = 268435456, sbrk: Callable[[int], int] | None = None
+    ) -> None: ...
+    @property
+    def region(self) -> tuple[int, int]: ...
+    @property
+    def sbrk(self) -> Callable[[int], int] | None: ...
+    def brk(self) -> int: ...
+    def stats(self) -> dict[str, Any]: ...
+
 page_allocator: PageAllocator
 c_allocator: CAllocator
+wasm_allocator: WasmAllocator
 smp_allocator: SmpAllocator
 raw_c_allocator: RawCAllocator
 

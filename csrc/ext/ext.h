@@ -54,6 +54,8 @@ typedef struct zheap_state {
     PyTypeObject *MemoryPoolExtra_type;
     PyTypeObject *DebugAllocator_type;
     PyTypeObject *SmpAllocator_type;
+    PyTypeObject *WasmAllocator_type;
+    PyTypeObject *SbrkAllocator_type;
     PyTypeObject *Trace_type;
     PyObject *DoubleFreeError;
     PyObject *InvalidFreeError;

@@ -23,6 +23,8 @@ static int zheap_traverse(PyObject *m, visitproc visit, void *arg) {
     Py_VISIT(st->MemoryPoolExtra_type);
     Py_VISIT(st->DebugAllocator_type);
     Py_VISIT(st->SmpAllocator_type);
+    Py_VISIT(st->WasmAllocator_type);
+    Py_VISIT(st->SbrkAllocator_type);
     Py_VISIT(st->Trace_type);
     Py_VISIT(st->DoubleFreeError);
     Py_VISIT(st->InvalidFreeError);
@@ -51,6 +53,8 @@ static int zheap_clear(PyObject *m) {
     Py_CLEAR(st->MemoryPoolExtra_type);
     Py_CLEAR(st->DebugAllocator_type);
     Py_CLEAR(st->SmpAllocator_type);
+    Py_CLEAR(st->WasmAllocator_type);
+    Py_CLEAR(st->SbrkAllocator_type);
     Py_CLEAR(st->Trace_type);
     Py_CLEAR(st->DoubleFreeError);
     Py_CLEAR(st->InvalidFreeError);
