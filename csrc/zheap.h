@@ -575,6 +575,29 @@ typedef struct zh_bigpage_stats {
 void zh_bigpage_stats_of(const zh_bigpage_state *s, zh_bigpage_stats *out);
 
 /* ------------------------------------------------------------------------
+ * FailingAllocator (Zig's std.testing.FailingAllocator): fails on purpose.
+ * ---------------------------------------------------------------------- */
+
+typedef struct zh_failing {
+    zh_allocator internal_allocator;
+    size_t alloc_index;       /* successful allocations so far */
+    size_t resize_index;      /* successful resizes/remaps so far */
+    size_t fail_index;        /* the alloc_index whose allocation fails (SIZE_MAX: never) */
+    size_t resize_fail_index; /* the resize_index whose resize/remap fails */
+    size_t allocated_bytes, freed_bytes;
+    size_t allocations, deallocations;
+    bool has_induced_failure;
+    /* Called once, on the first induced failure (Zig captures a stack
+     * trace there); optional. */
+    void (*on_induced_failure)(void *user);
+    void *user;
+} zh_failing;
+
+/* Config {fail_index, resize_fail_index}: SIZE_MAX means never. */
+void zh_failing_init(zh_failing *self, zh_allocator internal, size_t fail_index, size_t resize_fail_index);
+zh_allocator zh_failing_allocator(zh_failing *self);
+
+/* ------------------------------------------------------------------------
  * Check (returned by DebugAllocator.deinit).
  * ---------------------------------------------------------------------- */
 

@@ -1,6 +1,7 @@
 """The allocators every conformance test runs over: one line per allocator."""
 
 import zheap
+from zheap.examples import BumpAllocator, FirstFitAllocator
 
 # (name, factory, which of Zig's suites: True all four, "64k" the two that stay within
 # 64 KiB alignment, False testAllocator only)
@@ -82,6 +83,13 @@ ALLOCATORS = [
     ("SbrkAllocator()", zheap.SbrkAllocator, "64k"),
     ("SbrkAllocator(capacity=3 MiB)", lambda: zheap.SbrkAllocator(capacity=3 << 20), "64k"),
     ("SbrkAllocator(sbrk=python)", lambda: _python_sbrk_allocator(8 << 20), "64k"),
+    ("examples.FirstFitAllocator (Python)", lambda: FirstFitAllocator(4 << 20), "64k"),
+    ("examples.BumpAllocator (Python)", lambda: BumpAllocator(4 << 20), "64k"),
+    (
+        "ArenaAllocator(examples.FirstFitAllocator)",
+        lambda: zheap.ArenaAllocator(FirstFitAllocator(4 << 20)),
+        True,
+    ),
 ]
 
 

@@ -1,10 +1,11 @@
 """Type stubs of the zheap._zheap extension module."""
 
 import ctypes
+import traceback
 from collections.abc import Callable
 from typing import Any, Literal, Self, TypeVar, final
 
-from typing_extensions import Buffer
+from typing_extensions import Buffer, CapsuleType
 
 from . import Check
 
@@ -36,9 +37,20 @@ class Block:
     @property
     def allocator(self) -> Allocator: ...
 
-class Allocator:
-    """Base type of every zheap allocator (Zig's std.mem.Allocator)."""
+class AllocatorContractError(ZigPanic):
+    """An allocator written in Python returned an address that breaks the contract."""
 
+class Allocator:
+    """Base type of every zheap allocator (Zig's std.mem.Allocator).
+
+    Subclass it in Python and implement ``_alloc``/``_free`` (and optionally
+    ``_resize``/``_remap``) to write an allocator of your own.
+    """
+
+    def add_region(self, memory: Buffer, /) -> int: ...
+    def capsule(self) -> CapsuleType: ...
+    @classmethod
+    def from_capsule(cls, capsule: CapsuleType, max_alignment: int = 4096) -> CapsuleAllocator: ...
     @property
     def live(self) -> int: ...
     @property
@@ -297,6 +309,42 @@ class SbrkAllocator(Allocator):
     def sbrk(self) -> Callable[[int], int] | None: ...
     def brk(self) -> int: ...
     def stats(self) -> dict[str, Any]: ...
+
+@final
+class CapsuleAllocator(Allocator):
+    """An allocator over a zh_allocator from C (Allocator.from_capsule())."""
+
+@final
+class FailingAllocator(Allocator):
+    """Zig's std.testing.FailingAllocator."""
+
+    def __init__(
+        self,
+        child: Allocator,
+        *,
+        fail_index: int | None = None,
+        resize_fail_index: int | None = None,
+    ) -> None: ...
+    @property
+    def alloc_index(self) -> int: ...
+    @property
+    def resize_index(self) -> int: ...
+    @property
+    def fail_index(self) -> int | None: ...
+    @property
+    def resize_fail_index(self) -> int | None: ...
+    @property
+    def allocated_bytes(self) -> int: ...
+    @property
+    def freed_bytes(self) -> int: ...
+    @property
+    def allocations(self) -> int: ...
+    @property
+    def deallocations(self) -> int: ...
+    @property
+    def has_induced_failure(self) -> bool: ...
+    @property
+    def failure_trace(self) -> traceback.StackSummary | None: ...
 
 page_allocator: PageAllocator
 c_allocator: CAllocator

@@ -242,6 +242,9 @@ PyObject *zx_free_view(ZxAllocator *self, PyObject *view, const char *fn) {
     if (b == NULL) return NULL;
     free_block(self, b, (PyMemoryViewObject *)view);
     Py_DECREF(b);
+    /* An allocator written in Python may raise from _free: the block is
+     * freed as far as the view goes, and the exception propagates. */
+    if (PyErr_Occurred()) return NULL;
     Py_RETURN_NONE;
 }
 
@@ -464,6 +467,10 @@ static PyMethodDef Allocator_methods[] = {
     {"create", Allocator_create, METH_O, create_doc},
     {"destroy", Allocator_destroy, METH_O, destroy_doc},
     {"__reduce__", Allocator_reduce, METH_NOARGS, NULL},
+    {"add_region", zx_allocator_add_region, METH_O, zx_add_region_doc},
+    {"capsule", zx_allocator_capsule, METH_NOARGS, zx_capsule_doc},
+    {"from_capsule", (PyCFunction)(void (*)(void))zx_allocator_from_capsule,
+     METH_FASTCALL | METH_KEYWORDS | METH_CLASS, zx_from_capsule_doc},
     {NULL},
 };
 
@@ -490,6 +497,18 @@ void zx_allocator_setup(ZxAllocator *self, zheap_state *st, zh_allocator a, zh_a
     self->closed = false;
     self->weakreflist = NULL;
     self->flush = NULL;
+    self->py = NULL;
+}
+
+/* For core calls made where nothing can raise (dealloc, tp_clear): an error
+ * an allocator written in Python raises during `fn(arg)` is reported as
+ * unraisable, and an exception already in flight is kept. */
+void zx_call_quietly(PyObject *owner, void (*fn)(void *), void *arg) {
+    PyObject *et, *ev, *tb;
+    PyErr_Fetch(&et, &ev, &tb);
+    fn(arg);
+    if (PyErr_Occurred()) PyErr_WriteUnraisable(owner);
+    PyErr_Restore(et, ev, tb);
 }
 
 /* Deliver what the core queued in this allocator and in every allocator it
@@ -502,12 +521,16 @@ void zx_flush_chain(ZxAllocator *self) {
 int zx_allocator_traverse(PyObject *op, visitproc visit, void *arg) {
     Py_VISIT(Py_TYPE(op));
     Py_VISIT(ZxAllocator_CAST(op)->child);
-    return 0;
+    int rc = 0;
+    zx_py_traverse(ZxAllocator_CAST(op), visit, arg, &rc);
+    return rc;
 }
 
 int zx_allocator_clear(PyObject *op) {
     zx_unpin_child(ZxAllocator_CAST(op));
     Py_CLEAR(ZxAllocator_CAST(op)->child);
+    /* A Python-implemented allocator keeps its regions until dealloc: blocks
+     * in the same garbage cycle may still point into them. */
     return 0;
 }
 
@@ -519,6 +542,7 @@ void zx_allocator_dealloc(PyObject *op) {
     assert(ZxAllocator_CAST(op)->live == NULL && ZxAllocator_CAST(op)->pins == 0);
     if (ZxAllocator_CAST(op)->weakreflist != NULL) PyObject_ClearWeakRefs(op);
     (void)zx_allocator_clear(op);
+    zx_py_free(ZxAllocator_CAST(op));
     tp->tp_free(op);
     Py_DECREF(tp);
 }
@@ -531,6 +555,7 @@ PyDoc_STRVAR(Allocator_doc,
 
 static PyType_Slot Allocator_slots[] = {
     {Py_tp_doc, (void *)Allocator_doc},
+    {Py_tp_new, zx_allocator_new},
     {Py_tp_dealloc, zx_allocator_dealloc},
     {Py_tp_traverse, zx_allocator_traverse},
     {Py_tp_clear, zx_allocator_clear},
@@ -543,8 +568,7 @@ static PyType_Slot Allocator_slots[] = {
 static PyType_Spec Allocator_spec = {
     .name = "zheap.Allocator",
     .basicsize = sizeof(ZxAllocator),
-    .flags = Py_TPFLAGS_DEFAULT | Py_TPFLAGS_HAVE_GC | Py_TPFLAGS_BASETYPE | Py_TPFLAGS_IMMUTABLETYPE |
-             Py_TPFLAGS_DISALLOW_INSTANTIATION,
+    .flags = Py_TPFLAGS_DEFAULT | Py_TPFLAGS_HAVE_GC | Py_TPFLAGS_BASETYPE | Py_TPFLAGS_IMMUTABLETYPE,
     .slots = Allocator_slots,
 };
 

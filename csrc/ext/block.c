@@ -103,6 +103,8 @@ static void Block_releasebuffer(PyObject *op, Py_buffer *view) {
         b->state = ZX_FREED;
         block_unlink(b);
         zx_flush_chain(b->owner);
+        /* Nobody to raise to here: an allocator written in Python failed. */
+        if (PyErr_Occurred()) PyErr_WriteUnraisable((PyObject *)b->owner);
     }
 }
 
@@ -382,4 +384,32 @@ void zx_retire_all(ZxAllocator *self) {
         zx_block_retire(b, zx_block_primary(b), ZX_RESET);
         Py_DECREF(b);
     }
+}
+
+/* A long-lived export on the memory behind `obj` (FixedBufferAllocator's
+ * buffer, a Python allocator's region): *range/len are obj's bytes, `out`
+ * holds the export until PyBuffer_Release. For a memoryview the export is
+ * taken on the object underneath it, not on the view: CPython's memoryview
+ * tp_clear drops its managed buffer even while it is exported, so a view
+ * exported across a garbage cycle crashes when the export is released. */
+int zx_get_long_buffer(PyObject *obj, Py_buffer *out, char **range, Py_ssize_t *len) {
+    if (!PyMemoryView_Check(obj)) {
+        if (PyObject_GetBuffer(obj, out, PyBUF_WRITABLE | PyBUF_C_CONTIGUOUS) < 0) return -1;
+        *range = out->buf;
+        *len = out->len;
+        return 0;
+    }
+    PyMemoryViewObject *mv = (PyMemoryViewObject *)obj;
+    if (mv->flags & _Py_MEMORYVIEW_RELEASED || mv->mbuf->master.obj == NULL) {
+        PyErr_SetString(PyExc_ValueError, "the memoryview was released");
+        return -1;
+    }
+    if (mv->view.readonly || !PyBuffer_IsContiguous(&mv->view, 'C')) {
+        PyErr_SetString(PyExc_BufferError, "the memoryview must be writable and C-contiguous");
+        return -1;
+    }
+    if (PyObject_GetBuffer(mv->mbuf->master.obj, out, PyBUF_WRITABLE | PyBUF_C_CONTIGUOUS) < 0) return -1;
+    *range = mv->view.buf;
+    *len = mv->view.len;
+    return 0;
 }

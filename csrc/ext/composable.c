@@ -48,10 +48,8 @@ static PyObject *Fba_new(PyTypeObject *type, PyObject *args, PyObject *kwds) {
             goto error;
         }
     } else {
-        if (PyObject_GetBuffer(arg, &self->source, PyBUF_WRITABLE | PyBUF_C_CONTIGUOUS) < 0) goto error;
+        if (zx_get_long_buffer(arg, &self->source, &mem, &len) < 0) goto error;
         self->has_source = true;
-        mem = self->source.buf;
-        len = self->source.len;
     }
     zh_fba_init(&self->fba, mem, (size_t)len);
     self->base.a = zh_fba_allocator(&self->fba);
@@ -271,10 +269,12 @@ static PyObject *Arena_new(PyTypeObject *type, PyObject *args, PyObject *kwds) {
     return (PyObject *)self;
 }
 
+static void arena_deinit_cb(void *arena) { zh_arena_deinit(arena); }
+
 static void Arena_dealloc(PyObject *op) {
     ArenaObject *self = Arena_CAST(op);
     /* No block is left (each holds the arena); give the chunks back. */
-    if (!self->base.closed && self->base.child != NULL) zh_arena_deinit(&self->arena);
+    if (!self->base.closed && self->base.child != NULL) zx_call_quietly(op, arena_deinit_cb, &self->arena);
     zx_allocator_dealloc(op);
 }
 
@@ -282,7 +282,7 @@ static int Arena_clear(PyObject *op) {
     ArenaObject *self = Arena_CAST(op);
     /* The child may go with this cycle: release its chunks while it is here. */
     if (!self->base.closed && self->base.child != NULL) {
-        zh_arena_deinit(&self->arena);
+        zx_call_quietly(op, arena_deinit_cb, &self->arena);
         self->base.closed = true;
     }
     return zx_allocator_clear(op);
@@ -346,6 +346,7 @@ static PyObject *Arena_reset(PyObject *op, PyObject *args, PyObject *kwds) {
     zx_retire_all(&self->base);
     bool ok = zh_arena_reset(&self->arena, m, lim);
     zx_flush_chain(&self->base);
+    if (PyErr_Occurred()) return NULL; /* raised by a child written in Python */
     return PyBool_FromLong(ok);
 }
 
@@ -364,6 +365,7 @@ static PyObject *Arena_deinit(PyObject *op, PyObject *unused) {
     zx_flush_chain(&self->base);
     self->base.closed = true;
     zx_unpin_child(&self->base);
+    if (PyErr_Occurred()) return NULL; /* raised by a child written in Python */
     Py_RETURN_NONE;
 }
 

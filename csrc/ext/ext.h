@@ -56,6 +56,9 @@ typedef struct zheap_state {
     PyTypeObject *SmpAllocator_type;
     PyTypeObject *WasmAllocator_type;
     PyTypeObject *SbrkAllocator_type;
+    PyTypeObject *FailingAllocator_type;
+    PyTypeObject *CapsuleAllocator_type;
+    PyObject *AllocatorContractError;
     PyTypeObject *Trace_type;
     PyObject *DoubleFreeError;
     PyObject *InvalidFreeError;
@@ -84,6 +87,7 @@ typedef struct ZxAllocator {
     /* Reports the core queued during the last call (DebugAllocator: log
      * lines), delivered once the core's locks are released; or NULL. */
     void (*flush)(struct ZxAllocator *self);
+    struct zx_py *py;          /* an allocator written in Python: its regions and live ranges */
 } ZxAllocator;
 
 #define ZxAllocator_CAST(op) ((ZxAllocator *)(op))
@@ -123,6 +127,7 @@ void zx_block_discard(ZxBlock *b);
 int zx_guard_all(ZxAllocator *self, const char *what);
 void zx_retire_all(ZxAllocator *self);
 ZxBlock *zx_block_of_view(ZxAllocator *owner, PyObject *view);
+int zx_get_long_buffer(PyObject *obj, Py_buffer *out, char **range, Py_ssize_t *len);
 
 /* allocator.c */
 int zx_allocator_init_types(PyObject *module, zheap_state *st);
@@ -146,6 +151,7 @@ int zx_parse_length(PyObject *obj, const char *what, Py_ssize_t *out);
 int zx_parse_args(const char *fn, const char *const *names, int nreq, int nmax, PyObject *const *args,
                   Py_ssize_t nargs, PyObject *kwnames, PyObject **out);
 void zx_flush_chain(ZxAllocator *self);
+void zx_call_quietly(PyObject *owner, void (*fn)(void *), void *arg);
 
 /* composable.c */
 int zx_composable_init_types(PyObject *module, zheap_state *st);
@@ -161,6 +167,16 @@ void zx_frames_clear(zx_frames *frames);
 
 /* general.c */
 int zx_general_init_types(PyObject *module, zheap_state *st);
+
+/* toolkit.c */
+int zx_toolkit_init_types(PyObject *module, zheap_state *st);
+PyObject *zx_allocator_new(PyTypeObject *type, PyObject *args, PyObject *kwds);
+PyObject *zx_allocator_add_region(PyObject *op, PyObject *memory);
+PyObject *zx_allocator_capsule(PyObject *op, PyObject *unused);
+PyObject *zx_allocator_from_capsule(PyObject *cls, PyObject *const *args, Py_ssize_t nargs, PyObject *kwnames);
+void zx_py_traverse(ZxAllocator *self, visitproc visit, void *arg, int *rc);
+void zx_py_free(ZxAllocator *self);
+extern const char zx_add_region_doc[], zx_capsule_doc[], zx_from_capsule_doc[];
 
 /* memory_pool.c */
 int zx_memory_pool_init_types(PyObject *module, zheap_state *st);

@@ -89,10 +89,12 @@ static PyObject *Pool_new(PyTypeObject *type, PyObject *args, PyObject *kwds) {
     return (PyObject *)self;
 }
 
+static void pool_deinit_cb(void *pool) { zh_memory_pool_deinit(pool); }
+
 static void Pool_dealloc(PyObject *op) {
     PoolObject *self = Pool_CAST(op);
     /* No item is left (each holds the pool): give the arena back. */
-    if (!self->base.closed && self->base.child != NULL) zh_memory_pool_deinit(&self->pool);
+    if (!self->base.closed && self->base.child != NULL) zx_call_quietly(op, pool_deinit_cb, &self->pool);
     zx_allocator_dealloc(op);
 }
 
@@ -100,7 +102,7 @@ static int Pool_clear(PyObject *op) {
     PoolObject *self = Pool_CAST(op);
     /* The child may go with this cycle: give the memory back while it is here. */
     if (!self->base.closed && self->base.child != NULL) {
-        zh_memory_pool_deinit(&self->pool);
+        zx_call_quietly(op, pool_deinit_cb, &self->pool);
         self->base.closed = true;
     }
     return zx_allocator_clear(op);
@@ -122,6 +124,7 @@ static PyObject *Pool_create(PyObject *op, PyObject *unused) {
     zx_flush_chain(&self->base);
     if (p == NULL) {
         zx_block_discard(b);
+        if (PyErr_Occurred()) return NULL; /* raised by a child written in Python */
         if (!self->pool.growable)
             return PyErr_Format(PyExc_MemoryError, "%.100s: no free item and the pool is not growable",
                                 Py_TYPE(op)->tp_name);
@@ -164,6 +167,7 @@ static PyObject *Pool_reset(PyObject *op, PyObject *args, PyObject *kwds) {
     zx_retire_all(&self->base);
     bool ok = zh_memory_pool_reset(&self->pool, m, lim);
     zx_flush_chain(&self->base);
+    if (PyErr_Occurred()) return NULL; /* raised by a child written in Python */
     return PyBool_FromLong(ok);
 }
 
@@ -179,6 +183,7 @@ static PyObject *Pool_preheat(PyObject *op, PyObject *n_obj) {
     if (zx_check_open(&self->base) < 0 || zx_parse_length(n_obj, "n", &n) < 0) return NULL;
     bool ok = zh_memory_pool_preheat(&self->pool, (size_t)n);
     zx_flush_chain(&self->base);
+    if (!ok && PyErr_Occurred()) return NULL;
     if (!ok)
         return PyErr_Format(PyExc_MemoryError, "%.100s: out of memory preheating %zd items", Py_TYPE(op)->tp_name,
                             n);
@@ -236,6 +241,7 @@ static PyObject *Pool_deinit(PyObject *op, PyObject *unused) {
     zx_flush_chain(&self->base);
     self->base.closed = true;
     zx_unpin_child(&self->base);
+    if (PyErr_Occurred()) return NULL; /* raised by a child written in Python */
     Py_RETURN_NONE;
 }
 

@@ -25,6 +25,9 @@ static int zheap_traverse(PyObject *m, visitproc visit, void *arg) {
     Py_VISIT(st->SmpAllocator_type);
     Py_VISIT(st->WasmAllocator_type);
     Py_VISIT(st->SbrkAllocator_type);
+    Py_VISIT(st->FailingAllocator_type);
+    Py_VISIT(st->CapsuleAllocator_type);
+    Py_VISIT(st->AllocatorContractError);
     Py_VISIT(st->Trace_type);
     Py_VISIT(st->DoubleFreeError);
     Py_VISIT(st->InvalidFreeError);
@@ -55,6 +58,9 @@ static int zheap_clear(PyObject *m) {
     Py_CLEAR(st->SmpAllocator_type);
     Py_CLEAR(st->WasmAllocator_type);
     Py_CLEAR(st->SbrkAllocator_type);
+    Py_CLEAR(st->FailingAllocator_type);
+    Py_CLEAR(st->CapsuleAllocator_type);
+    Py_CLEAR(st->AllocatorContractError);
     Py_CLEAR(st->Trace_type);
     Py_CLEAR(st->DoubleFreeError);
     Py_CLEAR(st->InvalidFreeError);
@@ -147,6 +153,7 @@ static int zheap_exec(PyObject *m) {
         "A contract violation Zig would panic on (reported by a ValidationAllocator).",
         PyExc_RuntimeError, NULL);
     if (st->ZigPanic == NULL || PyModule_AddObjectRef(m, "ZigPanic", st->ZigPanic) < 0) return -1;
+    if (zx_toolkit_init_types(m, st) < 0) return -1;
     if (add_instance(m, "page_allocator", st->PageAllocator_type) < 0) return -1;
     if (add_instance(m, "c_allocator", st->CAllocator_type) < 0) return -1;
     if (add_instance(m, "raw_c_allocator", st->RawCAllocator_type) < 0) return -1;

@@ -1431,6 +1431,57 @@ static bool test_sbrk(void) {
     return ok;
 }
 
+/* --- FailingAllocator ----------------------------------------------------------- */
+
+static bool test_failing_allocator(void) {
+    /* testing/FailingAllocator.zig's test */
+    zh_failing f;
+    zh_failing_init(&f, zh_c_allocator(), 2, SIZE_MAX);
+    zh_allocator a = zh_failing_allocator(&f);
+    int32_t *x = zh_create(a, 4, 2), *y = zh_create(a, 4, 2);
+    EXPECT(x && y && zh_create(a, 4, 2) == NULL && f.has_induced_failure);
+    EXPECT(zh_create(a, 4, 2) == NULL); /* and every one after it */
+    zh_destroy(a, y, 4, 2);
+    zh_destroy(a, x, 4, 2);
+    EXPECT(f.allocated_bytes == 8 && f.freed_bytes == 8 && f.allocations == 2 && f.deallocations == 2);
+    zh_failing_init(&f, zh_c_allocator(), SIZE_MAX, 1);
+    a = zh_failing_allocator(&f);
+    char *s = zh_alloc(a, 1, 8, 0);
+    char *r = zh_remap(a, s, 1, 8, 0, 6);
+    EXPECT(r != NULL);
+    EXPECT(zh_remap(a, r, 1, 6, 0, 4) == NULL && !zh_resize(a, r, 1, 6, 0, 4));
+    zh_free(a, r, 1, 6, 0);
+    EXPECT(f.allocated_bytes == f.freed_bytes);
+    return true;
+}
+
+/* checkAllAllocationFailures over an arena: fail each allocation in turn;
+ * the arena must report out of memory and, after deinit, leak nothing. */
+static int arena_work(zh_allocator a) {
+    zh_arena arena;
+    zh_arena_init(&arena, a);
+    zh_allocator ar = zh_arena_allocator(&arena);
+    int rc = 0;
+    for (int i = 0; i < 50 && rc == 0; i++)
+        if (zh_alloc(ar, 1, 100 + (size_t)i * 300, 3) == NULL) rc = -1;
+    zh_arena_deinit(&arena);
+    return rc;
+}
+
+static bool test_check_all_allocation_failures_arena(void) {
+    zh_failing f;
+    zh_failing_init(&f, zh_c_allocator(), SIZE_MAX, SIZE_MAX);
+    EXPECT(arena_work(zh_failing_allocator(&f)) == 0);
+    size_t needed = f.alloc_index;
+    EXPECT(needed >= 2);
+    for (size_t i = 0; i < needed; i++) {
+        zh_failing_init(&f, zh_c_allocator(), i, SIZE_MAX);
+        EXPECT(arena_work(zh_failing_allocator(&f)) == -1 && f.has_induced_failure);
+        EXPECT(f.allocated_bytes == f.freed_bytes);
+    }
+    return true;
+}
+
 int main(void) {
     run("page_allocator four suites", test_page_allocator_suites);
     run("c_allocator four suites", test_c_allocator_suites);
@@ -1491,6 +1542,8 @@ int main(void) {
     run("WasmAllocator: Zig's tests (own and global linear memory)", test_wasm_zig_tests);
     run("WasmAllocator maximum, alignment cap, memory.grow", test_wasm_limits);
     run("SbrkAllocator: Zig's tests, break limits, threads", test_sbrk);
+    run("FailingAllocator", test_failing_allocator);
+    run("checkAllAllocationFailures over an arena", test_check_all_allocation_failures_arena);
     printf("%d passed, %d failed\n", passed, failed);
     return failed == 0 ? 0 : 1;
 }

@@ -15,11 +15,25 @@ from __future__ import annotations
 
 import ctypes
 import struct
+from collections.abc import Callable
 from typing import Any
 
-from .. import Allocator, address_of, page_size, page_size_min, validation_wrap
+from .. import (
+    Allocator,
+    FailingAllocator,
+    address_of,
+    c_allocator,
+    page_size,
+    page_size_min,
+    validation_wrap,
+)
 
 __all__ = [
+    "FailingAllocator",
+    "MemoryLeakDetectedError",
+    "NondeterministicMemoryUsageError",
+    "SwallowedOutOfMemoryError",
+    "check_all_allocation_failures",
     "leak_check",
     "test_allocator",
     "test_allocator_aligned",
@@ -165,6 +179,64 @@ for _fn in (
 ):
     _fn.__test__ = False  # type: ignore[attr-defined]
 del _fn
+
+
+class SwallowedOutOfMemoryError(AssertionError):
+    """The function succeeded although an allocation was made to fail: it hid a MemoryError."""
+
+
+class NondeterministicMemoryUsageError(AssertionError):
+    """The function made fewer allocations than on the first run: it is not deterministic."""
+
+
+class MemoryLeakDetectedError(AssertionError):
+    """After the injected MemoryError, bytes allocated != bytes freed."""
+
+
+def check_all_allocation_failures(
+    fn: Callable[..., object], *args: Any, backing: Allocator | None = None, **kwargs: Any
+) -> int:
+    """Zig's ``std.testing.checkAllAllocationFailures``.
+
+    Run ``fn(allocator, *args, **kwargs)`` once over a counting
+    :class:`FailingAllocator` (over ``backing``, default ``zheap.c_allocator``) to learn
+    how many allocations it makes, then once more for each of them with that allocation
+    made to fail. Each failing run must end in ``MemoryError`` with every byte given back
+    (use ``try``/``finally`` as Zig uses ``errdefer``). Raises
+    :class:`SwallowedOutOfMemoryError`, :class:`NondeterministicMemoryUsageError` or
+    :class:`MemoryLeakDetectedError`; returns the number of failure points checked.
+    """
+    backing = c_allocator if backing is None else backing
+    counting = FailingAllocator(backing)
+    fn(counting, *args, **kwargs)
+    needed: int = counting.alloc_index
+    for fail_index in range(needed):
+        failing = FailingAllocator(backing, fail_index=fail_index)
+        try:
+            fn(failing, *args, **kwargs)
+        except MemoryError:
+            if failing.allocated_bytes != failing.freed_bytes:
+                raise MemoryLeakDetectedError(
+                    f"fail_index {fail_index}/{needed}: allocated {failing.allocated_bytes} bytes, "
+                    f"freed {failing.freed_bytes} ({failing.allocations} allocations, "
+                    f"{failing.deallocations} frees); the allocation made to fail was at:\n"
+                    + "".join(_format_stack(failing.failure_trace))
+                ) from None
+            continue
+        if failing.has_induced_failure:
+            raise SwallowedOutOfMemoryError(
+                f"fail_index {fail_index}/{needed}: the MemoryError did not reach the caller"
+            )
+        raise NondeterministicMemoryUsageError(
+            f"fail_index {fail_index}/{needed}: fewer allocations than on the first run"
+        )
+    return needed
+
+
+def _format_stack(stack: Any) -> list[str]:
+    import traceback
+
+    return traceback.format_list(stack) if stack is not None else []
 
 
 def __getattr__(name: str) -> Any:

@@ -69,7 +69,11 @@ class Live:
     tag: int
 
     def __repr__(self) -> str:
-        return f"Live(len={len(self.view)}, alignment={self.alignment}, tag={self.tag})"
+        try:
+            length: object = len(self.view)
+        except ValueError:
+            length = "released"
+        return f"Live(len={length}, alignment={self.alignment}, tag={self.tag})"
 
 
 def _fill(view: memoryview, tag: int, start: int = 0) -> None:
@@ -158,6 +162,10 @@ class AllocatorMachine(RuleBasedStateMachine):
         self.live: list[Live] = []
         self.next_tag = 1
         self.capacity_floor = 0
+        # An allocator may report its free memory (``free_bytes()``): then freeing
+        # every block must bring it back to where it started (nothing leaked).
+        probe = getattr(self.allocator, "free_bytes", None)
+        self.start_free: int | None = probe() if callable(probe) else None
 
     def _tag(self) -> int:
         tag = self.next_tag
@@ -260,12 +268,14 @@ class AllocatorMachine(RuleBasedStateMachine):
                 "a refused resize changed the block"
             )
             return
+        # Track the new view first: if a check below fails, teardown must
+        # still free the block through the view that owns it.
+        entry.view = new
         assert len(new) == new_len
         assert _raises(ValueError, lambda: old.tobytes()), "the superseded view is still usable"
         if op == "resize" and new_len and old_len:
             assert address_of(new) == old_addr, "resize moved the block"
         assert _intact(new, entry.tag, min(old_len, new_len)), f"{op} lost the contents"
-        entry.view = new
         _fill(new, entry.tag, min(old_len, new_len))
 
     @rule(target=blocks, data=st.binary(max_size=512))
@@ -369,6 +379,9 @@ class AllocatorMachine(RuleBasedStateMachine):
         for entry in self.live:
             self.allocator.free(entry.view)
         self.live.clear()
+        if self.start_free is not None:
+            now = self.allocator.free_bytes()  # type: ignore[attr-defined]
+            assert now == self.start_free, f"{self.start_free - now} bytes leaked"
         if isinstance(self.allocator, DebugAllocator) and self.allocator.live == 0:
             assert self.allocator.leaks() == []
             assert self.allocator.deinit() is Check.ok

@@ -1,0 +1,603 @@
+/* toolkit.c -- what zheap.testing builds on:
+ *  - FailingAllocator (Zig's std.testing.FailingAllocator) as a Python type;
+ *  - allocators written in Python: a subclass of zheap.Allocator implements
+ *    _alloc/_resize/_remap/_free at the address level, and the binding turns
+ *    them into a zh_allocator, checking every address they return against
+ *    the memory the subclass declared (add_region), the alignment asked for,
+ *    and every block still live, so a buggy allocator raises instead of
+ *    corrupting memory;
+ *  - capsules: every allocator exports its zh_allocator to C code, and any
+ *    zh_allocator from C (another extension, ctypes) becomes an allocator. */
+#include "ext.h"
+
+/* ===================================================================== */
+/* FailingAllocator                                                        */
+/* ===================================================================== */
+
+typedef struct {
+    ZxAllocator base;
+    zh_failing f;
+    PyObject *trace; /* where the induced failure happened (a zheap.Trace), or NULL */
+} FailingObject;
+
+#define Failing_CAST(op) ((FailingObject *)(op))
+
+static void on_induced_failure(void *user) {
+    FailingObject *self = user;
+    /* Zig captures a stack trace here; this is the Python one. */
+    PyObject *et, *ev, *tb;
+    PyErr_Fetch(&et, &ev, &tb);
+    PyObject *traceback = PyImport_ImportModule("traceback");
+    PyObject *stack = traceback ? PyObject_CallMethod(traceback, "extract_stack", NULL) : NULL;
+    Py_XDECREF(traceback);
+    if (stack == NULL) PyErr_Clear();
+    Py_XSETREF(self->trace, stack);
+    PyErr_Restore(et, ev, tb);
+}
+
+static int parse_index(PyObject *obj, const char *what, size_t *out) {
+    *out = SIZE_MAX;
+    if (obj == NULL || obj == Py_None) return 0;
+    Py_ssize_t v;
+    if (zx_parse_length(obj, what, &v) < 0) return -1;
+    *out = (size_t)v;
+    return 0;
+}
+
+static PyObject *Failing_new(PyTypeObject *type, PyObject *args, PyObject *kwds) {
+    static char *kwlist[] = {"child", "fail_index", "resize_fail_index", NULL};
+    PyObject *child, *fail = NULL, *resize_fail = NULL;
+    if (!PyArg_ParseTupleAndKeywords(args, kwds, "O|$OO:FailingAllocator", kwlist, &child, &fail, &resize_fail))
+        return NULL;
+    size_t fi, rfi;
+    if (parse_index(fail, "fail_index", &fi) < 0 || parse_index(resize_fail, "resize_fail_index", &rfi) < 0)
+        return NULL;
+    zheap_state *st = zx_state_of(type);
+    ZxAllocator *c = st ? zx_as_allocator(st, child, "FailingAllocator()") : NULL;
+    if (c == NULL) return NULL;
+    FailingObject *self = (FailingObject *)type->tp_alloc(type, 0);
+    if (self == NULL) return NULL;
+    zh_failing_init(&self->f, c->a, fi, rfi);
+    self->f.on_induced_failure = on_induced_failure;
+    self->f.user = self;
+    zx_allocator_setup(&self->base, st, zh_failing_allocator(&self->f), c->max_align);
+    zx_pin_child(&self->base, child);
+    return (PyObject *)self;
+}
+
+static int Failing_traverse(PyObject *op, visitproc visit, void *arg) {
+    Py_VISIT(Failing_CAST(op)->trace);
+    return zx_allocator_traverse(op, visit, arg);
+}
+
+static int Failing_clear(PyObject *op) {
+    Py_CLEAR(Failing_CAST(op)->trace);
+    return zx_allocator_clear(op);
+}
+
+static void Failing_dealloc(PyObject *op) {
+    Py_CLEAR(Failing_CAST(op)->trace);
+    zx_allocator_dealloc(op);
+}
+
+#define FAILING_FIELD(name)                                              \
+    static PyObject *Failing_get_##name(PyObject *op, void *c) {         \
+        (void)c;                                                         \
+        size_t v = Failing_CAST(op)->f.name;                             \
+        return v == SIZE_MAX ? Py_NewRef(Py_None) : PyLong_FromSize_t(v); \
+    }
+FAILING_FIELD(alloc_index)
+FAILING_FIELD(resize_index)
+FAILING_FIELD(fail_index)
+FAILING_FIELD(resize_fail_index)
+FAILING_FIELD(allocated_bytes)
+FAILING_FIELD(freed_bytes)
+FAILING_FIELD(allocations)
+FAILING_FIELD(deallocations)
+
+static PyObject *Failing_get_induced(PyObject *op, void *c) {
+    (void)c;
+    return PyBool_FromLong(Failing_CAST(op)->f.has_induced_failure);
+}
+
+static PyObject *Failing_get_trace(PyObject *op, void *c) {
+    (void)c;
+    PyObject *t = Failing_CAST(op)->trace;
+    return Py_NewRef(t ? t : Py_None);
+}
+
+static PyObject *Failing_repr(PyObject *op) {
+    zh_failing *f = &Failing_CAST(op)->f;
+    return PyUnicode_FromFormat("<zheap.FailingAllocator alloc_index=%zu fail_index=%zd allocated=%zu freed=%zu%s>",
+                                f->alloc_index, f->fail_index == SIZE_MAX ? (Py_ssize_t)-1 : (Py_ssize_t)f->fail_index,
+                                f->allocated_bytes, f->freed_bytes, f->has_induced_failure ? " failed" : "");
+}
+
+static PyGetSetDef Failing_getset[] = {
+    {"alloc_index", Failing_get_alloc_index, NULL, "Successful allocations so far.", NULL},
+    {"resize_index", Failing_get_resize_index, NULL, "Successful resizes and remaps so far.", NULL},
+    {"fail_index", Failing_get_fail_index, NULL, "The allocation that fails (and all after it), or None.", NULL},
+    {"resize_fail_index", Failing_get_resize_fail_index, NULL, "The resize/remap that fails, or None.", NULL},
+    {"allocated_bytes", Failing_get_allocated_bytes, NULL, "Bytes allocated (and grown) so far.", NULL},
+    {"freed_bytes", Failing_get_freed_bytes, NULL, "Bytes freed (and shrunk) so far.", NULL},
+    {"allocations", Failing_get_allocations, NULL, "Successful allocations.", NULL},
+    {"deallocations", Failing_get_deallocations, NULL, "Frees.", NULL},
+    {"has_induced_failure", Failing_get_induced, NULL, "Whether an allocation was made to fail.", NULL},
+    {"failure_trace", Failing_get_trace, NULL,
+     "The Python stack (traceback.StackSummary) where the first induced failure happened, or None.", NULL},
+    {NULL},
+};
+
+PyDoc_STRVAR(Failing_doc,
+             "FailingAllocator(child, *, fail_index=None, resize_fail_index=None)\n--\n\n"
+             "Zig's std.testing.FailingAllocator: forwards to ``child``, except that the\n"
+             "``fail_index``-th allocation (counting from 0) and every one after it fail\n"
+             "(MemoryError), and so does the ``resize_fail_index``-th resize/remap. Counts\n"
+             "bytes allocated and freed, so a test can check nothing leaked.");
+
+static PyType_Slot Failing_slots[] = {
+    {Py_tp_doc, (void *)Failing_doc},
+    {Py_tp_new, Failing_new},
+    {Py_tp_dealloc, Failing_dealloc},
+    {Py_tp_traverse, Failing_traverse},
+    {Py_tp_clear, Failing_clear},
+    {Py_tp_repr, Failing_repr},
+    {Py_tp_getset, Failing_getset},
+    {0, NULL},
+};
+
+static PyType_Spec Failing_spec = {
+    .name = "zheap.FailingAllocator",
+    .basicsize = sizeof(FailingObject),
+    .flags = Py_TPFLAGS_DEFAULT | Py_TPFLAGS_HAVE_GC | Py_TPFLAGS_IMMUTABLETYPE,
+    .slots = Failing_slots,
+};
+
+/* ===================================================================== */
+/* Allocators written in Python                                            */
+/* ===================================================================== */
+
+typedef struct {
+    char *base;
+    size_t len;
+    Py_buffer view; /* an export on the caller's buffer, held while registered */
+} zx_region;
+
+typedef struct {
+    uintptr_t addr;
+    size_t len;
+} zx_range;
+
+/* The state of a Python-implemented allocator (ZxAllocator.py). */
+struct zx_py {
+    zx_region *regions;
+    size_t nregions;
+    zx_range *live; /* sorted by address: every block handed out and not freed */
+    size_t nlive, cap;
+};
+
+void zx_py_traverse(ZxAllocator *self, visitproc visit, void *arg, int *rc) {
+    if (self->py == NULL) return;
+    for (size_t i = 0; i < self->py->nregions && *rc == 0; i++)
+        if (self->py->regions[i].view.obj != NULL) *rc = visit(self->py->regions[i].view.obj, arg);
+}
+
+void zx_py_free(ZxAllocator *self) {
+    struct zx_py *py = self->py;
+    if (py == NULL) return;
+    self->py = NULL;
+    for (size_t i = 0; i < py->nregions; i++) PyBuffer_Release(&py->regions[i].view);
+    PyMem_Free(py->regions);
+    PyMem_Free(py->live);
+    PyMem_Free(py);
+}
+
+/* The first live range at or after addr. */
+static size_t lower_bound(const struct zx_py *py, uintptr_t addr) {
+    size_t lo = 0, hi = py->nlive;
+    while (lo < hi) {
+        size_t mid = lo + (hi - lo) / 2;
+        if (py->live[mid].addr < addr) lo = mid + 1;
+        else hi = mid;
+    }
+    return lo;
+}
+
+static PyObject *contract_error(ZxAllocator *self) {
+    (void)self;
+    return self->st->AllocatorContractError;
+}
+
+/* Check [addr, addr+len) against the rules; on a violation raise
+ * AllocatorContractError naming the rule (and the other block). `ignore` is
+ * the live range being resized (skipped in the overlap check), or NULL. */
+static int check_range(ZxAllocator *self, const char *method, uintptr_t addr, size_t len, size_t align,
+                       const zx_range *ignore) {
+    struct zx_py *py = self->py;
+    PyObject *owner = (PyObject *)self;
+    if (addr % align != 0) {
+        PyErr_Format(contract_error(self), "%.100s.%s returned %p for %zu bytes: not aligned to %zu",
+                     Py_TYPE(owner)->tp_name, method, (void *)addr, len, align);
+        return -1;
+    }
+    bool inside = false;
+    for (size_t i = 0; i < py->nregions && !inside; i++) {
+        uintptr_t b = (uintptr_t)py->regions[i].base;
+        inside = addr >= b && addr - b <= py->regions[i].len && len <= py->regions[i].len - (addr - b);
+    }
+    if (!inside) {
+        PyErr_Format(contract_error(self),
+                     "%.100s.%s returned %p for %zu bytes: not inside the memory given with add_region() "
+                     "(%zu region%s)",
+                     Py_TYPE(owner)->tp_name, method, (void *)addr, len, py->nregions, py->nregions == 1 ? "" : "s");
+        return -1;
+    }
+    size_t i = lower_bound(py, addr);
+    /* The neighbours that could overlap: the last one starting before addr,
+     * and those starting inside [addr, addr+len). */
+    for (size_t k = i > 0 ? i - 1 : 0; k < py->nlive; k++) {
+        const zx_range *r = &py->live[k];
+        if (r->addr >= addr + len) break;
+        if (r == ignore || r->addr + r->len <= addr) continue;
+        PyErr_Format(contract_error(self),
+                     "%.100s.%s returned %p for %zu bytes: it overlaps the live block at %p (%zu bytes)",
+                     Py_TYPE(owner)->tp_name, method, (void *)addr, len, (void *)r->addr, r->len);
+        return -1;
+    }
+    return 0;
+}
+
+static int live_insert(struct zx_py *py, uintptr_t addr, size_t len) {
+    if (py->nlive == py->cap) {
+        size_t cap = py->cap ? py->cap * 2 : 64;
+        zx_range *live = PyMem_Realloc(py->live, cap * sizeof *live);
+        if (live == NULL) {
+            PyErr_NoMemory();
+            return -1;
+        }
+        py->live = live;
+        py->cap = cap;
+    }
+    size_t i = lower_bound(py, addr);
+    memmove(&py->live[i + 1], &py->live[i], (py->nlive - i) * sizeof *py->live);
+    py->live[i] = (zx_range){addr, len};
+    py->nlive++;
+    return 0;
+}
+
+static zx_range *live_find(struct zx_py *py, uintptr_t addr) {
+    size_t i = lower_bound(py, addr);
+    return i < py->nlive && py->live[i].addr == addr ? &py->live[i] : NULL;
+}
+
+static void live_remove(struct zx_py *py, zx_range *r) {
+    size_t i = (size_t)(r - py->live);
+    memmove(&py->live[i], &py->live[i + 1], (py->nlive - i - 1) * sizeof *py->live);
+    py->nlive--;
+}
+
+/* An int address from a method's result: 0 and None mean "no". -1 with an
+ * exception for anything else. */
+static int result_address(ZxAllocator *self, const char *method, PyObject *r, uintptr_t *out) {
+    *out = 0;
+    if (r == Py_None) return 0;
+    if (!PyLong_Check(r)) {
+        PyErr_Format(PyExc_TypeError, "%.100s.%s must return an int address or None, not %.100s",
+                     Py_TYPE(self)->tp_name, method, Py_TYPE(r)->tp_name);
+        return -1;
+    }
+    void *p = PyLong_AsVoidPtr(r);
+    if (p == NULL && PyErr_Occurred()) return -1;
+    *out = (uintptr_t)p;
+    return 0;
+}
+
+/* The trampolines. They hold the GIL themselves (C code may call them from
+ * any thread through a capsule) and leave a Python exception set when they
+ * fail because of one; callers in the binding check for it. */
+
+/* A C caller may go on after one of these failed with an exception (an
+ * arena falls back from resize to alloc): with an error pending, fail at
+ * once rather than run Python code. */
+#define PENDING_ERROR_FAILS(g, value) \
+    do {                              \
+        if (PyErr_Occurred()) {       \
+            PyGILState_Release(g);    \
+            return value;             \
+        }                             \
+    } while (0)
+
+static void *py_alloc(void *ctx, size_t len, uint8_t al, uintptr_t ra) {
+    (void)ra;
+    ZxAllocator *self = ctx;
+    PyGILState_STATE g = PyGILState_Ensure();
+    PENDING_ERROR_FAILS(g, NULL);
+    uintptr_t addr = 0;
+    PyObject *r = PyObject_CallMethod((PyObject *)self, "_alloc", "nn", (Py_ssize_t)len,
+                                      (Py_ssize_t)zh_alignment_bytes(al));
+    if (r != NULL && result_address(self, "_alloc", r, &addr) == 0 && addr != 0) {
+        if (check_range(self, "_alloc", addr, len, zh_alignment_bytes(al), NULL) < 0 ||
+            live_insert(self->py, addr, len) < 0)
+            addr = 0;
+    }
+    Py_XDECREF(r);
+    PyGILState_Release(g);
+    return (void *)addr;
+}
+
+/* Optional methods: a subclass without _resize/_remap cannot resize. */
+static PyObject *call_optional(ZxAllocator *self, const char *method, PyObject *args) {
+    PyObject *fn = PyObject_GetAttrString((PyObject *)self, method);
+    if (fn == NULL) {
+        if (PyErr_ExceptionMatches(PyExc_AttributeError)) PyErr_Clear();
+        Py_DECREF(args);
+        return Py_NewRef(Py_None);
+    }
+    PyObject *r = PyObject_CallObject(fn, args);
+    Py_DECREF(fn);
+    Py_DECREF(args);
+    return r;
+}
+
+static bool py_resize(void *ctx, void *mem, size_t len, uint8_t al, size_t new_len, uintptr_t ra) {
+    (void)ra;
+    ZxAllocator *self = ctx;
+    PyGILState_STATE g = PyGILState_Ensure();
+    PENDING_ERROR_FAILS(g, false);
+    bool ok = false;
+    PyObject *args = Py_BuildValue("(Nnnn)", PyLong_FromVoidPtr(mem), (Py_ssize_t)len,
+                                   (Py_ssize_t)zh_alignment_bytes(al), (Py_ssize_t)new_len);
+    PyObject *r = args ? call_optional(self, "_resize", args) : NULL;
+    if (r != NULL) {
+        int truth = PyObject_IsTrue(r);
+        zx_range *lr = live_find(self->py, (uintptr_t)mem);
+        if (truth == 1 && lr != NULL &&
+            check_range(self, "_resize", (uintptr_t)mem, new_len, zh_alignment_bytes(al), lr) == 0) {
+            lr->len = new_len;
+            ok = true;
+        }
+    }
+    Py_XDECREF(r);
+    PyGILState_Release(g);
+    return ok;
+}
+
+static void *py_remap(void *ctx, void *mem, size_t len, uint8_t al, size_t new_len, uintptr_t ra) {
+    (void)ra;
+    ZxAllocator *self = ctx;
+    PyGILState_STATE g = PyGILState_Ensure();
+    PENDING_ERROR_FAILS(g, NULL);
+    uintptr_t addr = 0;
+    PyObject *args = Py_BuildValue("(Nnnn)", PyLong_FromVoidPtr(mem), (Py_ssize_t)len,
+                                   (Py_ssize_t)zh_alignment_bytes(al), (Py_ssize_t)new_len);
+    PyObject *r = args ? call_optional(self, "_remap", args) : NULL;
+    if (r != NULL && result_address(self, "_remap", r, &addr) == 0 && addr != 0) {
+        zx_range *lr = live_find(self->py, (uintptr_t)mem);
+        if (lr == NULL || check_range(self, "_remap", addr, new_len, zh_alignment_bytes(al), lr) < 0) {
+            addr = 0;
+        } else {
+            live_remove(self->py, lr);
+            if (live_insert(self->py, addr, new_len) < 0) addr = 0;
+        }
+    }
+    Py_XDECREF(r);
+    PyGILState_Release(g);
+    return (void *)addr;
+}
+
+static void py_free(void *ctx, void *mem, size_t len, uint8_t al, uintptr_t ra) {
+    (void)ra;
+    ZxAllocator *self = ctx;
+    PyGILState_STATE g = PyGILState_Ensure();
+    zx_range *lr = live_find(self->py, (uintptr_t)mem);
+    if (lr != NULL) live_remove(self->py, lr);
+    /* A C caller freeing many blocks (an arena's deinit) goes on after the
+     * first _free raised: keep that first exception, and report any later
+     * one as unraisable, so Python code never runs with an error pending. */
+    PyObject *et, *ev, *tb;
+    PyErr_Fetch(&et, &ev, &tb);
+    PyObject *r = PyObject_CallMethod((PyObject *)self, "_free", "Nnn", PyLong_FromVoidPtr(mem), (Py_ssize_t)len,
+                                      (Py_ssize_t)zh_alignment_bytes(al));
+    Py_XDECREF(r);
+    if (et != NULL) {
+        if (PyErr_Occurred()) PyErr_WriteUnraisable((PyObject *)self);
+        PyErr_Restore(et, ev, tb);
+    }
+    PyGILState_Release(g);
+}
+
+static const zh_allocator_vtable py_vtable = {py_alloc, py_resize, py_remap, py_free};
+
+/* tp_new of zheap.Allocator: abstract itself; a Python subclass becomes an
+ * allocator over its _alloc/_resize/_remap/_free. */
+PyObject *zx_allocator_new(PyTypeObject *type, PyObject *args, PyObject *kwds) {
+    (void)args, (void)kwds;
+    zheap_state *st = zx_state_of(type);
+    if (st == NULL) return NULL;
+    if (type == st->Allocator_type) {
+        PyErr_SetString(PyExc_TypeError,
+                        "zheap.Allocator is abstract: subclass it and implement _alloc(length, alignment) and "
+                        "_free(address, length, alignment) (and optionally _resize and _remap)");
+        return NULL;
+    }
+    for (const char *const *m = (const char *const[]){"_alloc", "_free", NULL}; *m != NULL; m++) {
+        PyObject *fn = PyObject_GetAttrString((PyObject *)type, *m);
+        if (fn == NULL) {
+            PyErr_Format(PyExc_TypeError, "%.100s must implement %s() to be an allocator", type->tp_name, *m);
+            return NULL;
+        }
+        Py_DECREF(fn);
+    }
+    /* max_alignment: a class attribute (an int power of two), else a page. */
+    zh_alignment max_al = zh_alignment_from_bytes(zh_page_size());
+    PyObject *ma = PyObject_GetAttrString((PyObject *)type, "max_alignment");
+    if (ma != NULL && PyLong_Check(ma)) {
+        Py_ssize_t v = PyLong_AsSsize_t(ma);
+        if (v <= 0 || (v & (v - 1)) != 0) {
+            Py_DECREF(ma);
+            if (!PyErr_Occurred())
+                PyErr_Format(PyExc_ValueError, "%.100s.max_alignment must be a power of two", type->tp_name);
+            return NULL;
+        }
+        max_al = zh_alignment_from_bytes((size_t)v);
+    }
+    Py_XDECREF(ma);
+    PyErr_Clear();
+    ZxAllocator *self = (ZxAllocator *)type->tp_alloc(type, 0);
+    if (self == NULL) return NULL;
+    zx_allocator_setup(self, st, (zh_allocator){self, &py_vtable}, max_al);
+    self->py = PyMem_Calloc(1, sizeof *self->py);
+    if (self->py == NULL) {
+        Py_DECREF(self);
+        return PyErr_NoMemory();
+    }
+    return (PyObject *)self;
+}
+
+const char zx_add_region_doc[] =
+             ("add_region($self, memory, /)\n--\n\n"
+             "For allocators written in Python: declare ``memory`` (a writable buffer, e.g. a\n"
+             "view from zheap.page_allocator) as memory this allocator hands out. Every address\n"
+             "_alloc/_remap returns must lie inside a region; the buffer stays exported (it\n"
+             "cannot be freed) while the allocator lives. Returns its address.");
+
+PyObject *zx_allocator_add_region(PyObject *op, PyObject *memory) {
+    ZxAllocator *self = ZxAllocator_CAST(op);
+    if (self->py == NULL) {
+        PyErr_Format(PyExc_TypeError, "add_region() is for allocators written in Python, not %.100s",
+                     Py_TYPE(op)->tp_name);
+        return NULL;
+    }
+    struct zx_py *py = self->py;
+    zx_region *regions = PyMem_Realloc(py->regions, (py->nregions + 1) * sizeof *regions);
+    if (regions == NULL) return PyErr_NoMemory();
+    py->regions = regions;
+    zx_region *r = &regions[py->nregions];
+    Py_ssize_t len;
+    if (zx_get_long_buffer(memory, &r->view, &r->base, &len) < 0) return NULL;
+    r->len = (size_t)len;
+    py->nregions++;
+    return PyLong_FromVoidPtr(r->base);
+}
+
+/* ===================================================================== */
+/* Capsules                                                               */
+/* ===================================================================== */
+
+#define CAPSULE_NAME "zheap.allocator"
+
+static void capsule_destructor(PyObject *capsule) {
+    PyObject *owner = PyCapsule_GetContext(capsule);
+    Py_XDECREF(owner);
+}
+
+const char zx_capsule_doc[] =
+             ("capsule($self, /)\n--\n\n"
+             "A PyCapsule named \"zheap.allocator\" holding a pointer to this allocator's\n"
+             "zh_allocator (zheap.h), for C code. The capsule keeps the allocator alive; blocks\n"
+             "C code allocates through it are not tracked by Python.");
+
+PyObject *zx_allocator_capsule(PyObject *op, PyObject *unused) {
+    (void)unused;
+    ZxAllocator *self = ZxAllocator_CAST(op);
+    if (zx_check_open(self) < 0) return NULL;
+    PyObject *cap = PyCapsule_New(&self->a, CAPSULE_NAME, capsule_destructor);
+    if (cap == NULL) return NULL;
+    if (PyCapsule_SetContext(cap, Py_NewRef(op)) < 0) {
+        Py_DECREF(op);
+        Py_DECREF(cap);
+        return NULL;
+    }
+    return cap;
+}
+
+typedef struct {
+    ZxAllocator base;
+    PyObject *capsule;
+} CapsuleObject;
+
+static int Capsule_traverse(PyObject *op, visitproc visit, void *arg) {
+    Py_VISIT(((CapsuleObject *)op)->capsule);
+    return zx_allocator_traverse(op, visit, arg);
+}
+
+static int Capsule_clear(PyObject *op) {
+    Py_CLEAR(((CapsuleObject *)op)->capsule);
+    return zx_allocator_clear(op);
+}
+
+static void Capsule_dealloc(PyObject *op) {
+    Py_CLEAR(((CapsuleObject *)op)->capsule);
+    zx_allocator_dealloc(op);
+}
+
+static PyObject *Capsule_repr(PyObject *op) {
+    return PyUnicode_FromFormat("<zheap.CapsuleAllocator of %R live=%zd>", ((CapsuleObject *)op)->capsule,
+                                ZxAllocator_CAST(op)->nlive);
+}
+
+const char zx_from_capsule_doc[] =
+             ("from_capsule(capsule, /, max_alignment=4096)\n--\n\n"
+             "An allocator over a zh_allocator from C: ``capsule`` is a PyCapsule named\n"
+             "\"zheap.allocator\" whose pointer is a ``zh_allocator *`` (zheap.h: a context\n"
+             "pointer and a vtable of alloc/resize/remap/free), valid as long as the capsule\n"
+             "lives (the allocator keeps it). Blocks get the usual safe views.");
+
+PyObject *zx_allocator_from_capsule(PyObject *cls, PyObject *const *args, Py_ssize_t nargs, PyObject *kwnames) {
+    static const char *const names[] = {"capsule", "max_alignment"};
+    PyObject *a[2];
+    if (zx_parse_args("from_capsule", names, 1, 2, args, nargs, kwnames, a) < 0) return NULL;
+    zheap_state *st = zx_state_of((PyTypeObject *)cls);
+    if (st == NULL) return NULL;
+    zh_allocator *za = PyCapsule_GetPointer(a[0], CAPSULE_NAME);
+    if (za == NULL) return NULL;
+    if (za->vtable == NULL || za->vtable->alloc == NULL || za->vtable->resize == NULL ||
+        za->vtable->remap == NULL || za->vtable->free == NULL) {
+        PyErr_SetString(PyExc_ValueError, "from_capsule(): the zh_allocator has a missing vtable entry");
+        return NULL;
+    }
+    PyTypeObject *type = st->CapsuleAllocator_type;
+    CapsuleObject *self = (CapsuleObject *)type->tp_alloc(type, 0);
+    if (self == NULL) return NULL;
+    zx_allocator_setup(&self->base, st, *za, ZH_ALIGNMENT_MAX);
+    zh_alignment al = zh_alignment_from_bytes(zh_page_size());
+    if (a[1] != NULL && zx_parse_alignment(&self->base, a[1], &al) < 0) {
+        Py_DECREF(self);
+        return NULL;
+    }
+    self->base.max_align = al;
+    self->capsule = Py_NewRef(a[0]);
+    return (PyObject *)self;
+}
+
+static PyType_Slot Capsule_slots[] = {
+    {Py_tp_doc, (void *)"An allocator over a zh_allocator from C (Allocator.from_capsule())."},
+    {Py_tp_dealloc, Capsule_dealloc},
+    {Py_tp_traverse, Capsule_traverse},
+    {Py_tp_clear, Capsule_clear},
+    {Py_tp_repr, Capsule_repr},
+    {0, NULL},
+};
+
+static PyType_Spec Capsule_spec = {
+    .name = "zheap.CapsuleAllocator",
+    .basicsize = sizeof(CapsuleObject),
+    .flags = Py_TPFLAGS_DEFAULT | Py_TPFLAGS_HAVE_GC | Py_TPFLAGS_IMMUTABLETYPE | Py_TPFLAGS_DISALLOW_INSTANTIATION,
+    .slots = Capsule_slots,
+};
+
+/* ===================================================================== */
+
+int zx_toolkit_init_types(PyObject *module, zheap_state *st) {
+    if ((st->FailingAllocator_type = zx_add_allocator_type(module, st, &Failing_spec, true)) == NULL) return -1;
+    if ((st->CapsuleAllocator_type = zx_add_allocator_type(module, st, &Capsule_spec, true)) == NULL) return -1;
+    st->AllocatorContractError = PyErr_NewExceptionWithDoc(
+        "zheap.AllocatorContractError",
+        "An allocator written in Python broke the allocator contract: an address outside its regions,\n"
+        "misaligned, or overlapping a live block. The message names the rule and the blocks.",
+        st->ZigPanic, NULL);
+    if (st->AllocatorContractError == NULL ||
+        PyModule_AddObjectRef(module, "AllocatorContractError", st->AllocatorContractError) < 0)
+        return -1;
+    return 0;
+}
