@@ -7,12 +7,13 @@ import sys
 import textwrap
 
 import pytest
-from hypothesis import HealthCheck, settings
+from hypothesis import HealthCheck, given, settings
 from hypothesis.stateful import run_state_machine_as_test
 
 import zheap
 from zheap import testing
 from zheap.examples import BumpAllocator, FirstFitAllocator
+from zheap.testing import strategies
 from zheap.testing.machine import AllocatorMachine, MemoryPoolMachine
 
 # --- allocators written in Python: the binding checks every address -------------------
@@ -22,11 +23,11 @@ class _Base(BumpAllocator):
     """A bump allocator to break in different ways."""
 
     def __init__(self):
-        super().__init__(1 << 16)
+        super().__init__(1 << 16, zheap.PageAllocator())
 
 
 def test_python_allocator_is_a_full_allocator():
-    a = FirstFitAllocator(1 << 16)
+    a = FirstFitAllocator(1 << 16, zheap.PageAllocator())
     v = a.alloc(100, 64)
     assert zheap.address_of(v) % 64 == 0 and a.live == 1
     v[:] = b"x" * 100
@@ -147,7 +148,7 @@ def test_gc_of_a_python_allocator_with_live_views_does_not_crash():
         import gc, zheap
         from zheap.examples import FirstFitAllocator
         for _ in range(50):
-            a = FirstFitAllocator(1 << 16)
+            a = FirstFitAllocator(1 << 16, zheap.PageAllocator())
             views = [a.alloc(100) for _ in range(5)]
             a.cycle = a
             fba = zheap.FixedBufferAllocator(memoryview(bytearray(4096)))
@@ -172,7 +173,7 @@ def test_capsule_roundtrip():
     assert zheap.address_of(v) % 64 == 0
     a.free(v)
     # A Python allocator through C and back: the trampolines hold the GIL.
-    py = zheap.Allocator.from_capsule(FirstFitAllocator(1 << 20).capsule())
+    py = zheap.Allocator.from_capsule(FirstFitAllocator(1 << 20, zheap.PageAllocator()).capsule())
     testing.test_allocator(py)
     with pytest.raises(ValueError):
         zheap.Allocator.from_capsule(ctypes.pythonapi.PyCapsule_New)  # not a capsule
@@ -423,7 +424,7 @@ class _Overlapping(FirstFitAllocator):
 )
 def test_machine_catches_broken_allocators(broken):
     machine = AllocatorMachine.for_allocator(
-        lambda: broken(1 << 16), max_size=4096, name=broken.__name__
+        lambda: broken(1 << 16, zheap.PageAllocator()), max_size=4096, name=broken.__name__
     )
     with pytest.raises((AssertionError, zheap.AllocatorContractError)):
         run_state_machine_as_test(
@@ -439,11 +440,118 @@ def test_machine_catches_broken_allocators(broken):
 
 
 TestFirstFitMachine = AllocatorMachine.for_allocator(
-    lambda: FirstFitAllocator(1 << 18), max_size=8192, name="FirstFit"
+    lambda: FirstFitAllocator(1 << 18, zheap.PageAllocator()), max_size=8192, name="FirstFit"
 ).TestCase
 TestBumpMachine = AllocatorMachine.for_allocator(
-    lambda: BumpAllocator(1 << 20), max_size=8192, name="Bump"
+    lambda: BumpAllocator(1 << 20, zheap.PageAllocator()), max_size=8192, name="Bump"
 ).TestCase
 TestPoolOverFirstFitMachine = MemoryPoolMachine.for_pool(
-    lambda: zheap.MemoryPool(40, child=FirstFitAllocator(1 << 18)), name="PoolOverFirstFit"
+    lambda: zheap.MemoryPool(40, child=FirstFitAllocator(1 << 18, zheap.PageAllocator())),
+    name="PoolOverFirstFit",
 ).TestCase
+
+
+# --- strategies, replay, and the reproduction snippet ------------------------------------
+
+
+@given(ops=strategies.operations(max_size=4096, max_alignment=64, max_ops=30))
+@settings(max_examples=40, deadline=None)
+def test_operations_replay_on_first_fit(ops):
+    assert strategies.run_operations(FirstFitAllocator(1 << 18, zheap.PageAllocator()), ops) == len(
+        ops
+    )
+
+
+def test_run_operations_checks_and_attaches_a_snippet():
+    ops = [("alloc", 32, 8), ("alloc", 40, 16), ("remap", 0, 64), ("free", 1)]
+    with pytest.raises(AssertionError) as info:
+        strategies.run_operations(
+            _Forgets(1 << 16, zheap.PageAllocator()),
+            ops,
+            factory_source="_Forgets(1 << 16, zheap.PageAllocator())",
+        )
+    notes = "\n".join(getattr(info.value, "__notes__", []))
+    assert (
+        "allocator = _Forgets(1 << 16, zheap.PageAllocator())" in notes
+        and "('remap', 0, 64)," in notes
+    )
+    assert "('free', 1)" not in notes  # only up to the failing operation
+    snippet = strategies.format_snippet(ops, "zheap.ArenaAllocator()")
+    namespace = {}
+    exec(compile(snippet, "<snippet>", "exec"), namespace)  # noqa: S102 -- it replays on an arena
+
+
+def test_machine_reports_a_standalone_snippet():
+    machine = AllocatorMachine.for_allocator(
+        lambda: _Forgets(1 << 16, zheap.PageAllocator()),
+        max_size=4096,
+        name="ForgetsSnippet",
+        source="_Forgets(1 << 16, zheap.PageAllocator())",
+    )
+    with pytest.raises(AssertionError) as info:
+        run_state_machine_as_test(
+            machine,
+            settings=settings(
+                max_examples=300, deadline=None, print_blob=False, report_multiple_bugs=False
+            ),
+        )
+    # Hypothesis attaches the final run's notes to the exception (and prints them).
+    report = "\n".join(getattr(info.value, "__notes__", []))
+    assert (
+        "run_operations(allocator, [" in report
+        and "allocator = _Forgets(1 << 16, zheap.PageAllocator())" in report
+    )
+    snippet = report[report.index("import zheap") : report.index("])") + 2]
+    with pytest.raises(AssertionError, match="lost the contents"):
+        exec(compile(snippet, "<snippet>", "exec"), {"_Forgets": _Forgets})  # noqa: S102
+
+
+# --- the fuzz CLI ------------------------------------------------------------------------
+
+
+def _cli(*args, cwd=None, env=None):
+    return subprocess.run(
+        [sys.executable, "-m", "zheap", "fuzz", *args],
+        capture_output=True,
+        text=True,
+        timeout=300,
+        cwd=cwd,
+        env=env,
+    )
+
+
+def test_fuzz_cli_runs_builtin_allocators():
+    out = _cli("arena", "first_fit", "--examples", "5", "--seed", "1")
+    assert out.returncode == 0, out.stdout + out.stderr
+    assert "[1/2] arena" in out.stdout and "2 passed, 0 failed" in out.stdout
+
+
+def test_fuzz_cli_finds_a_users_broken_allocator(tmp_path):
+    (tmp_path / "mine.py").write_text(
+        textwrap.dedent(
+            """
+            from zheap.examples import FirstFitAllocator
+
+            class Forgets(FirstFitAllocator):
+                def _remap(self, address, length, alignment, new_length):
+                    new = self._alloc(new_length, alignment)
+                    if new is not None:
+                        self._free(address, length, alignment)
+                    return new
+
+            def make():
+                return Forgets(1 << 16)
+            """
+        )
+    )
+    import os
+
+    env = {**os.environ, "PYTHONPATH": str(tmp_path)}
+    out = _cli("mine:make", "--examples", "300", "--seed", "2", env=env)
+    assert out.returncode == 1
+    assert "FAILED" in out.stdout and "run_operations(allocator, [" in out.stdout
+    assert "__import__('mine').make()" in out.stdout
+    with pytest.raises(SystemExit):
+        from zheap import fuzz
+
+        fuzz.main(["no_such_allocator"])

@@ -1,4 +1,7 @@
-"""``python -m zheap``: a short tour of the allocators on built-in defaults."""
+"""``python -m zheap``: a short tour of the allocators on built-in defaults.
+
+``python -m zheap fuzz ...`` runs fuzz campaigns instead (see :mod:`zheap.fuzz`).
+"""
 
 from __future__ import annotations
 
@@ -157,9 +160,21 @@ def tour() -> None:
         "testAllocator, testAllocatorAligned, testAllocatorLargeAlignment and\n"
         "testAllocatorAlignedShrink pass on validation_wrap(page_allocator).",
     )
-    print("\nMore allocators (SmpAllocator, WasmAllocator, SbrkAllocator) are on the way;")
-    print("see the feature table in README.md.")
+    print("\nEvery std.heap allocator is here: see the feature table in README.md, and")
+    print("`python -m zheap fuzz` to fuzz them (or an allocator of your own).")
+
+
+def main(argv: list[str]) -> int:
+    """Run the tour, or ``fuzz`` campaigns when the first argument is ``fuzz``."""
+    if argv[:1] == ["fuzz"]:
+        from .fuzz import main as fuzz_main
+
+        return fuzz_main(argv[1:])
+    tour()
+    return 0
 
 
 if __name__ == "__main__":
-    tour()
+    import sys
+
+    raise SystemExit(main(sys.argv[1:]))

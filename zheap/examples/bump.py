@@ -10,13 +10,13 @@ import zheap
 
 
 class BumpAllocator(zheap.Allocator):
-    """Bump allocation over ``capacity`` bytes from ``zheap.page_allocator``."""
+    """Bump allocation over ``capacity`` bytes from ``backing`` (``zheap.page_allocator``)."""
 
     max_alignment = 4096
 
-    def __init__(self, capacity: int = 1 << 20) -> None:
-        """Take ``capacity`` bytes from the page allocator and declare them as the region."""
-        self.memory = zheap.page_allocator.alloc(capacity)
+    def __init__(self, capacity: int = 1 << 20, backing: zheap.Allocator | None = None) -> None:
+        """Take ``capacity`` bytes from ``backing`` (the page allocator) as the region."""
+        self.memory = (backing or zheap.page_allocator).alloc(capacity)
         self.start = self.add_region(self.memory)
         self.end = self.start + capacity
         self.next = self.start

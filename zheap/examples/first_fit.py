@@ -19,9 +19,9 @@ class FirstFitAllocator(zheap.Allocator):
 
     max_alignment = 4096
 
-    def __init__(self, capacity: int = 1 << 20) -> None:
-        """Take ``capacity`` bytes from the page allocator; it all starts as one free span."""
-        self.memory = zheap.page_allocator.alloc(capacity)
+    def __init__(self, capacity: int = 1 << 20, backing: zheap.Allocator | None = None) -> None:
+        """Take ``capacity`` bytes from ``backing`` (the page allocator): one free span."""
+        self.memory = (backing or zheap.page_allocator).alloc(capacity)
         start = self.add_region(self.memory)
         self.free_starts = [start]  # sorted span starts
         self.free_lengths = {start: capacity}

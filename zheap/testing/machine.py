@@ -16,6 +16,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Literal
 
+from hypothesis import note
 from hypothesis import strategies as st
 from hypothesis.stateful import (
     Bundle,
@@ -37,27 +38,13 @@ from .. import (
     address_of,
     page_size,
 )
+from .strategies import alignments, format_snippet, sizes
 
 __all__ = ["AllocatorMachine", "MemoryPoolMachine", "sizes", "alignments"]
 
 _MiB = 1 << 20
 
 ResetMode = Literal["free_all", "retain_capacity", "retain_with_limit"]
-
-
-def sizes(max_size: int = _MiB) -> st.SearchStrategy[int]:
-    """Block sizes from 0 to ``max_size``, skewed small (most under 256 bytes)."""
-    return st.one_of(
-        st.integers(0, 64),
-        st.integers(0, 4096),
-        st.integers(0, max_size),
-    )
-
-
-def alignments(max_alignment: int) -> st.SearchStrategy[int]:
-    """Powers of two from 1 to ``max_alignment``."""
-    top = max_alignment.bit_length() - 1
-    return st.integers(0, top).map(lambda k: 1 << k)
 
 
 @dataclass(eq=False)
@@ -120,6 +107,7 @@ class AllocatorMachine(RuleBasedStateMachine):
     max_alignment: int = 1
     max_size: int = _MiB
     reset_modes: tuple[str, ...] = ()
+    factory_source: str = "make_allocator()"
 
     blocks = Bundle("blocks")
     freed = Bundle("freed")
@@ -133,13 +121,15 @@ class AllocatorMachine(RuleBasedStateMachine):
         max_size: int = _MiB,
         name: str | None = None,
         reset_modes: Sequence[str] | None = None,
+        source: str | None = None,
     ) -> type[AllocatorMachine]:
         """Return a machine class over allocators made by ``factory``.
 
         ``max_alignment`` defaults to the smaller of the allocator's own limit and
         two pages. ``reset_modes`` lists what the reset rule may call: ``"plain"``
         for ``reset()``, or ArenaAllocator's mode names; by default the modes the
-        allocator's type has (none for types without ``reset``).
+        allocator's type has (none for types without ``reset``). ``source`` is the
+        Python expression that builds one, used in the reproduction snippet.
         """
         probe = factory()
         limit = min(probe.max_alignment, 2 * page_size())
@@ -152,6 +142,7 @@ class AllocatorMachine(RuleBasedStateMachine):
             "max_alignment": limit,
             "max_size": max_size,
             "reset_modes": tuple(reset_modes),
+            "factory_source": source or f"{type(probe).__module__}.{type(probe).__qualname__}()",
         }
         return type(name or f"{type(probe).__name__}Machine", (cls,), attrs)
 
@@ -166,6 +157,9 @@ class AllocatorMachine(RuleBasedStateMachine):
         # every block must bring it back to where it started (nothing leaked).
         probe = getattr(self.allocator, "free_bytes", None)
         self.start_free: int | None = probe() if callable(probe) else None
+        # The steps so far in strategies.run_operations' vocabulary: a failing
+        # run prints them as a standalone snippet (see teardown).
+        self.ops: list[tuple[object, ...]] = []
 
     def _tag(self) -> int:
         tag = self.next_tag
@@ -182,6 +176,7 @@ class AllocatorMachine(RuleBasedStateMachine):
         """Allocate a block of a drawn size and alignment and fill it with its tag."""
         size = data.draw(sizes(self.max_size), label="size")
         alignment = data.draw(alignments(self.max_alignment), label="alignment")
+        self.ops.append(("alloc", size, alignment))
         try:
             view = self.allocator.alloc(size, alignment)
         except MemoryError:
@@ -201,6 +196,7 @@ class AllocatorMachine(RuleBasedStateMachine):
         if entry not in self.live:  # invalidated by reset(): freeing it is an error
             assert _raises(ValueError, lambda: self.allocator.free(entry.view))
             return entry.view
+        self.ops.append(("free", self.live.index(entry)))
         self.allocator.free(entry.view)
         self._forget(entry)
         assert _raises(ValueError, lambda: entry.view[0:1].tobytes())
@@ -213,10 +209,12 @@ class AllocatorMachine(RuleBasedStateMachine):
         mode = data.draw(st.sampled_from(self.reset_modes), label="mode")
         capacity = getattr(self.allocator, "query_capacity", None)
         before = capacity() if capacity else 0
+        self.ops.append(("reset",) if mode == "plain" else ("reset", mode))
         if mode == "plain":
             result: object = self.allocator.reset()  # type: ignore[attr-defined]
         elif mode == "retain_with_limit":
             limit = _draw_limit(data, before)
+            self.ops[-1] = ("reset", mode, limit)
             result = self.allocator.reset(mode, limit)  # type: ignore[attr-defined]
         else:
             limit = 0
@@ -254,6 +252,7 @@ class AllocatorMachine(RuleBasedStateMachine):
         if entry not in self.live:  # freed through another rule
             return
         new_len = data.draw(sizes(self.max_size), label="new_length")
+        self.ops.append((op, self.live.index(entry), new_len))
         old = entry.view
         old_len, old_addr = len(old), address_of(old)
         try:
@@ -281,6 +280,7 @@ class AllocatorMachine(RuleBasedStateMachine):
     @rule(target=blocks, data=st.binary(max_size=512))
     def dupe(self, data: bytes) -> Live | object:
         """Duplicate drawn bytes into a new block."""
+        self.ops.append(("dupe", data))
         try:
             view = self.allocator.dupe(data)
         except MemoryError:
@@ -375,7 +375,12 @@ class AllocatorMachine(RuleBasedStateMachine):
             assert end <= start, "two live blocks overlap"
 
     def teardown(self) -> None:
-        """Free every block still live; a DebugAllocator must then report no leak."""
+        """Free every block still live; a DebugAllocator must then report no leak.
+
+        On the final (shrunk) run of a failing test this also prints the steps as
+        a standalone snippet that replays them with ``run_operations``.
+        """
+        note(format_snippet(self.ops, self.factory_source))
         for entry in self.live:
             self.allocator.free(entry.view)
         self.live.clear()

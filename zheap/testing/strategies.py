@@ -1,0 +1,190 @@
+"""Hypothesis strategies for allocator tests, and a replayer for recorded sequences.
+
+>>> from hypothesis import given
+>>> from zheap.testing.strategies import operations, run_operations
+>>> @given(operations(max_alignment=64))
+... def test_my_allocator(ops):
+...     run_operations(MyAllocator(), ops)
+
+An operation is a plain tuple, so a failing sequence can be printed and replayed:
+
+* ``("alloc", length, alignment)`` -- a new block, appended to the live list;
+* ``("free", i)`` -- free live block ``i % len(live)``;
+* ``("resize" | "remap" | "realloc", i, new_length)``;
+* ``("dupe", data)`` -- a copy of ``data`` (bytes);
+* ``("reset",)`` or ``("reset", mode[, limit])`` -- reset (every live block is gone).
+
+:func:`run_operations` checks every result (length, alignment, no overlap, contents kept
+across resizes, failed calls change nothing) and, when a check fails, attaches the
+sequence so far as a standalone Python snippet (``format_snippet``) to the exception.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+from hypothesis import strategies as st
+
+from .. import Allocator, address_of
+
+__all__ = ["alignments", "format_snippet", "operations", "run_operations", "sizes"]
+
+_MiB = 1 << 20
+
+Op = tuple[Any, ...]
+
+
+def sizes(max_size: int = _MiB) -> st.SearchStrategy[int]:
+    """Block sizes from 0 to ``max_size``, skewed small (most under 256 bytes)."""
+    return st.one_of(
+        st.integers(0, min(64, max_size)),
+        st.integers(0, min(4096, max_size)),
+        st.integers(0, max_size),
+    )
+
+
+def alignments(max_alignment: int) -> st.SearchStrategy[int]:
+    """Powers of two from 1 to ``max_alignment``."""
+    top = max_alignment.bit_length() - 1
+    return st.integers(0, top).map(lambda k: 1 << k)
+
+
+def operations(
+    max_size: int = 64 * 1024, max_alignment: int = 16, max_ops: int = 50
+) -> st.SearchStrategy[list[Op]]:
+    """Sequences of up to ``max_ops`` operations (see the module docstring)."""
+    index = st.integers(0, 1 << 16)
+    op = st.one_of(
+        st.tuples(st.just("alloc"), sizes(max_size), alignments(max_alignment)),
+        st.tuples(st.just("free"), index),
+        st.tuples(st.sampled_from(["resize", "remap", "realloc"]), index, sizes(max_size)),
+        st.tuples(st.just("dupe"), st.binary(max_size=256)),
+    )
+    return st.lists(op, max_size=max_ops)
+
+
+def format_snippet(ops: Sequence[Op], factory_source: str = "make_allocator()") -> str:
+    """Return a standalone Python program that replays ``ops`` on ``factory_source``."""
+    lines = [
+        "import zheap",
+        "from zheap.testing.strategies import run_operations",
+        "",
+        f"allocator = {factory_source}",
+        "run_operations(allocator, [",
+    ]
+    lines += [f"    {op!r}," for op in ops]
+    lines.append("])")
+    return "\n".join(lines)
+
+
+class _Replay:
+    """The live blocks of a replay: views, their fill byte and alignment."""
+
+    def __init__(self, allocator: Allocator) -> None:
+        self.allocator = allocator
+        self.live: list[tuple[memoryview, int, int]] = []
+        self.tag = 0
+
+    def fill(self, view: memoryview, start: int = 0) -> int:
+        self.tag = self.tag % 255 + 1
+        if len(view) > start:
+            view[start:] = bytes([self.tag]) * (len(view) - start)
+        return self.tag
+
+    def check_all(self) -> None:
+        spans = []
+        for view, tag, alignment in self.live:
+            if len(view):
+                addr = address_of(view)
+                assert addr % alignment == 0, f"block at {addr:#x} not aligned to {alignment}"
+                spans.append((addr, addr + len(view)))
+            assert view.tobytes() == bytes([tag]) * len(view), "a block's contents changed"
+        spans.sort()
+        for (_, end), (start, _) in zip(spans, spans[1:], strict=False):
+            assert end <= start, "two live blocks overlap"
+
+    def step(self, op: Op) -> None:
+        kind = op[0]
+        if kind == "alloc":
+            _, length, alignment = op
+            try:
+                view = self.allocator.alloc(length, alignment)
+            except MemoryError:
+                return
+            assert len(view) == length, f"alloc({length}) gave {len(view)} bytes"
+            self.live.append((view, self.fill(view), alignment))
+        elif kind == "reset":
+            self.allocator.reset(*op[1:])  # type: ignore[attr-defined]
+            for view, _, _ in self.live:
+                assert _released(view), "reset() left a view usable"
+            self.live.clear()
+        elif kind == "dupe":
+            try:
+                view = self.allocator.dupe(op[1])
+            except MemoryError:
+                return
+            assert view.tobytes() == op[1], "dupe() did not copy"
+            self.live.append((view, self.fill(view), 1))
+        elif self.live:
+            i = op[1] % len(self.live)
+            view, tag, alignment = self.live[i]
+            if kind == "free":
+                self.allocator.free(view)
+                del self.live[i]
+                return
+            new_length = op[2]
+            old_length, old_addr = len(view), address_of(view)
+            try:
+                new = getattr(self.allocator, kind)(view, new_length)
+            except MemoryError:
+                assert kind == "realloc" and view.tobytes() == bytes([tag]) * old_length
+                return
+            if new is None:
+                assert kind != "realloc", "realloc returned None"
+                assert view.tobytes() == bytes([tag]) * old_length, (
+                    f"a refused {kind} changed the block"
+                )
+                return
+            self.live[i] = (new, tag, alignment)
+            assert len(new) == new_length
+            if kind == "resize" and new_length and old_length:
+                assert address_of(new) == old_addr, "resize moved the block"
+            kept = min(old_length, new_length)
+            assert new[:kept].tobytes() == bytes([tag]) * kept, f"{kind} lost the contents"
+            if len(new) > kept:
+                new[kept:] = bytes([tag]) * (len(new) - kept)
+
+
+def _released(view: memoryview) -> bool:
+    try:
+        view.tobytes()
+    except ValueError:
+        return True
+    return False
+
+
+def run_operations(
+    allocator: Allocator, ops: Sequence[Op], *, factory_source: str | None = None
+) -> int:
+    """Replay ``ops`` on ``allocator``, checking every result; free what is left.
+
+    Returns the number of operations run. A failed check raises AssertionError (any
+    other exception propagates) with the sequence up to the failing operation attached as
+    a note: a standalone snippet that reproduces it.
+    """
+    replay = _Replay(allocator)
+    done = 0
+    try:
+        for op in ops:
+            done += 1
+            replay.step(op)
+            replay.check_all()
+        for view, _, _ in replay.live:
+            allocator.free(view)
+        replay.live.clear()
+    except BaseException as exc:
+        source = factory_source or f"{type(allocator).__module__}.{type(allocator).__qualname__}()"
+        exc.add_note("Reproduce with:\n" + format_snippet(list(ops[:done]), source))
+        raise
+    return done
