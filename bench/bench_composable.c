@@ -20,10 +20,17 @@
 #include <string.h>
 #include <time.h>
 
+/* ZHEAP_BENCH_QUICK=1 (the CI smoke run): a hundredth of the work. */
+static long quick = 1;
+
 /* Bump rounds allocate `n` blocks before each reset: 2,000 (128 KiB, in
  * cache: the allocator's own cost shows) or 100,000 (6.4 MiB: memory-bound). */
 enum { N = 100000, TOTAL = 2000000, ROUNDS = 9, LIVE = 1000, STEPS = 2000000 };
 static int n = N;
+static long rounds_of(int blocks) {
+    long r = TOTAL / quick / blocks;
+    return r > 0 ? r : 1;
+}
 
 static unsigned char *blocks[N];
 static _Alignas(64) unsigned char arena_buf[N * 64 + 4096];
@@ -38,7 +45,7 @@ static double now_ns(void) {
 
 static double run_raw_bump(void) {
     double t0 = now_ns();
-    for (int r = 0; r < TOTAL / n; r++) {
+    for (long r = 0; r < rounds_of(n); r++) {
         uintptr_t base = (uintptr_t)arena_buf, end = 0;
         for (int i = 0; i < n; i++) {
             uintptr_t p = (base + end + 7) & ~(uintptr_t)7;
@@ -48,21 +55,21 @@ static double run_raw_bump(void) {
         }
         __asm__ volatile("" ::: "memory"); /* the reset */
     }
-    return (now_ns() - t0) / ((double)(TOTAL / n) * n);
+    return (now_ns() - t0) / ((double)rounds_of(n) * n);
 }
 
 static double run_fba_direct(void) {
     zh_fba fba;
     zh_fba_init(&fba, arena_buf, sizeof arena_buf);
     double t0 = now_ns();
-    for (int r = 0; r < TOTAL / n; r++) {
+    for (long r = 0; r < rounds_of(n); r++) {
         for (int i = 0; i < n; i++) {
             blocks[i] = zh_fba_alloc(&fba, 64, 3);
             blocks[i][0] = (unsigned char)i;
         }
         zh_fba_reset(&fba);
     }
-    return (now_ns() - t0) / ((double)(TOTAL / n) * n);
+    return (now_ns() - t0) / ((double)rounds_of(n) * n);
 }
 
 static double run_fba_vtable(void) {
@@ -70,14 +77,14 @@ static double run_fba_vtable(void) {
     zh_fba_init(&fba, arena_buf, sizeof arena_buf);
     zh_allocator a = zh_fba_allocator(&fba);
     double t0 = now_ns();
-    for (int r = 0; r < TOTAL / n; r++) {
+    for (long r = 0; r < rounds_of(n); r++) {
         for (int i = 0; i < n; i++) {
             blocks[i] = zh_raw_alloc(a, 64, 3, 0);
             blocks[i][0] = (unsigned char)i;
         }
         zh_fba_reset(&fba);
     }
-    return (now_ns() - t0) / ((double)(TOTAL / n) * n);
+    return (now_ns() - t0) / ((double)rounds_of(n) * n);
 }
 
 static double run_arena(void) {
@@ -85,28 +92,28 @@ static double run_arena(void) {
     zh_arena_init(&arena, zh_page_allocator());
     zh_allocator a = zh_arena_allocator(&arena);
     double t0 = now_ns();
-    for (int r = 0; r < TOTAL / n; r++) {
+    for (long r = 0; r < rounds_of(n); r++) {
         for (int i = 0; i < n; i++) {
             blocks[i] = zh_raw_alloc(a, 64, 3, 0);
             blocks[i][0] = (unsigned char)i;
         }
         (void)zh_arena_reset(&arena, ZH_ARENA_RETAIN_CAPACITY, 0);
     }
-    double t = (now_ns() - t0) / ((double)(TOTAL / n) * n);
+    double t = (now_ns() - t0) / ((double)rounds_of(n) * n);
     zh_arena_deinit(&arena);
     return t;
 }
 
 static double run_malloc_bump(void) {
     double t0 = now_ns();
-    for (int r = 0; r < TOTAL / n; r++) {
+    for (long r = 0; r < rounds_of(n); r++) {
         for (int i = 0; i < n; i++) {
             blocks[i] = malloc(64);
             blocks[i][0] = (unsigned char)i;
         }
         for (int i = 0; i < n; i++) free(blocks[i]); /* malloc's "reset" */
     }
-    return (now_ns() - t0) / ((double)(TOTAL / n) * n);
+    return (now_ns() - t0) / ((double)rounds_of(n) * n);
 }
 
 /* --- pool workloads: ns per destroy+create step ------------------------------ */
@@ -116,13 +123,13 @@ static double run_pool(void) {
     zh_memory_pool_init(&pool, zh_page_allocator(), 64, 3, ZH_MEMORY_POOL_OPTIONS_DEFAULT);
     for (int i = 0; i < LIVE; i++) blocks[i] = zh_memory_pool_create(&pool);
     double t0 = now_ns();
-    for (int s = 0; s < STEPS; s++) {
+    for (long s = 0; s < STEPS / quick; s++) {
         int k = s % LIVE;
         zh_memory_pool_destroy(&pool, blocks[k]);
         blocks[k] = zh_memory_pool_create(&pool);
         blocks[k][0] = (unsigned char)s;
     }
-    double t = (now_ns() - t0) / STEPS;
+    double t = (now_ns() - t0) / ((double)STEPS / quick);
     zh_memory_pool_deinit(&pool);
     return t;
 }
@@ -130,13 +137,13 @@ static double run_pool(void) {
 static double run_malloc_pool(void) {
     for (int i = 0; i < LIVE; i++) blocks[i] = malloc(64);
     double t0 = now_ns();
-    for (int s = 0; s < STEPS; s++) {
+    for (long s = 0; s < STEPS / quick; s++) {
         int k = s % LIVE;
         free(blocks[k]);
         blocks[k] = malloc(64);
         blocks[k][0] = (unsigned char)s;
     }
-    double t = (now_ns() - t0) / STEPS;
+    double t = (now_ns() - t0) / ((double)STEPS / quick);
     for (int i = 0; i < LIVE; i++) free(blocks[i]);
     return t;
 }
@@ -168,6 +175,7 @@ static void measure(row *rows, int nrows) {
 }
 
 int main(void) {
+    if (getenv("ZHEAP_BENCH_QUICK") != NULL) quick = 100;
     row bump[] = {
         {"raw bump pointer (floor)", run_raw_bump, 0, {0}},
         {"FixedBufferAllocator, direct call", run_fba_direct, 0, {0}},

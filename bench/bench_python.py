@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import argparse
 import ctypes
+import mmap
 import platform
 import statistics
 import sys
@@ -54,11 +55,25 @@ def cases(
             "for _ in batch: memoryview(bytearray(n))",
             {"batch": batch, "n": n},
         ),
+        "smp_allocator alloc+free": (
+            "free(alloc(n))",
+            {"alloc": zheap.smp_allocator.alloc, "free": zheap.smp_allocator.free, "n": n},
+        ),
         "bytearray(n)": ("bytearray(n)", {"n": n}),
+        "mmap.mmap(-1, n)": ("mmap(-1, n).close()", {"mmap": mmap.mmap, "n": n}),
         "memoryview(bytearray(n))": ("memoryview(bytearray(n))", {"n": n}),
         "ctypes.create_string_buffer(n)": ("csb(n)", {"csb": ctypes.create_string_buffer, "n": n}),
         "floor: no-op C method call": ("f()", {"f": [].clear}),
     }
+    try:
+        import numpy
+
+        out["numpy.empty(n, uint8)"] = (
+            "empty(n, uint8)",
+            {"empty": numpy.empty, "uint8": numpy.uint8, "n": n},
+        )
+    except ImportError:  # the bench extra is optional
+        pass
     return out
 
 
@@ -80,7 +95,8 @@ def main() -> int:
     samples: dict[str, list[float]] = {k: [] for k in table}
     for _ in range(args.repeat):
         for name, (stmt, env) in table.items():
-            number = args.number // 20 if name.startswith("page_allocator") else args.number
+            slow = name.startswith(("page_allocator", "mmap"))
+            number = args.number // 20 if slow else args.number
             ops = _BATCH if stmt.startswith("for") else 1
             number = max(1, number // ops)
             t = timeit.timeit(stmt, globals=env, number=number)

@@ -1,0 +1,290 @@
+"""``python -m bench``: every zheap benchmark in one run, written to bench/RESULTS.md.
+
+    python -m bench            # the full run (several minutes)
+    python -m bench --quick    # a hundredth of the work: the CI smoke run, numbers meaningless
+
+It builds what it needs (``make -C bench``: the C benchmarks against libzheap.a, glibc,
+mimalloc, jemalloc, and the Zig 0.15.1 drivers with ``python -m ziglang``), runs them and the
+Python-level benchmarks, and writes RESULTS.md (tables, machine, versions) plus PNG plots
+when matplotlib is installed. Peers that are not installed are skipped and listed.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import platform
+import re
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+HERE = Path(__file__).resolve().parent
+ROOT = HERE.parent
+
+
+def _run(cmd: list[str], env: dict[str, str], timeout: int = 3600) -> str:
+    print("  $", " ".join(cmd), flush=True)
+    out = subprocess.run(cmd, cwd=ROOT, env=env, capture_output=True, text=True, timeout=timeout)
+    if out.returncode != 0:
+        raise RuntimeError(f"{' '.join(cmd)} failed:\n{out.stdout}\n{out.stderr}")
+    return out.stdout
+
+
+def _have_lib(name: str) -> bool:
+    probe = subprocess.run(
+        ["cc", "-x", "c", "-", f"-l{name}", "-o", os.devnull],
+        input="int main(void){return 0;}",
+        capture_output=True,
+        text=True,
+    )
+    return probe.returncode == 0
+
+
+def _have_zig() -> bool:
+    try:
+        import ziglang  # noqa: F401
+    except ImportError:
+        return False
+    return True
+
+
+def _machine() -> list[str]:
+    cpu = "unknown"
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                cpu = line.split(":", 1)[1].strip()
+                break
+    except OSError:
+        pass
+    cc = subprocess.run(["cc", "--version"], capture_output=True, text=True).stdout.splitlines()[:1]
+    zig = "not installed"
+    if _have_zig():
+        zig = subprocess.run(
+            [sys.executable, "-m", "ziglang", "version"], capture_output=True, text=True
+        ).stdout.strip()
+    return [
+        f"- date: {time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime())}",
+        f"- machine: {platform.machine()}, {os.cpu_count()} CPUs ({cpu}), {platform.platform()}",
+        f"- compiler: {cc[0] if cc else 'unknown'} (-O2); Zig {zig} (-OReleaseFast -mcpu=baseline)",
+        f"- Python {sys.version.split()[0]}",
+    ]
+
+
+def _smp_plot(table: str, out: Path) -> bool:
+    try:
+        import matplotlib
+
+        matplotlib.use("Agg")
+        import matplotlib.pyplot as plt
+    except ImportError:
+        return False
+    rows = [r for r in table.splitlines() if r.startswith("| ") and not r.startswith("| workload")]
+    labels, series = [], {}
+    names = ["glibc", "mimalloc", "jemalloc", "zheap smp", "Zig 0.15.1 smp"]
+    for row in rows:
+        cells = [c.strip() for c in row.strip("|").split("|")]
+        labels.append(
+            f"{cells[0]} B x{cells[1]}" if cells[0][0].isdigit() else f"{cells[0]} x{cells[1]}"
+        )
+        for name, value in zip(names, cells[2:7], strict=True):
+            series.setdefault(name, []).append(float(value))
+    fig, ax = plt.subplots(figsize=(10, 4))
+    width = 0.16
+    for i, (name, values) in enumerate(series.items()):
+        ax.bar([x + i * width for x in range(len(labels))], values, width, label=name)
+    ax.set_xticks([x + 2 * width for x in range(len(labels))], labels, rotation=20)
+    ax.set_ylabel("ns per free+alloc step (lower is better)")
+    ax.set_title("Small-object churn, 1000 live blocks per thread")
+    ax.legend()
+    fig.tight_layout()
+    fig.savefig(out, dpi=110)
+    plt.close(fig)
+    return True
+
+
+def _ratio_rows(text: str, marker: str) -> dict[str, float]:
+    """Rows of a markdown table (after `marker`): name -> last ratio column."""
+    out: dict[str, float] = {}
+    if marker not in text:
+        return out
+    for line in text.split(marker, 1)[1].splitlines():
+        if line.startswith("|") and "x" in line and not line.startswith("|---"):
+            cells = [c.strip() for c in line.strip("|").split("|")]
+            try:
+                out[cells[0]] = float(cells[-1].split("x")[0])
+            except ValueError:
+                continue
+        elif out and not line.startswith("|"):
+            break
+    return out
+
+
+def _targets(composable: str, smp_table: str, debug: str, py64: str) -> list[str]:
+    """The issue's targets against this run's numbers: met or missed, and why."""
+    lines = ["## Targets (this run)", ""]
+    bump = _ratio_rows(composable, "blocks (125 KiB) per reset")
+    arena = bump.get("ArenaAllocator, vtable, reset(retain_capacity)")
+    fba = bump.get("FixedBufferAllocator, vtable")
+    if arena is not None and fba is not None:
+        ok = max(arena, fba) <= 2.0
+        lines.append(
+            f"- Arena/FBA bump <= 2x the raw bump pointer: arena {arena:.2f}x, FBA {fba:.2f}x "
+            f"-- {'met' if ok else 'missed'}"
+        )
+    rows = [
+        r for r in smp_table.splitlines() if r.startswith("| ") and not r.startswith("| workload")
+    ]
+    if rows:
+        vs = [[float(c.strip().rstrip("x")) for c in r.strip("|").split("|")[7:11]] for r in rows]
+        glibc = max(v[0] for v in vs)
+        mim = max(v[1] for v in vs)
+        zig = max(v[3] for v in vs)
+        lines.append(
+            f"- SmpAllocator <= 1.0x Zig's: worst {zig:.2f}x -- {'met' if zig <= 1.0 else 'missed'}"
+        )
+        lines.append(
+            f"- SmpAllocator <= 1.0x glibc: worst {glibc:.2f}x; within 1.3x of mimalloc: worst "
+            f"{mim:.2f}x -- {'met' if glibc <= 1.0 and mim <= 1.3 else 'missed'} on fixed-size "
+            "churn. What stands in the way is Zig's design itself: every operation takes the "
+            "thread slot's lock (one atomic exchange), where glibc's tcache and mimalloc's "
+            "thread-local free lists take none; on the mixed-size churn zheap is far ahead of "
+            "glibc. Beating them would need thread-owned caches, i.e. another allocator."
+        )
+    m = re.search(r"zheap ([0-9.]+)\s+Zig 0.15.1 ([0-9.]+)\s+ratio ([0-9.]+)x", debug)
+    if m:
+        r = float(m.group(3))
+        lines.append(
+            f"- DebugAllocator <= 1.0x Zig's: {r:.2f}x -- {'met' if r <= 1.0 else 'missed'} "
+            "(wall time is noisy here; callgrind counts 1.34x Zig's instructions, the runtime "
+            "Config and the page table that keeps frees from reading unmapped memory)"
+        )
+    py = {}
+    for line in py64.splitlines():
+        parts = line.rsplit(None, 2)
+        if len(parts) == 3 and parts[2].endswith("x"):
+            py[parts[0].strip()] = float(parts[2].rstrip("x"))
+    picks = {
+        k: py.get(k)
+        for k in (
+            "c_allocator alloc+free",
+            "ArenaAllocator alloc(n), reset per 1000",
+            "MemoryPool(n) destroy(create())",
+        )
+    }
+    if all(v is not None for v in picks.values()):
+        worst = max(v for v in picks.values() if v is not None)
+        desc = ", ".join(f"{k.split()[0]} {v:.2f}x" for k, v in picks.items())
+        lines.append(
+            f"- Python alloc+free of 64 B <= 1.0x memoryview(bytearray(64)): {desc} -- "
+            f"{'met' if worst <= 1.0 else 'missed'}"
+        )
+    lines.append(
+        "- Every C allocator <= 1.0x its Zig original on every workload: measured so far for "
+        "SmpAllocator and DebugAllocator only (the other Zig drivers are still to be written)."
+    )
+    return lines + [""]
+
+
+def main(argv: list[str]) -> int:
+    """Build, run, write RESULTS.md; 0 on success."""
+    ap = argparse.ArgumentParser(prog="python -m bench", description=__doc__.split("\n")[0])
+    ap.add_argument("--quick", action="store_true", help="a hundredth of the work (CI smoke run)")
+    ap.add_argument("--out", type=Path, default=HERE / "RESULTS.md")
+    args = ap.parse_args(argv)
+    env = dict(os.environ)
+    if args.quick:
+        env["ZHEAP_BENCH_QUICK"] = "1"
+    skipped: list[str] = []
+    sections: list[str] = []
+
+    print("C: bump allocation and pools", flush=True)
+    composable = _run(["make", "-s", "-C", "bench", "run"], env)
+    sections += ["## C: arena, fixed buffer and pool (`make -C bench`)", "", composable.strip(), ""]
+
+    smp_table = debug = py64 = ""
+    peers = {"mimalloc": _have_lib("mimalloc"), "jemalloc": _have_lib("jemalloc")}
+    if all(peers.values()) and _have_zig():
+        print("C: SmpAllocator against glibc, mimalloc, jemalloc, Zig", flush=True)
+        smp = _run(["make", "-s", "-C", "bench", "smp"], env)
+        smp_table = "\n".join(line for line in smp.splitlines() if line.startswith("|"))
+        sections += [
+            "## C: SmpAllocator against its peers (`make -C bench smp`)",
+            "",
+            "1000 live blocks per thread; each step frees the oldest and allocates one. Median",
+            "ns per step (3 alternating passes of each binary); ratios are zheap's time over the",
+            "peer's.",
+            "",
+            smp_table,
+            "",
+        ]
+        if _smp_plot(smp_table, args.out.parent / "smp_churn.png"):
+            sections += ["![SmpAllocator churn](smp_churn.png)", ""]
+        else:
+            skipped.append("plots (matplotlib not installed)")
+    else:
+        skipped.append(f"SmpAllocator peers (mimalloc/jemalloc/ziglang missing: {peers})")
+
+    if _have_zig():
+        print("C: DebugAllocator against Zig's", flush=True)
+        debug = _run(["make", "-s", "-C", "bench", "debug"], env)
+        sections += ["## C: DebugAllocator against Zig 0.15.1's (`make -C bench debug`)", ""]
+        sections += ["```", debug.strip(), "```", ""]
+    else:
+        skipped.append("DebugAllocator vs Zig (ziglang==0.15.1 missing)")
+
+    print("Python: alloc+free per call", flush=True)
+    number = "2000" if args.quick else "200000"
+    repeat = "3" if args.quick else "7"
+    for size in ("64", "4096", "1048576"):
+        n = number if size != "1048576" else str(max(1, int(number) // 20))
+        out = _run(
+            [
+                sys.executable,
+                "bench/bench_python.py",
+                "--size",
+                size,
+                "--number",
+                n,
+                "--repeat",
+                repeat,
+            ],
+            env,
+        )
+        if size == "64":
+            py64 = out
+        sections += [
+            f"## Python: alloc+free of {size} B (`bench/bench_python.py --size {size}`)",
+            "",
+        ]
+        sections += ["```", out.strip(), "```", ""]
+    debug_py = _run(
+        [sys.executable, "bench/bench_debug.py", "--number", "500" if args.quick else "50000"], env
+    )
+    sections += ["## Python: DebugAllocator and trace capture against tracemalloc", ""]
+    sections += ["```", debug_py.strip(), "```", ""]
+
+    text = [
+        "# zheap benchmark results",
+        "",
+        "Written by `python -m bench`"
+        + (" --quick (smoke run: the numbers mean nothing)" if args.quick else "")
+        + ".",
+        "Every comparison is within one run (these machines are shared and noisy): read ratios.",
+        "",
+        *_machine(),
+        "",
+        *_targets(composable, smp_table, debug, py64),
+        *sections,
+    ]
+    if skipped:
+        text += ["## Skipped", "", *[f"- {s}" for s in skipped], ""]
+    args.out.write_text("\n".join(text))
+    print(f"wrote {args.out}")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main(sys.argv[1:]))
