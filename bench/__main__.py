@@ -122,7 +122,7 @@ def _ratio_rows(text: str, marker: str) -> dict[str, float]:
     return out
 
 
-def _targets(composable: str, smp_table: str, debug: str, py64: str) -> list[str]:
+def _targets(composable: str, smp_table: str, debug: str, py64: str, zig_table: str) -> list[str]:
     """The issue's targets against this run's numbers: met or missed, and why."""
     lines = ["## Targets (this run)", ""]
     bump = _ratio_rows(composable, "blocks (125 KiB) per reset")
@@ -181,10 +181,24 @@ def _targets(composable: str, smp_table: str, debug: str, py64: str) -> list[str
             f"- Python alloc+free of 64 B <= 1.0x memoryview(bytearray(64)): {desc} -- "
             f"{'met' if worst <= 1.0 else 'missed'}"
         )
-    lines.append(
-        "- Every C allocator <= 1.0x its Zig original on every workload: measured so far for "
-        "SmpAllocator and DebugAllocator only (the other Zig drivers are still to be written)."
-    )
+    zig_rows = [r for r in zig_table.splitlines() if r.startswith("| ") and "zheap" not in r]
+    if zig_rows:
+        missed = []
+        for r in zig_rows:
+            cells = [c.strip() for c in r.strip("|").split("|")]
+            if float(cells[-1].rstrip("x")) > 1.0:
+                missed.append(f"{cells[0]} {cells[1]} {cells[-1]}")
+        lines.append(
+            "- Every C allocator <= 1.0x its Zig original on every workload: "
+            + (
+                "met"
+                if not missed
+                else f"missed on {len(missed)} of {len(zig_rows)}: {', '.join(missed)}. "
+                "grow/large are dominated by mmap/mremap/munmap and vary from run to run by "
+                "more than these margins; MemoryPool and ArenaAllocator lose to Zig's comptime "
+                "specialisation (Zig's pool is generic over the item type and fully inlined)."
+            )
+        )
     return lines + [""]
 
 
@@ -227,7 +241,23 @@ def main(argv: list[str]) -> int:
     else:
         skipped.append(f"SmpAllocator peers (mimalloc/jemalloc/ziglang missing: {peers})")
 
+    zig_table = ""
     if _have_zig():
+        print("C: every allocator against its Zig 0.15.1 original", flush=True)
+        zig_table = _run(["make", "-s", "-C", "bench", "zig"], env)
+        zig_table = "\n".join(line for line in zig_table.splitlines() if line.startswith("|"))
+        sections += [
+            "## C: every allocator against its Zig 0.15.1 original (`make -C bench zig`)",
+            "",
+            "The same loops through the allocator interface on both sides (`bench/workloads.c`,",
+            "`bench/zig/workloads.zig`): churn64 / mix = 1000 live blocks (64 B / 8..4096 B),",
+            "free the oldest and allocate one; grow = realloc x1.5 from 16 B to 64 MiB; large =",
+            "alloc+free of 64 KiB..64 MiB; bump64 = 2000 allocations per reset. Median of 3",
+            "alternating passes; grow and large are system-call bound and noisy.",
+            "",
+            zig_table,
+            "",
+        ]
         print("C: DebugAllocator against Zig's", flush=True)
         debug = _run(["make", "-s", "-C", "bench", "debug"], env)
         sections += ["## C: DebugAllocator against Zig 0.15.1's (`make -C bench debug`)", ""]
@@ -276,7 +306,7 @@ def main(argv: list[str]) -> int:
         "",
         *_machine(),
         "",
-        *_targets(composable, smp_table, debug, py64),
+        *_targets(composable, smp_table, debug, py64, zig_table),
         *sections,
     ]
     if skipped:

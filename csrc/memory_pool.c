@@ -73,17 +73,11 @@ bool zh_memory_pool_reset(zh_memory_pool *self, zh_arena_reset_mode mode, size_t
     return ok;
 }
 
-void *zh_memory_pool_create(zh_memory_pool *self) {
+void *zh_memory_pool_create_slow(zh_memory_pool *self) {
     void *item = self->free_list;
     if (item != NULL) self->free_list = next_of(item);
     else if (self->growable) item = alloc_new(self);
-    if (item != NULL) _zh_fill_undefined(item, self->item_size);
     return item;
-}
-
-void zh_memory_pool_destroy(zh_memory_pool *self, void *item) {
-    _zh_fill_undefined(item, self->item_size);
-    push(self, item);
 }
 
 size_t zh_memory_pool_free_count(const zh_memory_pool *self, size_t limit) {
