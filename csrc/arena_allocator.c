@@ -191,3 +191,13 @@ static void arena_free(void *ctx, void *mem, size_t len, uint8_t al, uintptr_t r
 static const zh_allocator_vtable arena_vtable = {arena_alloc, arena_resize, arena_remap, arena_free};
 
 zh_allocator zh_arena_allocator(zh_arena *self) { return (zh_allocator){self, &arena_vtable}; }
+
+int zh_arena_walk_chunks(const zh_arena *self, int (*fn)(void *user, uintptr_t start, size_t usable, size_t used),
+                         void *user) {
+    for (zh_arena_node *n = self->first; n != NULL; n = n->next) {
+        size_t usable_len = n->data - NODE_SIZE;
+        int rc = fn(user, (uintptr_t)usable(n), usable_len, n == self->first ? self->end_index : usable_len);
+        if (rc != 0) return rc;
+    }
+    return 0;
+}

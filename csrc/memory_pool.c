@@ -85,3 +85,13 @@ size_t zh_memory_pool_free_count(const zh_memory_pool *self, size_t limit) {
     for (void *it = self->free_list; it != NULL && n < limit; it = next_of(it)) n++;
     return n;
 }
+
+int zh_memory_pool_walk_free(const zh_memory_pool *self, size_t limit, int (*fn)(void *user, uintptr_t item),
+                             void *user) {
+    size_t n = 0;
+    for (void *it = self->free_list; it != NULL && n < limit; it = next_of(it), n++) {
+        int rc = fn(user, (uintptr_t)it);
+        if (rc != 0) return rc;
+    }
+    return 0;
+}

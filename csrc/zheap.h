@@ -357,6 +357,12 @@ size_t zh_arena_query_capacity(const zh_arena *self);
 bool zh_arena_reset(zh_arena *self, zh_arena_reset_mode mode, size_t limit);
 /* Number of chunks (for introspection). */
 size_t zh_arena_chunk_count(const zh_arena *self);
+/* Every chunk, newest first: the start of its usable bytes, their length,
+ * and how many are in use (the newest chunk's end_index; an older chunk's
+ * tail was abandoned when the arena moved on, so all of it counts). Stops
+ * when `fn` returns non-zero and returns that value. */
+int zh_arena_walk_chunks(const zh_arena *self, int (*fn)(void *user, uintptr_t start, size_t usable, size_t used),
+                         void *user);
 
 /* ------------------------------------------------------------------------
  * StackFallbackAllocator: a fixed buffer first, then a fallback allocator.
@@ -471,6 +477,10 @@ static inline void zh_memory_pool_destroy(zh_memory_pool *self, void *item) {
 /* Length of the free list, for introspection (stops at `limit` entries, so
  * a list corrupted into a cycle cannot hang the caller). */
 size_t zh_memory_pool_free_count(const zh_memory_pool *self, size_t limit);
+/* Every free item, the next create()'s first; stops after `limit` items or
+ * when `fn` returns non-zero (returned). */
+int zh_memory_pool_walk_free(const zh_memory_pool *self, size_t limit, int (*fn)(void *user, uintptr_t item),
+                             void *user);
 
 /* ------------------------------------------------------------------------
  * SmpAllocator (smp_allocator): the general-purpose, multi-threaded one.

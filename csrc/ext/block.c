@@ -413,3 +413,59 @@ int zx_get_long_buffer(PyObject *obj, Py_buffer *out, char **range, Py_ssize_t *
     *len = mv->view.len;
     return 0;
 }
+
+/* layout(): the live blocks of `owner` that start in [lo, lo+size), as
+ * dicts (address, length, state "live"), by address. */
+PyObject *zx_live_blocks_in(ZxAllocator *owner, uintptr_t lo, size_t size) {
+    PyObject *list = PyList_New(0);
+    if (list == NULL) return NULL;
+    for (ZxBlock *b = owner->live; b != NULL; b = b->next) {
+        uintptr_t p = (uintptr_t)b->ptr;
+        if (b->len == 0 || p < lo || p - lo >= size) continue;
+        PyObject *d = Py_BuildValue("{s:k,s:n,s:s}", "address", (unsigned long)p, "length", (Py_ssize_t)b->len,
+                                    "state", "live");
+        if (d == NULL || PyList_Append(list, d) < 0) {
+            Py_XDECREF(d);
+            Py_DECREF(list);
+            return NULL;
+        }
+        Py_DECREF(d);
+    }
+    if (zx_sort_blocks(list) < 0) Py_CLEAR(list);
+    return list;
+}
+
+/* Sort a list of block dicts by address. */
+int zx_sort_blocks(PyObject *list) {
+    PyObject *op = PyImport_ImportModule("operator");
+    PyObject *getter = op ? PyObject_CallMethod(op, "itemgetter", "s", "address") : NULL;
+    Py_XDECREF(op);
+    PyObject *sort = getter ? PyObject_GetAttrString(list, "sort") : NULL;
+    PyObject *kw = sort ? Py_BuildValue("{s:O}", "key", getter) : NULL;
+    PyObject *empty = kw ? PyTuple_New(0) : NULL;
+    PyObject *r = empty ? PyObject_Call(sort, empty, kw) : NULL;
+    Py_XDECREF(empty);
+    Py_XDECREF(kw);
+    Py_XDECREF(sort);
+    Py_XDECREF(getter);
+    if (r == NULL) return -1;
+    Py_DECREF(r);
+    return 0;
+}
+
+/* One region of a layout: {kind, address, size, used, blocks}. */
+PyObject *zx_layout_region(const char *kind, uintptr_t start, size_t size, size_t used, PyObject *blocks) {
+    if (blocks == NULL) return NULL;
+    return Py_BuildValue("{s:s,s:k,s:n,s:n,s:N}", "kind", kind, "address", (unsigned long)start, "size",
+                         (Py_ssize_t)size, "used", (Py_ssize_t)used, "blocks", blocks);
+}
+
+/* A chunk walker's callback (zh_arena_walk_chunks): append a "chunk" region
+ * of w->owner, with its live blocks, to w->list. */
+int zx_chunk_walk_cb(void *user, uintptr_t start, size_t usable, size_t used) {
+    zx_chunk_walk *w = user;
+    PyObject *region = zx_layout_region("chunk", start, usable, used, zx_live_blocks_in(w->owner, start, usable));
+    int rc = region != NULL ? PyList_Append(w->list, region) : -1;
+    Py_XDECREF(region);
+    return rc;
+}

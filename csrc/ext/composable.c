@@ -147,7 +147,27 @@ static PyObject *Fba_repr(PyObject *op) {
                                 self->fba.end_index, self->fba.buffer_len, self->base.nlive);
 }
 
+PyDoc_STRVAR(layout_doc, "layout($self, /)\n--\n\n"
+                         "The allocator's memory right now, from its own structures: a dict with\n"
+                         "'regions', each {kind, address, size, used, blocks}; blocks are the live\n"
+                         "views inside ({address, length, state}), by address.");
+
+static PyObject *layout_of(PyObject *op, PyObject *regions) {
+    if (regions == NULL) return NULL;
+    return Py_BuildValue("{s:s,s:N}", "allocator", Py_TYPE(op)->tp_name, "regions", regions);
+}
+
+static PyObject *Fba_layout(PyObject *op, PyObject *unused) {
+    (void)unused;
+    FbaObject *self = Fba_CAST(op);
+    uintptr_t start = (uintptr_t)self->fba.buffer;
+    PyObject *region = zx_layout_region("buffer", start, self->fba.buffer_len, self->fba.end_index,
+                                 zx_live_blocks_in(&self->base, start, self->fba.buffer_len));
+    return layout_of(op, region ? Py_BuildValue("[N]", region) : NULL);
+}
+
 static PyMethodDef Fba_methods[] = {
+    {"layout", Fba_layout, METH_NOARGS, layout_doc},
     {"reset", Fba_reset, METH_NOARGS, Fba_reset_doc},
     {"owns", Fba_owns, METH_O, Fba_owns_doc},
     {"is_last_allocation", Fba_is_last_allocation, METH_O, Fba_is_last_doc},
@@ -402,7 +422,17 @@ static PyObject *Arena_repr(PyObject *op) {
                                 self->arena.end_index, self->base.nlive, self->base.child);
 }
 
+static PyObject *Arena_layout(PyObject *op, PyObject *unused) {
+    (void)unused;
+    ArenaObject *self = Arena_CAST(op);
+    zx_chunk_walk w = {&self->base, PyList_New(0)};
+    if (w.list == NULL) return NULL;
+    if (!self->base.closed && zh_arena_walk_chunks(&self->arena, zx_chunk_walk_cb, &w) != 0) Py_CLEAR(w.list);
+    return layout_of(op, w.list);
+}
+
 static PyMethodDef Arena_methods[] = {
+    {"layout", Arena_layout, METH_NOARGS, layout_doc},
     {"reset", (PyCFunction)(void (*)(void))Arena_reset, METH_VARARGS | METH_KEYWORDS, Arena_reset_doc},
     {"deinit", Arena_deinit, METH_NOARGS, Arena_deinit_doc},
     {"query_capacity", Arena_query_capacity, METH_NOARGS,

@@ -128,6 +128,14 @@ int zx_guard_all(ZxAllocator *self, const char *what);
 void zx_retire_all(ZxAllocator *self);
 ZxBlock *zx_block_of_view(ZxAllocator *owner, PyObject *view);
 int zx_get_long_buffer(PyObject *obj, Py_buffer *out, char **range, Py_ssize_t *len);
+PyObject *zx_live_blocks_in(ZxAllocator *owner, uintptr_t lo, size_t size);
+int zx_sort_blocks(PyObject *list);
+typedef struct {
+    ZxAllocator *owner;
+    PyObject *list;
+} zx_chunk_walk;
+int zx_chunk_walk_cb(void *user, uintptr_t start, size_t usable, size_t used);
+PyObject *zx_layout_region(const char *kind, uintptr_t start, size_t size, size_t used, PyObject *blocks);
 
 /* allocator.c */
 int zx_allocator_init_types(PyObject *module, zheap_state *st);

@@ -309,7 +309,41 @@ static PyObject *Pool_reduce(PyObject *op, PyObject *unused) {
     return NULL;
 }
 
+/* A free item: add it to the blocks of the chunk it lies in. */
+static int add_free_item(void *user, uintptr_t item) {
+    zx_chunk_walk *w = user;
+    for (Py_ssize_t i = 0; i < PyList_GET_SIZE(w->list); i++) {
+        PyObject *region = PyList_GET_ITEM(w->list, i);
+        uintptr_t start = (uintptr_t)PyLong_AsUnsignedLong(PyDict_GetItemString(region, "address"));
+        size_t size = PyLong_AsSize_t(PyDict_GetItemString(region, "size"));
+        if (item < start || item - start >= size) continue;
+        PyObject *d = Py_BuildValue("{s:k,s:n,s:s}", "address", (unsigned long)item, "length",
+                                    (Py_ssize_t)((PoolObject *)w->owner)->view_len, "state", "free");
+        int rc = d ? PyList_Append(PyDict_GetItemString(region, "blocks"), d) : -1;
+        Py_XDECREF(d);
+        return rc;
+    }
+    return 0;
+}
+
+static PyObject *Pool_layout(PyObject *op, PyObject *unused) {
+    (void)unused;
+    PoolObject *self = Pool_CAST(op);
+    zx_chunk_walk w = {&self->base, PyList_New(0)};
+    if (w.list == NULL) return NULL;
+    if (!self->base.closed && (zh_arena_walk_chunks(&self->pool.arena, zx_chunk_walk_cb, &w) != 0 ||
+                               zh_memory_pool_walk_free(&self->pool, SIZE_MAX, add_free_item, &w) != 0))
+        Py_CLEAR(w.list);
+    for (Py_ssize_t i = 0; w.list != NULL && i < PyList_GET_SIZE(w.list); i++)
+        if (zx_sort_blocks(PyDict_GetItemString(PyList_GET_ITEM(w.list, i), "blocks")) < 0) Py_CLEAR(w.list);
+    if (w.list == NULL) return NULL;
+    return Py_BuildValue("{s:s,s:N}", "allocator", Py_TYPE(op)->tp_name, "regions", w.list);
+}
+
 static PyMethodDef Pool_methods[] = {
+    {"layout", Pool_layout, METH_NOARGS,
+     "layout($self, /)\n--\n\nThe pool's memory: its arena's chunks, each with its live items and its\n"
+     "free-list items ({address, length, state 'live' | 'free'})."},
     {"create", Pool_create, METH_NOARGS, Pool_create_doc},
     {"destroy", Pool_destroy, METH_O, Pool_destroy_doc},
     {"reset", (PyCFunction)(void (*)(void))Pool_reset, METH_VARARGS | METH_KEYWORDS, Pool_reset_doc},
