@@ -1,8 +1,11 @@
 """SmpAllocator: Zig's rules through Python, introspection, Python threads."""
 
+import os
 import queue
 import random
+import subprocess
 import sys
+import textwrap
 import threading
 
 import pytest
@@ -210,3 +213,24 @@ def test_sbrk_python_function_cannot_go_back_or_reenter():
         zheap.SbrkAllocator(sbrk=3)
     with pytest.raises(ValueError):
         zheap.SbrkAllocator(capacity=0)
+
+
+@pytest.mark.skipif("asan" in os.environ.get("LD_PRELOAD", ""), reason="ASan reserves terabytes")
+def test_import_survives_a_tight_address_space():
+    # The global wasm_allocator reserves 4 GiB of address space on import; under a tight
+    # ulimit -v zheap still imports and that allocator fails cleanly.
+    code = textwrap.dedent(
+        """
+        import resource
+        resource.setrlimit(resource.RLIMIT_AS, (3 << 30, 3 << 30))
+        import zheap
+        try:
+            zheap.wasm_allocator.alloc(8)
+        except MemoryError:
+            print("clean")
+        v = zheap.c_allocator.alloc(8)
+        zheap.c_allocator.free(v)
+        """
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60)
+    assert out.returncode == 0 and out.stdout.strip() == "clean", out.stderr

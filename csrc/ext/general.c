@@ -148,7 +148,15 @@ static PyObject *wasm_make(PyTypeObject *type, zheap_state *st, size_t max_pages
     if (self == NULL) return NULL;
     zx_allocator_setup(&self->base, st, (zh_allocator){NULL, NULL}, zh_alignment_from_bytes(ZH_WASM_MAX_ALIGNMENT));
     if (global) {
+        /* The global linear memory is reserved on import. Where the address
+         * space is too tight for it (ulimit -v), zheap still imports: the
+         * global allocator then fails every allocation (MemoryError). */
         self->w = zh_wasm_global();
+        if (self->w == NULL) {
+            self->w = &self->own; /* all zeros: no pages, no memory */
+            self->base.a = zh_wasm_allocator();
+            return (PyObject *)self;
+        }
     } else if (zh_wasm_init(&self->own, max_pages) == 0) {
         self->w = &self->own;
     }
@@ -189,6 +197,7 @@ static PyObject *Wasm_memory_size(PyObject *op, PyObject *unused) {
 static PyObject *Wasm_memory_grow(PyObject *op, PyObject *arg) {
     Py_ssize_t delta;
     if (zx_parse_length(arg, "delta", &delta) < 0) return NULL;
+    if (Wasm_CAST(op)->w->base == NULL) return PyLong_FromLong(-1); /* no linear memory at all */
     return PyLong_FromSsize_t(zh_wasm_memory_grow(Wasm_CAST(op)->w, (size_t)delta));
 }
 
