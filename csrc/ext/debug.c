@@ -703,11 +703,6 @@ static int collect_block(void *user, uintptr_t address, size_t length, size_t al
     return 0;
 }
 
-static int check_inited(DebugObject *self) {
-    if (zx_check_open(&self->base) < 0) return -1;
-    return 0;
-}
-
 PyDoc_STRVAR(Debug_leaks_doc,
              "leaks($self, /)\n--\n\n"
              "Every block allocated and not freed, as dicts: address, length, alignment\n"
@@ -716,7 +711,7 @@ PyDoc_STRVAR(Debug_leaks_doc,
 static PyObject *Debug_leaks(PyObject *op, PyObject *unused) {
     (void)unused;
     DebugObject *self = Debug_CAST(op);
-    if (check_inited(self) < 0) return NULL;
+    if (zx_check_open(&self->base) < 0) return NULL;
     collect_ctx c = {self->base.st, PyList_New(0), true};
     if (c.list == NULL) return NULL;
     if (zh_debug_walk_live(&self->dbg, collect_block, &c) != 0) Py_CLEAR(c.list);
@@ -731,7 +726,7 @@ PyDoc_STRVAR(Debug_large_doc,
 static PyObject *Debug_large_allocations(PyObject *op, PyObject *unused) {
     (void)unused;
     DebugObject *self = Debug_CAST(op);
-    if (check_inited(self) < 0) return NULL;
+    if (zx_check_open(&self->base) < 0) return NULL;
     collect_ctx c = {self->base.st, PyList_New(0), true};
     if (c.list == NULL) return NULL;
     if (zh_debug_walk_large(&self->dbg, collect_block, &c) != 0) Py_CLEAR(c.list);
@@ -761,7 +756,7 @@ PyDoc_STRVAR(Debug_buckets_doc,
 static PyObject *Debug_buckets(PyObject *op, PyObject *unused) {
     (void)unused;
     DebugObject *self = Debug_CAST(op);
-    if (check_inited(self) < 0) return NULL;
+    if (zx_check_open(&self->base) < 0) return NULL;
     PyObject *list = PyList_New(0);
     if (list != NULL && zh_debug_walk_buckets(&self->dbg, collect_bucket, list) != 0) Py_CLEAR(list);
     return list;
@@ -775,7 +770,7 @@ PyDoc_STRVAR(Debug_detect_leaks_doc,
 static PyObject *Debug_detect_leaks(PyObject *op, PyObject *unused) {
     (void)unused;
     DebugObject *self = Debug_CAST(op);
-    if (check_inited(self) < 0) return NULL;
+    if (zx_check_open(&self->base) < 0) return NULL;
     bool leaked = zh_debug_detect_leaks(&self->dbg);
     flush_logs(&self->base);
     return PyBool_FromLong(leaked);
@@ -852,7 +847,7 @@ PyDoc_STRVAR(Debug_flush_doc,
 static PyObject *Debug_flush_retained_metadata(PyObject *op, PyObject *unused) {
     (void)unused;
     DebugObject *self = Debug_CAST(op);
-    if (check_inited(self) < 0) return NULL;
+    if (zx_check_open(&self->base) < 0) return NULL;
     if (zh_debug_flush_retained_metadata(&self->dbg) < 0) {
         PyErr_SetString(PyExc_ValueError, "flush_retained_metadata() needs retain_metadata=True");
         return NULL;
@@ -876,7 +871,7 @@ static int add_block(void *user, uintptr_t a, size_t length, size_t al, const ui
 static PyObject *Debug_stats(PyObject *op, PyObject *unused) {
     (void)unused;
     DebugObject *self = Debug_CAST(op);
-    if (check_inited(self) < 0) return NULL;
+    if (zx_check_open(&self->base) < 0) return NULL;
     totals all = {0, 0}, large = {0, 0};
     (void)zh_debug_walk_live(&self->dbg, add_block, &all);
     (void)zh_debug_walk_large(&self->dbg, add_block, &large);

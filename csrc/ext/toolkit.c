@@ -203,11 +203,6 @@ static size_t lower_bound(const struct zx_py *py, uintptr_t addr) {
     return lo;
 }
 
-static PyObject *contract_error(ZxAllocator *self) {
-    (void)self;
-    return self->st->AllocatorContractError;
-}
-
 /* Check [addr, addr+len) against the rules; on a violation raise
  * AllocatorContractError naming the rule (and the other block). `ignore` is
  * the live range being resized (skipped in the overlap check), or NULL. */
@@ -216,7 +211,7 @@ static int check_range(ZxAllocator *self, const char *method, uintptr_t addr, si
     struct zx_py *py = self->py;
     PyObject *owner = (PyObject *)self;
     if (addr % align != 0) {
-        PyErr_Format(contract_error(self), "%.100s.%s returned %p for %zu bytes: not aligned to %zu",
+        PyErr_Format(self->st->AllocatorContractError, "%.100s.%s returned %p for %zu bytes: not aligned to %zu",
                      Py_TYPE(owner)->tp_name, method, (void *)addr, len, align);
         return -1;
     }
@@ -226,7 +221,7 @@ static int check_range(ZxAllocator *self, const char *method, uintptr_t addr, si
         inside = addr >= b && addr - b <= py->regions[i].len && len <= py->regions[i].len - (addr - b);
     }
     if (!inside) {
-        PyErr_Format(contract_error(self),
+        PyErr_Format(self->st->AllocatorContractError,
                      "%.100s.%s returned %p for %zu bytes: not inside the memory given with add_region() "
                      "(%zu region%s)",
                      Py_TYPE(owner)->tp_name, method, (void *)addr, len, py->nregions, py->nregions == 1 ? "" : "s");
@@ -239,7 +234,7 @@ static int check_range(ZxAllocator *self, const char *method, uintptr_t addr, si
         const zx_range *r = &py->live[k];
         if (r->addr >= addr + len) break;
         if (r == ignore || r->addr + r->len <= addr) continue;
-        PyErr_Format(contract_error(self),
+        PyErr_Format(self->st->AllocatorContractError,
                      "%.100s.%s returned %p for %zu bytes: it overlaps the live block at %p (%zu bytes)",
                      Py_TYPE(owner)->tp_name, method, (void *)addr, len, (void *)r->addr, r->len);
         return -1;
