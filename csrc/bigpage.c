@@ -113,6 +113,31 @@ void _zh_bigpage_free(zh_bigpage_state *s, void *mem, size_t len, zh_alignment a
     s->big_frees[big_class] = addr;
 }
 
+size_t zh_bigpage_footprint(size_t len, zh_alignment al) {
+    size_t actual = actual_len(len, al), slot_size, pages;
+    if (!ceil_pow2(actual, &slot_size)) return 0;
+    if (log2_exact(slot_size) - MIN_CLASS < ZH_BIGPAGE_SIZE_CLASS_COUNT) return slot_size;
+    if (!ceil_pow2(big_pages_needed(actual), &pages) || !_zh_mul(pages, ZH_BIGPAGE_SIZE, &slot_size)) return 0;
+    return slot_size;
+}
+
+int zh_bigpage_walk(const zh_bigpage_state *s, int (*fn)(void *user, zh_bigpage_item kind, uintptr_t addr, size_t size),
+                    void *user) {
+    int rc = 0;
+    for (size_t c = 0; c < ZH_BIGPAGE_SIZE_CLASS_COUNT && rc == 0; c++) {
+        size_t slot = (size_t)16 << c;
+        for (uintptr_t p = s->frees[c]; p != 0 && rc == 0; p = load_link(p + slot - sizeof(uintptr_t)))
+            rc = fn(user, ZH_BIGPAGE_FREE_SLOT, p, slot);
+        if (rc == 0 && s->next_addrs[c] % ZH_BIGPAGE_SIZE != 0) rc = fn(user, ZH_BIGPAGE_NEXT, s->next_addrs[c], slot);
+    }
+    for (size_t c = 0; c < ZH_BIGPAGE_BIG_CLASS_COUNT && rc == 0; c++) {
+        size_t bytes = ZH_BIGPAGE_SIZE << c;
+        for (uintptr_t p = s->big_frees[c]; p != 0 && rc == 0; p = load_link(p + bytes - sizeof(uintptr_t)))
+            rc = fn(user, ZH_BIGPAGE_FREE_RUN, p, bytes);
+    }
+    return rc;
+}
+
 void zh_bigpage_stats_of(const zh_bigpage_state *s, zh_bigpage_stats *out) {
     memset(out, 0, sizeof *out);
     for (size_t c = 0; c < ZH_BIGPAGE_SIZE_CLASS_COUNT; c++) {

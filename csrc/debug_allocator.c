@@ -887,6 +887,10 @@ int zh_debug_walk_buckets(zh_debug *self, zh_debug_bucket_fn fn, void *user) {
     return 0;
 }
 
+size_t zh_debug_bucket_metadata_offset(const zh_debug *self, unsigned size_class) {
+    return (uintptr_t)bucket_from_page(self, 0, size_class);
+}
+
 size_t zh_debug_large_count(const zh_debug *self, bool include_freed) {
     size_t n = 0;
     for (size_t i = 0; i < self->large.capacity; i++) {

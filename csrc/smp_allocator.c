@@ -179,6 +179,28 @@ zh_allocator zh_smp_allocator(void) { return (zh_allocator){NULL, &smp_vtable}; 
 
 unsigned zh_smp_slot_count(void) { return cpu_count(); }
 
+size_t zh_smp_footprint(size_t len, zh_alignment al) {
+    size_t class = size_class_index(len, al);
+    return class < ZH_SMP_SIZE_CLASS_COUNT ? slot_size(class) : 0;
+}
+
+int zh_smp_walk_slot(unsigned slot, int (*fn)(void *user, zh_smp_item kind, uintptr_t addr, size_t slot_size),
+                     void *user) {
+    if (slot >= ZH_SMP_MAX_THREADS) return 0;
+    smp_slot *t = &global.slots[slot];
+    while (!slot_try_lock(&t->mutex)) _zh_prim_yield();
+    int rc = 0;
+    for (size_t c = 0; c < ZH_SMP_SIZE_CLASS_COUNT && rc == 0; c++) {
+        for (uintptr_t p = t->frees[c]; p != 0 && rc == 0; memcpy(&p, (void *)p, sizeof p))
+            rc = fn(user, ZH_SMP_FREE_SLOT, p, slot_size(c));
+        /* A multiple of the slab length means "no current slab" (Zig's test). */
+        uintptr_t next = t->next_addrs[c];
+        if (rc == 0 && next % ZH_SMP_SLAB_LEN != 0) rc = fn(user, ZH_SMP_NEXT, next, slot_size(c));
+    }
+    slot_unlock(&t->mutex);
+    return rc;
+}
+
 void zh_smp_slot_stats_of(unsigned slot, zh_smp_slot_stats *out) {
     memset(out, 0, sizeof *out);
     if (slot >= ZH_SMP_MAX_THREADS) return;

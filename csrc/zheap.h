@@ -276,7 +276,8 @@ ZH_NODISCARD void *zh_page_realloc(void *ptr, size_t len, zh_alignment al, size_
  * libc-backed allocators.
  * ---------------------------------------------------------------------- */
 
-/* c_allocator: posix_memalign for any power-of-two alignment; resize succeeds
+/* c_allocator: any power-of-two alignment (malloc up to alignof(max_align_t),
+ * posix_memalign beyond: see c_allocator.c); resize succeeds
  * in place when malloc_usable_size allows; remap never moves (realloc could
  * lose the alignment). Thread-safe. */
 zh_allocator zh_c_allocator(void);
@@ -505,6 +506,17 @@ typedef struct zh_smp_slot_stats {
 /* The number of slots in use (Zig's cpu_count: min(CPUs, 128)). */
 unsigned zh_smp_slot_count(void);
 void zh_smp_slot_stats_of(unsigned slot, zh_smp_slot_stats *out);
+/* The bytes a block of (len, al) takes: its slot size, or 0 when it is too
+ * large for a slab and was mapped on its own (page allocator). */
+size_t zh_smp_footprint(size_t len, zh_alignment al);
+/* Layout walk: each free slot of `slot` (ZH_SMP_FREE_SLOT), and each class's
+ * bump pointer inside its current slab (ZH_SMP_NEXT: the slab from `addr`
+ * on is untouched), with the class's slot size. `fn` runs with the slot
+ * locked: it must not call the allocator. Stops at, and returns, the first
+ * non-zero value `fn` returns. */
+typedef enum zh_smp_item { ZH_SMP_FREE_SLOT, ZH_SMP_NEXT } zh_smp_item;
+int zh_smp_walk_slot(unsigned slot, int (*fn)(void *user, zh_smp_item kind, uintptr_t addr, size_t slot_size),
+                     void *user);
 
 /* ------------------------------------------------------------------------
  * WasmAllocator and SbrkAllocator: Zig's two "big page" allocators. Both are
@@ -597,6 +609,17 @@ typedef struct zh_bigpage_stats {
     size_t big_free_counts[ZH_BIGPAGE_BIG_CLASS_COUNT];
 } zh_bigpage_stats;
 void zh_bigpage_stats_of(const zh_bigpage_state *s, zh_bigpage_stats *out);
+/* The bytes a block of (len, al) takes: its slot (16 B .. 32 KiB) or its
+ * power-of-two run of big pages; 0 for a size no block can have. */
+size_t zh_bigpage_footprint(size_t len, zh_alignment al);
+/* Layout walk: each free slot (ZH_BIGPAGE_FREE_SLOT, size = slot size), each
+ * free run of big pages (ZH_BIGPAGE_FREE_RUN, size = its bytes) and each
+ * small class's bump pointer inside a partly carved big page
+ * (ZH_BIGPAGE_NEXT, size = the class's slot size). Stops at, and returns,
+ * the first non-zero value `fn` returns. */
+typedef enum zh_bigpage_item { ZH_BIGPAGE_FREE_SLOT, ZH_BIGPAGE_FREE_RUN, ZH_BIGPAGE_NEXT } zh_bigpage_item;
+int zh_bigpage_walk(const zh_bigpage_state *s, int (*fn)(void *user, zh_bigpage_item kind, uintptr_t addr, size_t size),
+                    void *user);
 
 /* ------------------------------------------------------------------------
  * FailingAllocator (Zig's std.testing.FailingAllocator): fails on purpose.
@@ -765,6 +788,9 @@ int zh_debug_walk_large(zh_debug *self, zh_debug_block_fn fn, void *user);
 typedef int (*zh_debug_bucket_fn)(void *user, unsigned size_class, size_t slot_size, size_t slot_count,
                                   size_t allocated, size_t freed, uintptr_t page);
 int zh_debug_walk_buckets(zh_debug *self, zh_debug_bucket_fn fn, void *user);
+/* Where a bucket page of that size class keeps its metadata (header, used
+ * bits, requested sizes, alignments, traces): from this offset to the end. */
+size_t zh_debug_bucket_metadata_offset(const zh_debug *self, unsigned size_class);
 /* Number of large-allocation records (live and, with retain_metadata, freed). */
 size_t zh_debug_large_count(const zh_debug *self, bool include_freed);
 

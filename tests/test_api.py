@@ -351,3 +351,16 @@ def test_dropped_view_is_a_leak_not_a_crash():
     al.alloc(10)
     gc.collect()
     assert al.live == 0  # the view and block are gone; the bytes stay allocated (Zig's leak)
+
+
+@pytest.mark.parametrize(("name", "factory"), [(n, f) for n, f, _ in ALLOCATORS])
+def test_huge_alignments_fail_cleanly(name, factory):
+    # 2**63 is a valid alignment that no allocator can satisfy; beyond it, too large.
+    a = factory()
+    live = a.live
+    for alignment in (2**62, 2**63):
+        with pytest.raises((MemoryError, ValueError)):
+            a.alloc(1, alignment)
+    with pytest.raises(OverflowError, match="alignment too large"):
+        a.alloc(1, 2**64)
+    assert a.live == live

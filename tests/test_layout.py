@@ -49,3 +49,202 @@ def test_pool_layout_shows_the_free_list():
     assert next(b for b in blocks if b["state"] == "free")["address"] == freed
     assert [b["address"] for b in blocks] == sorted(b["address"] for b in blocks)
     assert all(b["length"] == 16 for b in blocks)
+
+
+# --- every allocator type: layout() agrees with what was handed out ---------------------
+
+import pytest  # noqa: E402
+from allocators import ALLOCATORS  # noqa: E402
+
+STATES = {"live", "free", "freed", "padding", "metadata"}
+
+
+def check_layout(allocator, views):
+    """Every live view appears exactly once, inside one region; nothing overlaps."""
+    layout = allocator.layout()
+    assert layout["allocator"] == type(allocator).__module__ + "." + type(allocator).__name__ or (
+        layout["allocator"].endswith(type(allocator).__name__)
+    )
+    seen = {}
+    regions = sorted(layout["regions"], key=lambda r: r["address"])
+    for before, after in zip(regions, regions[1:], strict=False):
+        assert before["address"] + before["size"] <= after["address"], (before, after)
+    requested = 0
+    for r in regions:
+        assert r["size"] >= 0 and 0 <= r["used"] <= r["size"], r
+        end = r["address"]
+        for b in r["blocks"]:
+            assert b["state"] in STATES, b
+            assert b["address"] >= end, ("overlap", r["kind"], b)
+            end = b["address"] + b["length"]
+            assert end <= r["address"] + r["size"], ("outside", r, b)
+            if b["state"] == "live":
+                requested += b["length"]
+                assert b["address"] not in seen
+                seen[b["address"]] = b["length"]
+    for v in views:
+        if len(v):
+            assert seen.get(zheap.address_of(v)) == len(v), (zheap.address_of(v), len(v))
+    stats = allocator.stats()
+    assert stats["requested"] == requested
+    assert stats["reserved"] == sum(r["size"] for r in regions)
+    assert stats["overhead"] == stats["reserved"] - stats["requested"]
+    assert 0 <= stats["largest_free_run"] <= max([r["size"] for r in regions], default=0)
+    return layout
+
+
+@pytest.mark.parametrize(("name", "factory"), [(n, f) for n, f, _ in ALLOCATORS])
+def test_layout_agrees_with_the_views(name, factory):
+    allocator = factory()
+    sizes = [1, 7, 64, 100, 4096, 70000, 0, 24]
+    views = [allocator.alloc(n, 1 << (i % 5)) for i, n in enumerate(sizes)]
+    check_layout(allocator, views)
+    for v in views[1::2]:
+        allocator.free(v)
+    kept = views[0::2]
+    check_layout(allocator, kept)
+    for v in kept:
+        allocator.free(v)
+    check_layout(allocator, [])
+
+
+def test_debug_allocator_layout_shows_slots_and_metadata():
+    d = zheap.DebugAllocator(page_size=4096)
+    a, b, c = d.alloc(5), d.alloc(8), d.alloc(8)
+    d.free(b)
+    (bucket,) = d.layout()["regions"]
+    assert bucket["kind"] == "bucket" and bucket["size_class"] == 8 and bucket["size"] == 4096
+    states = [(x["state"], x["length"]) for x in bucket["blocks"]]
+    # slot 0: 5 bytes + 3 of slack; slot 1 freed (never reused while the bucket
+    # lives: how use-after-free is caught); slot 2 live; then unused slots and the
+    # metadata at the end of the page.
+    assert states[:4] == [("live", 5), ("padding", 3), ("freed", 8), ("live", 8)]
+    assert states[4][0] == "free" and states[-1][0] == "metadata"
+    meta = bucket["blocks"][-1]
+    assert meta["address"] + meta["length"] == bucket["address"] + 4096
+    big = d.alloc(10000)
+    assert [r["kind"] for r in d.layout()["regions"]] == ["bucket", "large"]
+    d.free(big)
+    d.free(a)
+    d.free(c)
+    d.deinit()
+
+
+def test_smp_layout_groups_blocks_into_slabs_of_one_class():
+    smp = zheap.SmpAllocator()
+    small = [smp.alloc(24) for _ in range(3)]
+    large = smp.alloc(1 << 20)
+    layout = smp.layout()
+    slabs = [r for r in layout["regions"] if r["kind"] == "slab"]
+    mine = {zheap.address_of(v) for v in small}
+    home = [r for r in slabs if any(b["address"] in mine for b in r["blocks"])]
+    assert home and all(r["size"] == 65536 and r["size_class"] == 32 for r in home)
+    for r in home:
+        for b in r["blocks"]:
+            assert b["size_class"] == 32
+    (mapping,) = [r for r in layout["regions"] if r["kind"] == "mapping"]
+    assert mapping["address"] == zheap.address_of(large) and mapping["size"] >= 1 << 20
+    for v in [*small, large]:
+        smp.free(v)
+
+
+def test_wasm_layout_walks_the_linear_memory_in_order():
+    w = zheap.WasmAllocator(max_pages=64)
+    a = w.alloc(100)
+    big = w.alloc(200000)
+    w.free(a)
+    regions = w.layout()["regions"]
+    assert [r["address"] for r in regions] == sorted(r["address"] for r in regions)
+    assert sum(r["size"] for r in regions) == (w.memory_size() - 1) * 65536
+    page = next(r for r in regions if r["kind"] == "bigpage")
+    assert page["size_class"] == 128 and page["blocks"][0]["state"] == "free"
+    (run,) = [r for r in regions if r["kind"] == "big"]
+    assert run["size"] == 262144 and run["blocks"][0]["length"] == 200000
+    w.free(big)
+    (run,) = [r for r in w.layout()["regions"] if r["kind"] == "big"]
+    assert [b["state"] for b in run["blocks"]] == ["free"]
+
+
+def test_wrappers_show_their_child_memory():
+    arena = zheap.ArenaAllocator()
+    ts = zheap.ThreadSafeAllocator(arena)
+    v = ts.alloc(40)
+    layout = ts.layout()
+    assert layout["allocator"] == "zheap.ThreadSafeAllocator"
+    (chunk,) = layout["regions"]
+    assert chunk["kind"] == "chunk"
+    assert [(b["address"], b["state"]) for b in chunk["blocks"]] == [(zheap.address_of(v), "live")]
+    sfa = zheap.stack_fallback(64, zheap.c_allocator).get()
+    inside, outside = sfa.alloc(48), sfa.alloc(48)
+    kinds = [r["kind"] for r in sfa.layout()["regions"]]
+    assert kinds[0] == "buffer" and "block" in kinds
+    sfa.free(outside)
+    sfa.free(inside)
+    ts.free(v)
+
+
+def test_page_allocator_layout_counts_whole_pages():
+    p = zheap.PageAllocator()
+    v = p.alloc(100)
+    (mapping,) = p.layout()["regions"]
+    assert mapping["kind"] == "mapping" and mapping["size"] == zheap.page_size()
+    assert [b["state"] for b in mapping["blocks"]] == ["live", "padding"]
+    stats = p.stats()
+    assert stats["requested"] == 100 and stats["reserved"] == zheap.page_size()
+    assert stats["utilisation"] == pytest.approx(100 / zheap.page_size())
+    p.free(v)
+
+
+def test_python_allocator_layout_shows_its_regions():
+    from zheap.examples import BumpAllocator
+
+    bump = BumpAllocator(1 << 16, zheap.PageAllocator())
+    v = bump.alloc(10)
+    (region,) = bump.layout()["regions"]
+    assert region["kind"] == "region" and region["size"] == 1 << 16
+    assert [(b["address"], b["length"], b["state"]) for b in region["blocks"]] == [
+        (zheap.address_of(v), 10, "live"),
+        (zheap.address_of(v) + 10, (1 << 16) - 10, "free"),  # its _free_blocks() hook
+    ]
+    bump.free(v)
+
+
+def test_fragmentation_figures():
+    f = zheap.FixedBufferAllocator(1000)
+    a, b = f.alloc(100), f.alloc(100)
+    f.free(a)  # not the last block: its 100 bytes stay a hole
+    s = f.stats()
+    assert (s["requested"], s["reserved"], s["overhead"]) == (100, 1000, 900)
+    assert s["largest_free_run"] == 800 and s["utilisation"] == pytest.approx(0.1)
+    f.free(b)
+
+
+def test_python_allocator_free_blocks_hook():
+    from zheap.examples import FirstFitAllocator
+
+    ff = FirstFitAllocator(1 << 16, zheap.PageAllocator())
+    a, b, c = ff.alloc(100), ff.alloc(200), ff.alloc(300)
+    ff.free(b)
+    blocks = ff.layout()["regions"][0]["blocks"]
+    assert [(x["state"], x["length"]) for x in blocks] == [
+        ("live", 100),
+        ("free", 200),
+        ("live", 300),
+        ("free", (1 << 16) - 600),
+    ]
+    assert ff.stats()["largest_free_run"] == (1 << 16) - 600
+    ff.free(a)
+    ff.free(c)
+
+    class Bad(zheap.Allocator):
+        def _alloc(self, length, alignment):
+            return None
+
+        def _free(self, address, length, alignment):
+            pass
+
+        def _free_blocks(self):
+            return [1]
+
+    with pytest.raises(TypeError, match=r"_free_blocks\(\) must give \(address, length\) pairs"):
+        Bad().layout()

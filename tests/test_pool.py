@@ -224,6 +224,11 @@ def test_pool_keeps_child_alive_and_repr():
         "free": 0,
         "capacity": 0,
         "chunks": 0,
+        "requested": 0,
+        "reserved": 0,
+        "overhead": 0,
+        "utilisation": 0.0,
+        "largest_free_run": 0,
     }
 
 

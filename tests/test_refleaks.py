@@ -128,3 +128,40 @@ def test_pool_no_reference_leaks(factory):
     growth = _growth(_exercise_pool, pool)
     assert min(growth) < 64 * 1024, f"Python memory grew by {growth} bytes per 3000 rounds"
     assert pool.live == 0
+
+
+def _exercise_teaching(a):
+    make = getattr(a, "alloc", None)
+    v = make(64, 8) if make else a.create()
+    a.layout()
+    a.stats()
+    with zheap.trace(a) as t:
+        w = make(200) if make else a.create()
+        (a.free if make else a.destroy)(w)
+    t.events  # noqa: B018 -- turns the C records into Event tuples
+    (a.free if make else a.destroy)(v)
+    try:
+        zheap.trace(3)
+    except TypeError:
+        pass
+
+
+@pytest.mark.parametrize(
+    "factory",
+    [
+        zheap.ArenaAllocator,
+        lambda: zheap.DebugAllocator(page_size=4096),
+        zheap.SmpAllocator,
+        lambda: zheap.WasmAllocator(max_pages=64),
+        lambda: zheap.MemoryPool(24),
+        lambda: zheap.ThreadSafeAllocator(zheap.ArenaAllocator()),
+        lambda: zheap.stack_fallback(256, zheap.c_allocator).get(),
+        zheap.PageAllocator,
+    ],
+    ids=["arena", "debug", "smp", "wasm", "pool", "thread-safe", "stack-fallback", "page"],
+)
+def test_layout_stats_trace_no_reference_leaks(factory):
+    a = factory()
+    growth = _growth(_exercise_teaching, a)
+    assert min(growth) < 64 * 1024, f"Python memory grew by {growth} bytes per 3000 rounds"
+    assert a.live == 0

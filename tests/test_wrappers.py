@@ -21,13 +21,17 @@ def test_stack_fallback_routing():
     p = a.alloc(48)
     q = a.alloc(32)  # does not fit in what is left: the fallback serves it
     assert a.in_buffer(p) and not a.in_buffer(q)
-    assert a.stats() == {
-        "buffer_size": 64,
-        "end_index": 48,
-        "live": 2,
-        "in_buffer": 1,
-        "in_fallback": 1,
-    }
+    assert (
+        a.stats().items()
+        >= {
+            "buffer_size": 64,
+            "end_index": 48,
+            "live": 2,
+            "in_buffer": 1,
+            "in_fallback": 1,
+            "requested": 80,
+        }.items()
+    )
     # The buffer block grows in place as the last allocation...
     p = a.resize(p, 64)
     assert p is not None and a.stats()["end_index"] == 64
@@ -102,7 +106,7 @@ def test_thread_safe_forwards_everything():
     assert v is not None and arena.stats()["end_index"] == 50
     ts.free(v)
     assert arena.stats()["end_index"] == 0
-    assert ts.stats() == {"live": 0, "locked": False}
+    assert ts.stats().items() >= {"live": 0, "locked": False, "requested": 0}.items()
     with pytest.raises(BufferError):
         arena.reset()  # pinned while the wrapper lives
     assert "ThreadSafeAllocator" in repr(ts)

@@ -58,6 +58,7 @@ from ._zheap import (
     smp_allocator,
     wasm_allocator,
 )
+from .tracing import Event, EventTrace, replay, trace
 
 __version__ = "0.1.0"
 
@@ -101,6 +102,8 @@ __all__ = [
     "FixedBufferAllocator",
     "FixedBufferThreadSafeAllocator",
     "Check",
+    "Event",
+    "EventTrace",
     "InvalidFreeError",
     "LeakError",
     "MemoryPool",
@@ -128,8 +131,10 @@ __all__ = [
     "page_size_min",
     "raw_c_allocator",
     "raw_c_max_alignment",
+    "replay",
     "smp_allocator",
     "stack_fallback",
+    "trace",
     "validation_wrap",
     "wasm_allocator",
 ]

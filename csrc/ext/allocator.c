@@ -75,19 +75,23 @@ int zx_parse_alignment(ZxAllocator *self, PyObject *obj, zh_alignment *out) {
         return -1;
     }
     int overflow = 0;
-    long long v = PyLong_AsLongLongAndOverflow(obj, &overflow);
-    if (v == -1 && PyErr_Occurred()) return -1;
-    if (overflow > 0) {
-        PyErr_SetString(PyExc_OverflowError, "alignment too large");
+    long long sv = PyLong_AsLongLongAndOverflow(obj, &overflow);
+    if (sv == -1 && PyErr_Occurred()) return -1;
+    /* Past a signed 64-bit int, unsigned: 2**63 is a valid alignment (Zig's
+     * largest), if not a satisfiable one. */
+    unsigned long long v = overflow > 0 ? PyLong_AsUnsignedLongLong(obj) : (unsigned long long)sv;
+    if (v == (unsigned long long)-1 && PyErr_Occurred()) {
+        PyErr_Clear();
+        PyErr_Format(PyExc_OverflowError, "alignment too large: %R", obj);
         return -1;
     }
-    if (overflow < 0 || v <= 0 || (v & (v - 1)) != 0) {
+    if (overflow < 0 || (overflow == 0 && sv < 0) || v == 0 || (v & (v - 1)) != 0) {
         PyErr_Format(PyExc_ValueError, "alignment must be a positive power of two, got %R", obj);
         return -1;
     }
     zh_alignment al = zh_alignment_from_bytes((size_t)v);
     if (al > self->max_align) {
-        PyErr_Format(PyExc_ValueError, "%.100s supports alignments up to %zu bytes, got %lld",
+        PyErr_Format(PyExc_ValueError, "%.100s supports alignments up to %zu bytes, got %llu",
                      Py_TYPE(self)->tp_name, zh_alignment_bytes(self->max_align), v);
         return -1;
     }
@@ -166,7 +170,7 @@ PyObject *zx_alloc_view(ZxAllocator *self, Py_ssize_t len, zh_alignment al) {
     if (len == 0) {
         p = zh_empty(al);
     } else {
-        p = zh_raw_alloc(self->a, (size_t)len, al, 0);
+        p = zh_raw_alloc(zx_iface(self), (size_t)len, al, 0);
         zx_flush_chain(self);
         if (p == NULL) {
             zx_block_discard(b);
@@ -174,14 +178,14 @@ PyObject *zx_alloc_view(ZxAllocator *self, Py_ssize_t len, zh_alignment al) {
         }
     }
     PyObject *view = zx_block_activate(b, p, (size_t)len, al);
-    if (view == NULL && len != 0) zh_raw_free(self->a, p, (size_t)len, al, 0);
+    if (view == NULL && len != 0) zh_raw_free(zx_iface(self), p, (size_t)len, al, 0);
     Py_DECREF(b); /* the view's managed buffer holds it now, or it dies */
     return view;
 }
 
 /* Free a guarded block and retire `mv`. */
 static void free_block(ZxAllocator *self, ZxBlock *b, PyMemoryViewObject *mv) {
-    if (b->len != 0) zh_raw_free(self->a, b->ptr, b->len, b->align, 0);
+    if (b->len != 0) zh_raw_free(zx_iface(self), b->ptr, b->len, b->align, 0);
     zx_flush_chain(self);
     zx_block_retire(b, mv, ZX_FREED);
 }
@@ -283,13 +287,13 @@ static PyObject *resize_common(ZxAllocator *self, PyObject *const *args, Py_ssiz
         char *p = NULL;
         switch (kind) {
         case RESIZE:
-            p = zh_raw_resize(self->a, b->ptr, b->len, b->align, (size_t)new_len, 0) ? b->ptr : NULL;
+            p = zh_raw_resize(zx_iface(self), b->ptr, b->len, b->align, (size_t)new_len, 0) ? b->ptr : NULL;
             break;
         case REMAP:
-            p = zh_raw_remap(self->a, b->ptr, b->len, b->align, (size_t)new_len, 0);
+            p = zh_raw_remap(zx_iface(self), b->ptr, b->len, b->align, (size_t)new_len, 0);
             break;
         case REALLOC:
-            p = zh_realloc(self->a, b->ptr, 1, b->len, b->align, (size_t)new_len);
+            p = zh_realloc(zx_iface(self), b->ptr, 1, b->len, b->align, (size_t)new_len);
             break;
         }
         zx_flush_chain(self);
@@ -467,6 +471,9 @@ static PyMethodDef Allocator_methods[] = {
     {"create", Allocator_create, METH_O, create_doc},
     {"destroy", Allocator_destroy, METH_O, destroy_doc},
     {"__reduce__", Allocator_reduce, METH_NOARGS, NULL},
+    {"layout", zx_allocator_layout, METH_NOARGS, zx_layout_doc},
+    {"stats", zx_allocator_stats, METH_NOARGS, zx_stats_doc},
+    {"_repr_html_", zx_repr_html, METH_NOARGS, NULL},
     {"add_region", zx_allocator_add_region, METH_O, zx_add_region_doc},
     {"capsule", zx_allocator_capsule, METH_NOARGS, zx_capsule_doc},
     {"from_capsule", (PyCFunction)(void (*)(void))zx_allocator_from_capsule,

@@ -99,7 +99,7 @@ static void Block_releasebuffer(PyObject *op, Py_buffer *view) {
     /* destroy() deferred the free until no ctypes object can reach the
      * memory; this is that moment. */
     if (b->exports == 0 && b->state == ZX_DESTROYING) {
-        if (b->len != 0) zh_raw_free(b->owner->a, b->ptr, b->len, b->align, 0);
+        if (b->len != 0) zh_raw_free(zx_iface(b->owner), b->ptr, b->len, b->align, 0);
         b->state = ZX_FREED;
         block_unlink(b);
         zx_flush_chain(b->owner);

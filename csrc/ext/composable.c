@@ -86,7 +86,9 @@ static PyObject *Fba_reset(PyObject *op, PyObject *unused) {
     FbaObject *self = Fba_CAST(op);
     if (zx_guard_all(&self->base, "reset the FixedBufferAllocator") < 0) return NULL;
     zx_retire_all(&self->base);
+    size_t tok = zx_trace_begin(&self->base, ZX_OP_RESET, NULL, ZH_ARENA_FREE_ALL, 0, 0);
     zh_fba_reset(&self->fba);
+    zx_trace_end(&self->base, tok, true);
     Py_RETURN_NONE;
 }
 
@@ -130,6 +132,7 @@ static PyObject *Fba_stats(PyObject *op, PyObject *unused) {
                          (Py_ssize_t)self->fba.end_index, "free",
                          (Py_ssize_t)(self->fba.buffer_len - self->fba.end_index), "live", self->base.nlive);
 }
+ZX_STATS_WITH_FIGURES(Fba_stats)
 
 static PyObject *Fba_get_end_index(PyObject *op, void *c) {
     (void)c;
@@ -172,7 +175,7 @@ static PyMethodDef Fba_methods[] = {
     {"owns", Fba_owns, METH_O, Fba_owns_doc},
     {"is_last_allocation", Fba_is_last_allocation, METH_O, Fba_is_last_doc},
     {"thread_safe_allocator", Fba_thread_safe_allocator, METH_NOARGS, Fba_thread_safe_doc},
-    {"stats", Fba_stats, METH_NOARGS, "stats($self, /)\n--\n\nA dict: capacity, end_index, free, live."},
+    {"stats", Fba_stats_with_figures, METH_NOARGS, "stats($self, /)\n--\n\nA dict: capacity, end_index, free, live."},
     {NULL},
 };
 
@@ -237,9 +240,10 @@ static PyObject *FbaThreadSafe_stats(PyObject *op, PyObject *unused) {
     Py_XDECREF(live);
     return stats;
 }
+ZX_STATS_WITH_FIGURES(FbaThreadSafe_stats)
 
 static PyMethodDef FbaThreadSafe_methods[] = {
-    {"stats", FbaThreadSafe_stats, METH_NOARGS,
+    {"stats", FbaThreadSafe_stats_with_figures, METH_NOARGS,
      "stats($self, /)\n--\n\nA dict: capacity, end_index, free of the buffer; live of this interface."},
     {NULL},
 };
@@ -281,7 +285,7 @@ static PyObject *Arena_new(PyTypeObject *type, PyObject *args, PyObject *kwds) {
     ZxAllocator *c = zx_child_or_default(st, type, child, "ArenaAllocator()");
     ArenaObject *self = c ? (ArenaObject *)type->tp_alloc(type, 0) : NULL;
     if (self != NULL) {
-        zh_arena_init(&self->arena, c->a);
+        zh_arena_init(&self->arena, zx_child_iface(c));
         zx_allocator_setup(&self->base, st, zh_arena_allocator(&self->arena), ZH_ALIGNMENT_MAX);
         zx_pin_child(&self->base, (PyObject *)c);
     }
@@ -364,7 +368,9 @@ static PyObject *Arena_reset(PyObject *op, PyObject *args, PyObject *kwds) {
     if (zx_check_open(&self->base) < 0 || zx_parse_reset_mode(mode, limit, &m, &lim) < 0) return NULL;
     if (zx_guard_all(&self->base, "reset the ArenaAllocator") < 0) return NULL;
     zx_retire_all(&self->base);
+    size_t tok = zx_trace_begin(&self->base, ZX_OP_RESET, NULL, (size_t)m, 0, lim);
     bool ok = zh_arena_reset(&self->arena, m, lim);
+    zx_trace_end(&self->base, tok, ok);
     zx_flush_chain(&self->base);
     if (PyErr_Occurred()) return NULL; /* raised by a child written in Python */
     return PyBool_FromLong(ok);
@@ -381,7 +387,9 @@ static PyObject *Arena_deinit(PyObject *op, PyObject *unused) {
     if (self->base.closed) Py_RETURN_NONE;
     if (zx_guard_all(&self->base, "deinit the ArenaAllocator") < 0) return NULL;
     zx_retire_all(&self->base);
+    size_t tok = zx_trace_begin(&self->base, ZX_OP_DEINIT, NULL, 0, 0, 0);
     zh_arena_deinit(&self->arena);
+    zx_trace_end(&self->base, tok, 0);
     zx_flush_chain(&self->base);
     self->base.closed = true;
     zx_unpin_child(&self->base);
@@ -408,6 +416,7 @@ static PyObject *Arena_stats(PyObject *op, PyObject *unused) {
                          (Py_ssize_t)self->arena.end_index, "newest_chunk", (Py_ssize_t)newest, "live",
                          self->base.nlive);
 }
+ZX_STATS_WITH_FIGURES(Arena_stats)
 
 static PyObject *Arena_get_child(PyObject *op, void *c) {
     (void)c;
@@ -437,7 +446,7 @@ static PyMethodDef Arena_methods[] = {
     {"deinit", Arena_deinit, METH_NOARGS, Arena_deinit_doc},
     {"query_capacity", Arena_query_capacity, METH_NOARGS,
      "query_capacity($self, /)\n--\n\nTotal usable bytes of all chunks (Zig's queryCapacity)."},
-    {"stats", Arena_stats, METH_NOARGS,
+    {"stats", Arena_stats_with_figures, METH_NOARGS,
      "stats($self, /)\n--\n\nA dict: capacity, chunks, end_index, newest_chunk, live."},
     {"__enter__", zx_enter, METH_NOARGS, NULL},
     {"__exit__", Arena_exit, METH_VARARGS, NULL},

@@ -18,6 +18,8 @@
  * gave back); if so, the core's free runs and reports it with its traces. */
 #include "ext.h"
 
+#include <stdlib.h>
+
 #include "structmember.h"
 
 /* ===================================================================== */
@@ -46,7 +48,7 @@ static int frames_grow_index(zx_frames *f) {
 
 /* The id of (code, lineno), interning it; 0 when out of memory (the trace
  * then ends there). */
-static uintptr_t frames_intern(zx_frames *f, PyObject *code, int lineno) {
+uintptr_t zx_frames_intern(zx_frames *f, PyObject *code, int lineno) {
     if ((f->n + 1) * 2 > f->index_cap && frames_grow_index(f) < 0) return 0;
     size_t i = frame_hash(code, lineno) & (f->index_cap - 1);
     for (; f->index[i] != 0; i = (i + 1) & (f->index_cap - 1)) {
@@ -184,10 +186,20 @@ typedef struct {
 static void capture_hook(void *user, uintptr_t ret_addr, uintptr_t *out, size_t n) {
     (void)ret_addr;
     DebugObject *self = user;
+    zx_capture_frames(&self->base.st->frames, out, n);
+}
+
+/* The calling Python frames, innermost first, as interned ids in out[0..n)
+ * (0 past the last one). Called under core locks: getting a frame object
+ * may allocate one, and an allocation may start a garbage collection whose
+ * finalizers could call back into the locked allocator, so the collector
+ * is off meanwhile. */
+void zx_capture_frames(zx_frames *frames, uintptr_t *out, size_t n) {
+    int gc_was_on = PyGC_Disable();
     PyFrameObject *f = PyThreadState_GetFrame(PyThreadState_Get());
     for (size_t i = 0; f != NULL && i < n; i++) {
         PyCodeObject *co = PyFrame_GetCode(f);
-        out[i] = frames_intern(&self->base.st->frames, (PyObject *)co, PyFrame_GetLineNumber(f));
+        out[i] = zx_frames_intern(frames, (PyObject *)co, PyFrame_GetLineNumber(f));
         Py_DECREF(co);
         PyFrameObject *back = PyFrame_GetBack(f);
         Py_DECREF(f);
@@ -195,6 +207,7 @@ static void capture_hook(void *user, uintptr_t ret_addr, uintptr_t *out, size_t 
         if (out[i] == 0) break;
     }
     Py_XDECREF(f);
+    if (gc_was_on) PyGC_Enable();
 }
 
 /* A record: (kind, message, address, length, given_length, alignment,
@@ -415,7 +428,7 @@ static PyObject *Debug_new(PyTypeObject *type, PyObject *args, PyObject *kwds) {
         return NULL;
     }
     zh_debug_hooks hooks = {report_hook, capture_hook, self};
-    if (zh_debug_init(&self->dbg, b->a, &c, &hooks) < 0) { /* checked above; kept for the C contract */
+    if (zh_debug_init(&self->dbg, zx_child_iface(b), &c, &hooks) < 0) { /* checked above; kept for the C contract */
         PyErr_SetString(PyExc_ValueError, "invalid DebugAllocator configuration");
         Py_DECREF(self);
         Py_DECREF(b);
@@ -762,6 +775,93 @@ static PyObject *Debug_buckets(PyObject *op, PyObject *unused) {
     return list;
 }
 
+/* --- layout() ---------------------------------------------------------------------- */
+
+typedef struct {
+    zx_layout l;
+    zx_litem *live; /* every live block, by address (state unused) */
+    size_t nlive, cap;
+    const zh_debug *dbg;
+} debug_walk;
+
+static int note_live(void *user, uintptr_t address, size_t length, size_t alignment, const uintptr_t *trace,
+                     size_t frames) {
+    (void)alignment, (void)trace, (void)frames;
+    debug_walk *w = user;
+    if (w->nlive == w->cap) {
+        size_t cap = w->cap ? w->cap * 2 : 64;
+        zx_litem *live = PyMem_RawRealloc(w->live, cap * sizeof *live);
+        if (live == NULL) return w->l.oom = -1;
+        w->live = live;
+        w->cap = cap;
+    }
+    w->live[w->nlive++] = (zx_litem){"live", address, length, 0};
+    return 0;
+}
+
+static const zx_litem *live_at(const debug_walk *w, uintptr_t addr) {
+    zx_litem key = {NULL, addr, 0, 0};
+    if (w->nlive == 0) return NULL; /* bsearch may not take a null array */
+    return bsearch(&key, w->live, w->nlive, sizeof key, zx_litem_by_address);
+}
+
+/* A bucket page: its slots in order -- live ones (with the slot's slack as
+ * padding), freed ones (never handed out again while the bucket lives: that
+ * is how the allocator catches a use after free) and the never-used rest --
+ * then its metadata at the end of the page. */
+static int lay_bucket(void *user, unsigned size_class, size_t slot_size, size_t slot_count, size_t allocated,
+                      size_t freed, uintptr_t page) {
+    (void)freed;
+    debug_walk *w = user;
+    zx_layout *l = &w->l;
+    size_t page_size = w->dbg->config.page_size;
+    zx_lay_region(l, "bucket", page, page_size, allocated * slot_size, slot_size);
+    for (size_t i = 0; i < allocated; i++) {
+        uintptr_t slot = page + i * slot_size;
+        const zx_litem *live = live_at(w, slot);
+        if (live == NULL) {
+            zx_lay_item(l, "freed", slot, slot_size, slot_size);
+            continue;
+        }
+        zx_lay_item(l, "live", slot, live->len, slot_size);
+        if (live->len < slot_size) zx_lay_item(l, "padding", slot + live->len, slot_size - live->len, slot_size);
+    }
+    if (allocated < slot_count)
+        zx_lay_item(l, "free", page + allocated * slot_size, (slot_count - allocated) * slot_size, slot_size);
+    size_t meta = zh_debug_bucket_metadata_offset(w->dbg, size_class);
+    zx_lay_item(l, "metadata", page + meta, page_size - meta, 0);
+    return l->oom;
+}
+
+static int lay_large(void *user, uintptr_t address, size_t length, size_t alignment, const uintptr_t *trace,
+                     size_t frames) {
+    (void)alignment, (void)trace, (void)frames;
+    zx_layout *l = &((debug_walk *)user)->l;
+    zx_lay_region(l, "large", address, length, length, 0);
+    zx_lay_item(l, "live", address, length, 0);
+    return l->oom;
+}
+
+static PyObject *Debug_layout(PyObject *op, PyObject *unused) {
+    (void)unused;
+    DebugObject *self = Debug_CAST(op);
+    debug_walk w = {.dbg = &self->dbg};
+    if (!self->base.closed) {
+        (void)zh_debug_walk_live(&self->dbg, note_live, &w);
+        if (w.nlive > 1) qsort(w.live, w.nlive, sizeof *w.live, zx_litem_by_address);
+        /* Without safety the core records no requested length (it reports
+         * the slot size); the binding knows it for its own blocks. */
+        for (ZxBlock *b = self->base.live; b != NULL; b = b->next) {
+            zx_litem *it = b->len ? (zx_litem *)live_at(&w, (uintptr_t)b->ptr) : NULL;
+            if (it != NULL) it->len = b->len;
+        }
+        if (w.l.oom == 0) (void)zh_debug_walk_buckets(&self->dbg, lay_bucket, &w);
+        if (w.l.oom == 0) (void)zh_debug_walk_large(&self->dbg, lay_large, &w);
+    }
+    PyMem_RawFree(w.live);
+    return zx_lay_finish(&w.l, op);
+}
+
 PyDoc_STRVAR(Debug_detect_leaks_doc,
              "detect_leaks($self, /)\n--\n\n"
              "Log every leaked block with its trace to the 'zheap' logger (Zig's\n"
@@ -907,6 +1007,7 @@ static PyObject *Debug_stats(PyObject *op, PyObject *unused) {
     }
     return r;
 }
+ZX_STATS_WITH_FIGURES(Debug_stats)
 
 static PyObject *Debug_repr(PyObject *op) {
     DebugObject *self = Debug_CAST(op);
@@ -981,6 +1082,7 @@ static PyObject *Debug_get_backing(PyObject *op, void *c) {
 }
 
 static PyMethodDef Debug_methods[] = {
+    {"layout", Debug_layout, METH_NOARGS, zx_layout_doc},
     {"free", Debug_free, METH_O,
      "free($self, view, /)\n--\n\nFree the block behind ``view``. Freeing it again raises\n"
      "zheap.DoubleFreeError with the allocation, first-free and second-free traces."},
@@ -998,7 +1100,7 @@ static PyMethodDef Debug_methods[] = {
     {"flush_retained_metadata", Debug_flush_retained_metadata, METH_NOARGS, Debug_flush_doc},
     {"buckets", Debug_buckets, METH_NOARGS, Debug_buckets_doc},
     {"large_allocations", Debug_large_allocations, METH_NOARGS, Debug_large_doc},
-    {"stats", Debug_stats, METH_NOARGS,
+    {"stats", Debug_stats_with_figures, METH_NOARGS,
      "stats($self, /)\n--\n\nA dict: live, live_bytes, large_allocations, large_bytes, buckets,\n"
      "buckets_by_slot_size (and total_requested_bytes with the memory limit)."},
     {"__enter__", zx_enter, METH_NOARGS, NULL},

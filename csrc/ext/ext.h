@@ -70,6 +70,7 @@ typedef struct zheap_state {
 extern PyModuleDef zheap_module_def;
 
 struct ZxBlock;
+typedef struct zx_tracer zx_tracer;
 
 /* Common head of every allocator object. Per-type C state follows it. */
 typedef struct ZxAllocator {
@@ -88,6 +89,8 @@ typedef struct ZxAllocator {
      * lines), delivered once the core's locks are released; or NULL. */
     void (*flush)(struct ZxAllocator *self);
     struct zx_py *py;          /* an allocator written in Python: its regions and live ranges */
+    zx_tracer *tracer;         /* zheap.trace() recording this allocator's operations, or NULL */
+    uint16_t trace_index;      /* this allocator's number in that recording */
 } ZxAllocator;
 
 #define ZxAllocator_CAST(op) ((ZxAllocator *)(op))
@@ -114,6 +117,32 @@ typedef struct ZxBlock {
     PyObject *note;            /* what the owner wants to remember about it, or NULL */
 } ZxBlock;
 
+/* trace.c: the tap every parent reaches its child through, and the
+ * recorder behind zheap.trace(). */
+enum zx_op { ZX_OP_ALLOC, ZX_OP_RESIZE, ZX_OP_REMAP, ZX_OP_FREE, ZX_OP_CREATE, ZX_OP_RESET, ZX_OP_DEINIT };
+typedef struct zx_event {
+    uint8_t op, depth;
+    uint16_t who;        /* the allocator's trace_index */
+    zh_alignment align;
+    uintptr_t addr;      /* the block operated on */
+    size_t len, new_len;
+    uintptr_t result;    /* address, or bool */
+    uintptr_t where;     /* interned frame id of the caller, 0 if none */
+} zx_event;
+extern const zh_allocator_vtable zx_tap_vtable;
+extern PyMethodDef zx_trace_methods[];
+/* The interface a parent allocator draws from `child` through. */
+static inline zh_allocator zx_child_iface(ZxAllocator *child) { return (zh_allocator){child, &zx_tap_vtable}; }
+/* The interface the binding calls `self` through: the tap while traced. */
+static inline zh_allocator zx_iface(ZxAllocator *self) {
+    return self->tracer != NULL ? zx_child_iface(self) : self->a;
+}
+/* An operation that is not a vtable call (create, destroy, reset, deinit):
+ * begin returns a token (0: not traced) for end, which records the result. */
+size_t zx_trace_begin(ZxAllocator *self, enum zx_op op, const void *addr, size_t len, zh_alignment al,
+                      size_t new_len);
+void zx_trace_end(ZxAllocator *self, size_t token, uintptr_t result);
+
 /* block.c */
 int zx_block_init_type(PyObject *module, zheap_state *st);
 ZxBlock *zx_block_new(ZxAllocator *owner);
@@ -136,6 +165,46 @@ typedef struct {
 } zx_chunk_walk;
 int zx_chunk_walk_cb(void *user, uintptr_t start, size_t usable, size_t used);
 PyObject *zx_layout_region(const char *kind, uintptr_t start, size_t size, size_t used, PyObject *blocks);
+
+/* layout.c: layouts gathered in C (no Python objects: walkers run under
+ * the core's locks), then turned into layout() dicts. */
+typedef struct zx_lregion {
+    const char *kind;
+    uintptr_t addr;
+    size_t size, used, size_class; /* size_class 0: none */
+} zx_lregion;
+typedef struct zx_litem {
+    const char *state; /* live, free, freed, padding, metadata */
+    uintptr_t addr;
+    size_t len, size_class;
+} zx_litem;
+typedef struct zx_layout {
+    zx_lregion *r;
+    size_t nr, cr;
+    zx_litem *it;
+    size_t ni, ci;
+    int oom; /* -1 once an append failed: finish raises MemoryError */
+} zx_layout;
+int zx_lay_region(zx_layout *l, const char *kind, uintptr_t addr, size_t size, size_t used, size_t size_class);
+int zx_lay_item(zx_layout *l, const char *state, uintptr_t addr, size_t len, size_t size_class);
+int zx_lay_live(zx_layout *l, ZxAllocator *owner, size_t (*footprint)(const ZxBlock *b, size_t *size_class));
+void zx_lay_free(zx_layout *l);
+int zx_litem_by_address(const void *a, const void *b);
+size_t zx_lay_first_item(const zx_layout *l, uintptr_t addr);
+PyObject *zx_lay_finish(zx_layout *l, PyObject *self);
+PyObject *zx_layout_of(PyObject *self, PyObject *regions);
+PyObject *zx_allocator_layout(PyObject *op, PyObject *unused);
+PyObject *zx_merge_into_child(ZxAllocator *self, PyObject *lead);
+PyObject *zx_layout_figures(PyObject *layout);
+PyObject *zx_stats_with_figures(PyObject *self, PyObject *stats);
+PyObject *zx_allocator_stats(PyObject *op, PyObject *unused);
+/* NAME_with_figures: a type's stats method NAME, plus the layout figures. */
+#define ZX_STATS_WITH_FIGURES(name)                                           \
+    static PyObject *name##_with_figures(PyObject *op, PyObject *unused) {   \
+        return zx_stats_with_figures(op, name(op, unused));                  \
+    }
+PyObject *zx_repr_html(PyObject *op, PyObject *unused);
+extern const char zx_layout_doc[], zx_stats_doc[];
 
 /* allocator.c */
 int zx_allocator_init_types(PyObject *module, zheap_state *st);
@@ -172,6 +241,8 @@ int zx_wrappers_init_types(PyObject *module, zheap_state *st);
 /* debug.c */
 int zx_debug_init_types(PyObject *module, zheap_state *st);
 void zx_frames_clear(zx_frames *frames);
+uintptr_t zx_frames_intern(zx_frames *f, PyObject *code, int lineno);
+void zx_capture_frames(zx_frames *frames, uintptr_t *out, size_t n);
 
 /* general.c */
 int zx_general_init_types(PyObject *module, zheap_state *st);
@@ -184,6 +255,7 @@ PyObject *zx_allocator_capsule(PyObject *op, PyObject *unused);
 PyObject *zx_allocator_from_capsule(PyObject *cls, PyObject *const *args, Py_ssize_t nargs, PyObject *kwnames);
 void zx_py_traverse(ZxAllocator *self, visitproc visit, void *arg, int *rc);
 void zx_py_free(ZxAllocator *self);
+void zx_py_layout(ZxAllocator *self, zx_layout *l);
 extern const char zx_add_region_doc[], zx_capsule_doc[], zx_from_capsule_doc[];
 
 /* memory_pool.c */

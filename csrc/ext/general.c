@@ -5,6 +5,179 @@
  * introspection, and the checks on a Python sbrk function. */
 #include "ext.h"
 
+#include <stdlib.h>
+#include <string.h>
+
+/* ===================================================================== */
+/* layout(): slabs and big pages, from the core's free lists               */
+/* ===================================================================== */
+
+typedef struct {
+    uintptr_t addr;
+    size_t size;
+} span;
+
+typedef struct {
+    span *v;
+    size_t n, cap;
+} spans;
+
+typedef struct {
+    zx_layout l;
+    spans next; /* bump pointers inside partly carved slabs/pages, with the slot size */
+    spans runs; /* big blocks and free runs of big pages */
+} gp_walk;
+
+static int span_add(gp_walk *w, spans *s, uintptr_t addr, size_t size) {
+    if (s->n == s->cap) {
+        size_t cap = s->cap ? s->cap * 2 : 16;
+        span *v = PyMem_RawRealloc(s->v, cap * sizeof *v);
+        if (v == NULL) return w->l.oom = -1;
+        s->v = v;
+        s->cap = cap;
+    }
+    s->v[s->n++] = (span){addr, size};
+    return 0;
+}
+
+static int by_span_address(const void *a, const void *b) {
+    uintptr_t x = ((const span *)a)->addr, y = ((const span *)b)->addr;
+    return (x > y) - (x < y);
+}
+
+/* The span of `s` starting in [lo, lo + len), or NULL (s sorted). */
+static const span *span_in(const spans *s, uintptr_t lo, size_t len) {
+    size_t a = 0, b = s->n;
+    while (a < b) {
+        size_t mid = a + (b - a) / 2;
+        if (s->v[mid].addr < lo) a = mid + 1;
+        else b = mid;
+    }
+    return a < s->n && s->v[a].addr - lo < len ? &s->v[a] : NULL;
+}
+
+/* The slot size of the first block in [lo, lo + len), 0 if none (items sorted). */
+static size_t class_in(const zx_layout *l, uintptr_t lo, size_t len) {
+    size_t a = zx_lay_first_item(l, lo);
+    return a < l->ni && l->it[a].addr - lo < len ? l->it[a].size_class : 0;
+}
+
+/* One slab-like region of `len` bytes at `start`: its slot size from its
+ * blocks or bump pointer, and in use up to the bump pointer if it has one. */
+static void lay_carved(gp_walk *w, const char *kind, uintptr_t start, size_t len) {
+    const span *next = span_in(&w->next, start, len);
+    size_t cls = next ? next->size : class_in(&w->l, start, len);
+    size_t used = next ? next->addr - start : (cls ? len : 0);
+    zx_lay_region(&w->l, kind, start, len, used, cls);
+}
+
+static PyObject *gp_finish(gp_walk *w, PyObject *op) {
+    PyMem_RawFree(w->next.v);
+    PyMem_RawFree(w->runs.v);
+    return zx_lay_finish(&w->l, op);
+}
+
+/* --- SmpAllocator: slabs of one size class each, and large blocks mapped alone --- */
+
+static size_t smp_footprint(const ZxBlock *b, size_t *size_class) {
+    size_t slot = zh_smp_footprint(b->len, b->align), page = zh_page_size();
+    *size_class = slot;
+    return slot ? slot : (b->len + page - 1) / page * page;
+}
+
+static int smp_item(void *user, zh_smp_item kind, uintptr_t addr, size_t slot_size) {
+    gp_walk *w = user;
+    if (kind == ZH_SMP_NEXT) return span_add(w, &w->next, addr, slot_size);
+    return zx_lay_item(&w->l, "free", addr, slot_size, slot_size);
+}
+
+PyDoc_STRVAR(Smp_layout_doc,
+             "layout($self, /)\n--\n\n"
+             "The slabs (64 KiB, one size class each) that hold this object's blocks or\n"
+             "any thread slot's free slots or bump pointer, and this object's large blocks\n"
+             "(mapped on their own). The slabs are process-wide: bytes no block covers are\n"
+             "in use by other code, or not carved yet. Format as Allocator.layout().");
+
+static PyObject *Smp_layout(PyObject *op, PyObject *unused) {
+    (void)unused;
+    gp_walk w = {0};
+    zx_lay_live(&w.l, ZxAllocator_CAST(op), smp_footprint);
+    for (unsigned i = 0, n = zh_smp_slot_count(); i < n && w.l.oom == 0; i++) zh_smp_walk_slot(i, smp_item, &w);
+    /* Every slab something is known in; large blocks are mappings. */
+    for (ZxBlock *b = ZxAllocator_CAST(op)->live; b != NULL; b = b->next) {
+        size_t cls, took = smp_footprint(b, &cls);
+        if (b->len != 0 && cls == 0) zx_lay_region(&w.l, "mapping", (uintptr_t)b->ptr, took, b->len, 0);
+    }
+    spans slabs = {0};
+    for (size_t i = 0; i < w.l.ni && w.l.oom == 0; i++)
+        if (w.l.it[i].size_class != 0)
+            span_add(&w, &slabs, w.l.it[i].addr & ~(uintptr_t)(ZH_SMP_SLAB_LEN - 1), ZH_SMP_SLAB_LEN);
+    for (size_t i = 0; i < w.next.n && w.l.oom == 0; i++)
+        span_add(&w, &slabs, w.next.v[i].addr & ~(uintptr_t)(ZH_SMP_SLAB_LEN - 1), ZH_SMP_SLAB_LEN);
+    if (w.l.ni > 1) qsort(w.l.it, w.l.ni, sizeof *w.l.it, zx_litem_by_address);
+    if (w.next.n > 1) qsort(w.next.v, w.next.n, sizeof *w.next.v, by_span_address);
+    if (slabs.n > 1) qsort(slabs.v, slabs.n, sizeof *slabs.v, by_span_address);
+    for (size_t i = 0; i < slabs.n && w.l.oom == 0; i++)
+        if (i == 0 || slabs.v[i].addr != slabs.v[i - 1].addr) lay_carved(&w, "slab", slabs.v[i].addr, ZH_SMP_SLAB_LEN);
+    PyMem_RawFree(slabs.v);
+    return gp_finish(&w, op);
+}
+
+/* --- WasmAllocator, SbrkAllocator: 64 KiB big pages from a growing memory --- */
+
+static size_t bigpage_footprint(const ZxBlock *b, size_t *size_class) {
+    size_t took = zh_bigpage_footprint(b->len, b->align);
+    *size_class = took < ZH_BIGPAGE_SIZE ? took : 0;
+    return took;
+}
+
+static int bigpage_item(void *user, zh_bigpage_item kind, uintptr_t addr, size_t size) {
+    gp_walk *w = user;
+    switch (kind) {
+    case ZH_BIGPAGE_NEXT:
+        return span_add(w, &w->next, addr, size);
+    case ZH_BIGPAGE_FREE_RUN:
+        if (span_add(w, &w->runs, addr, size) < 0) return -1;
+        return zx_lay_item(&w->l, "free", addr, size, 0);
+    case ZH_BIGPAGE_FREE_SLOT:
+        break;
+    }
+    return zx_lay_item(&w->l, "free", addr, size, size);
+}
+
+/* The memory [lo, hi) in order: a "big" region for each big block or free
+ * run, a "bigpage" (64 KiB, carved into one size class) for every other page. */
+static PyObject *bigpage_layout(PyObject *op, const zh_bigpage_state *s, uintptr_t lo, uintptr_t hi) {
+    gp_walk w = {0};
+    zx_lay_live(&w.l, ZxAllocator_CAST(op), bigpage_footprint);
+    for (ZxBlock *b = ZxAllocator_CAST(op)->live; b != NULL; b = b->next) {
+        size_t cls, took = bigpage_footprint(b, &cls);
+        if (b->len != 0 && cls == 0) span_add(&w, &w.runs, (uintptr_t)b->ptr, took);
+    }
+    zh_bigpage_walk(s, bigpage_item, &w);
+    if (w.l.ni > 1) qsort(w.l.it, w.l.ni, sizeof *w.l.it, zx_litem_by_address);
+    if (w.next.n > 1) qsort(w.next.v, w.next.n, sizeof *w.next.v, by_span_address);
+    if (w.runs.n > 1) qsort(w.runs.v, w.runs.n, sizeof *w.runs.v, by_span_address);
+    for (uintptr_t p = lo; p < hi && w.l.oom == 0;) {
+        const span *run = span_in(&w.runs, p, 1);
+        if (run != NULL) {
+            zx_lay_region(&w.l, "big", p, run->size, run->size, 0);
+            p += run->size;
+        } else {
+            lay_carved(&w, "bigpage", p, ZH_BIGPAGE_SIZE);
+            p += ZH_BIGPAGE_SIZE;
+        }
+    }
+    return gp_finish(&w, op);
+}
+
+PyDoc_STRVAR(bigpage_layout_doc,
+             "layout($self, /)\n--\n\n"
+             "The memory in order: each 64 KiB big page carved into one size class\n"
+             "(\"bigpage\", with its slot size), and each block of whole big pages or free\n"
+             "run of them (\"big\"). Blocks: this object's live ones (slot slack as padding)\n"
+             "and the free lists' slots. Format as Allocator.layout().");
+
 /* ===================================================================== */
 /* SmpAllocator                                                           */
 /* ===================================================================== */
@@ -59,6 +232,7 @@ static PyObject *Smp_stats(PyObject *op, PyObject *unused) {
     return Py_BuildValue("{s:I,s:n,s:N,s:N}", "slot_count", n, "slab_len", (Py_ssize_t)ZH_SMP_SLAB_LEN,
                          "slot_sizes", list_of(sizes, ZH_SMP_SIZE_CLASS_COUNT), "slots", slots);
 }
+ZX_STATS_WITH_FIGURES(Smp_stats)
 
 static PyObject *Smp_repr(PyObject *op) {
     return PyUnicode_FromFormat("<zheap.SmpAllocator live=%zd slots=%u>", ZxAllocator_CAST(op)->nlive,
@@ -66,7 +240,8 @@ static PyObject *Smp_repr(PyObject *op) {
 }
 
 static PyMethodDef Smp_methods[] = {
-    {"stats", Smp_stats, METH_NOARGS, Smp_stats_doc},
+    {"layout", Smp_layout, METH_NOARGS, Smp_layout_doc},
+    {"stats", Smp_stats_with_figures, METH_NOARGS, Smp_stats_doc},
     {NULL},
 };
 
@@ -210,6 +385,15 @@ static PyObject *Wasm_stats(PyObject *op, PyObject *unused) {
         Py_CLEAR(d);
     return d;
 }
+ZX_STATS_WITH_FIGURES(Wasm_stats)
+
+static PyObject *Wasm_layout(PyObject *op, PyObject *unused) {
+    (void)unused;
+    const zh_wasm *w = Wasm_CAST(op)->w;
+    /* Page 0 is the module's static data, never handed out. */
+    uintptr_t lo = (uintptr_t)w->base + ZH_WASM_PAGE_SIZE, hi = (uintptr_t)w->base + w->pages * ZH_WASM_PAGE_SIZE;
+    return bigpage_layout(op, &w->s, lo, w->base ? hi : lo);
+}
 
 static PyObject *Wasm_get_max_pages(PyObject *op, void *c) {
     (void)c;
@@ -235,7 +419,8 @@ static PyMethodDef Wasm_methods[] = {
      "memory_grow($self, delta, /)\n--\n\nwasm's memory.grow: add ``delta`` pages; the previous size, or -1\n"
      "beyond max_pages (nothing changes). The allocator grows the memory itself; this is\n"
      "for experiments (pages grown here are never handed out)."},
-    {"stats", Wasm_stats, METH_NOARGS,
+    {"layout", Wasm_layout, METH_NOARGS, bigpage_layout_doc},
+    {"stats", Wasm_stats_with_figures, METH_NOARGS,
      "stats($self, /)\n--\n\nA dict: memory_size, max_pages, live, slot_sizes, free (free-list length per\n"
      "small class) and big_free ({big pages per run: free runs})."},
     {NULL},
@@ -416,6 +601,18 @@ static PyObject *Sbrk_stats(PyObject *op, PyObject *unused) {
         Py_CLEAR(d);
     return d;
 }
+ZX_STATS_WITH_FIGURES(Sbrk_stats)
+
+static PyObject *Sbrk_layout(PyObject *op, PyObject *unused) {
+    (void)unused;
+    SbrkObject *self = Sbrk_CAST(op);
+    char *brk = self->fn ? self->brk : self->region.brk;
+    /* Only what lies below the break; a Python sbrk's first break may be
+     * unaligned, and the allocator starts at the first big page boundary. */
+    uintptr_t lo = ((uintptr_t)self->region.start + ZH_BIGPAGE_SIZE - 1) & ~(uintptr_t)(ZH_BIGPAGE_SIZE - 1);
+    uintptr_t hi = brk ? (uintptr_t)brk : lo;
+    return bigpage_layout(op, &self->sbrk.s, lo, hi > lo ? hi : lo);
+}
 
 static PyObject *Sbrk_get_region(PyObject *op, void *c) {
     (void)c;
@@ -439,7 +636,8 @@ static PyObject *Sbrk_repr(PyObject *op) {
 
 static PyMethodDef Sbrk_methods[] = {
     {"brk", Sbrk_brk, METH_NOARGS, "brk($self, /)\n--\n\nThe current program break (an address)."},
-    {"stats", Sbrk_stats, METH_NOARGS,
+    {"layout", Sbrk_layout, METH_NOARGS, bigpage_layout_doc},
+    {"stats", Sbrk_stats_with_figures, METH_NOARGS,
      "stats($self, /)\n--\n\nA dict: used (bytes below the break), capacity, live, slot_sizes, free and\n"
      "big_free (as WasmAllocator.stats())."},
     {NULL},

@@ -58,8 +58,9 @@ static PyObject *Pool_new(PyTypeObject *type, PyObject *args, PyObject *kwds) {
         }
     } else {
         static char *kwlist[] = {"item_size", "alignment", "growable", "child", NULL};
-        if (!PyArg_ParseTupleAndKeywords(args, kwds, "O|$OpO:MemoryPool", kwlist, &size_obj, &align_obj, &growable,
-                                         &child))
+        /* The format's name is the one errors give: the subtype's own. */
+        const char *fmt = PyType_IsSubtype(type, st->MemoryPoolExtra_type) ? "O|$OpO:MemoryPoolExtra" : "O|$OpO:MemoryPool";
+        if (!PyArg_ParseTupleAndKeywords(args, kwds, fmt, kwlist, &size_obj, &align_obj, &growable, &child))
             return NULL;
     }
     size_t item_size;
@@ -80,7 +81,7 @@ static PyObject *Pool_new(PyTypeObject *type, PyObject *args, PyObject *kwds) {
     }
     /* A Python item is bytes: natural alignment 1, so a pointer's after
      * Zig's max with the free-list link. */
-    zh_memory_pool_init(&self->pool, c->a, item_size, 0, options);
+    zh_memory_pool_init(&self->pool, zx_child_iface(c), item_size, 0, options);
     self->view_len = item_size;
     self->base.a = (zh_allocator){&self->pool, &adapter_vtable};
     self->base.max_align = self->pool.item_alignment;
@@ -120,7 +121,9 @@ static PyObject *Pool_create(PyObject *op, PyObject *unused) {
     if (zx_check_open(&self->base) < 0) return NULL;
     ZxBlock *b = zx_block_new(&self->base);
     if (b == NULL) return NULL;
+    size_t tok = zx_trace_begin(&self->base, ZX_OP_CREATE, NULL, self->view_len, self->pool.item_alignment, 0);
     char *p = zh_memory_pool_create(&self->pool);
+    zx_trace_end(&self->base, tok, (uintptr_t)p);
     zx_flush_chain(&self->base);
     if (p == NULL) {
         zx_block_discard(b);
@@ -165,7 +168,9 @@ static PyObject *Pool_reset(PyObject *op, PyObject *args, PyObject *kwds) {
     if (zx_check_open(&self->base) < 0 || zx_parse_reset_mode(mode, limit, &m, &lim) < 0) return NULL;
     if (zx_guard_all(&self->base, "reset the pool") < 0) return NULL;
     zx_retire_all(&self->base);
+    size_t tok = zx_trace_begin(&self->base, ZX_OP_RESET, NULL, (size_t)m, 0, lim);
     bool ok = zh_memory_pool_reset(&self->pool, m, lim);
+    zx_trace_end(&self->base, tok, ok);
     zx_flush_chain(&self->base);
     if (PyErr_Occurred()) return NULL; /* raised by a child written in Python */
     return PyBool_FromLong(ok);
@@ -237,7 +242,9 @@ static PyObject *Pool_deinit(PyObject *op, PyObject *unused) {
     if (self->base.closed) Py_RETURN_NONE;
     if (zx_guard_all(&self->base, "deinit the pool") < 0) return NULL;
     zx_retire_all(&self->base);
+    size_t tok = zx_trace_begin(&self->base, ZX_OP_DEINIT, NULL, 0, 0, 0);
     zh_memory_pool_deinit(&self->pool);
+    zx_trace_end(&self->base, tok, 0);
     zx_flush_chain(&self->base);
     self->base.closed = true;
     zx_unpin_child(&self->base);
@@ -267,6 +274,7 @@ static PyObject *Pool_stats(PyObject *op, PyObject *unused) {
                          (Py_ssize_t)(self->base.closed ? 0 : zh_arena_query_capacity(&self->pool.arena)), "chunks",
                          (Py_ssize_t)(self->base.closed ? 0 : zh_arena_chunk_count(&self->pool.arena)));
 }
+ZX_STATS_WITH_FIGURES(Pool_stats)
 
 static PyObject *Pool_get_item_size(PyObject *op, void *c) {
     (void)c;
@@ -341,6 +349,7 @@ static PyObject *Pool_layout(PyObject *op, PyObject *unused) {
 }
 
 static PyMethodDef Pool_methods[] = {
+    {"_repr_html_", zx_repr_html, METH_NOARGS, NULL},
     {"layout", Pool_layout, METH_NOARGS,
      "layout($self, /)\n--\n\nThe pool's memory: its arena's chunks, each with its live items and its\n"
      "free-list items ({address, length, state 'live' | 'free'})."},
@@ -351,7 +360,7 @@ static PyMethodDef Pool_methods[] = {
     {"preheated", (PyCFunction)(void (*)(void))Pool_preheated, METH_VARARGS | METH_KEYWORDS | METH_CLASS,
      Pool_preheated_doc},
     {"deinit", Pool_deinit, METH_NOARGS, Pool_deinit_doc},
-    {"stats", Pool_stats, METH_NOARGS,
+    {"stats", Pool_stats_with_figures, METH_NOARGS,
      "stats($self, /)\n--\n\nA dict: item_size, slot_size, item_alignment, growable, live, free, capacity, "
      "chunks."},
     {"__enter__", zx_enter, METH_NOARGS, NULL},

@@ -141,6 +141,7 @@ static int add_size(PyObject *m, const char *name, size_t value) {
 static int zheap_exec(PyObject *m) {
     zheap_state *st = PyModule_GetState(m);
     if (zx_block_init_type(m, st) < 0) return -1;
+    if (PyModule_AddFunctions(m, zx_trace_methods) < 0) return -1;
     if (zx_allocator_init_types(m, st) < 0) return -1;
     if (zx_os_allocators_init_types(m, st) < 0) return -1;
     if (zx_composable_init_types(m, st) < 0) return -1;

@@ -69,7 +69,7 @@ static PyObject *ValidationAllocator_new(PyTypeObject *type, PyObject *args, PyO
     ValidationObject *self = (ValidationObject *)type->tp_alloc(type, 0);
     if (self == NULL) return NULL;
     ZxAllocator *c = ZxAllocator_CAST(child);
-    zh_validation_init(&self->v, c->a);
+    zh_validation_init(&self->v, zx_child_iface(c));
     self->v.panic = validation_panic;
     self->v.panic_user = self;
     zx_allocator_setup(&self->base, st, zh_validation_allocator(&self->v), c->max_align);
@@ -101,7 +101,8 @@ PyDoc_STRVAR(PageAllocator_doc,
              "trims. Stateless and thread-safe: ``zheap.page_allocator`` is the instance.");
 PyDoc_STRVAR(CAllocator_doc,
              "CAllocator()\n--\n\n"
-             "libc's heap through posix_memalign: any power-of-two alignment; resize\n"
+             "libc's heap: malloc up to alignof(max_align_t), posix_memalign beyond, so any\n"
+             "power-of-two alignment; resize\n"
              "succeeds in place up to malloc_usable_size; remap never moves.\n"
              "``zheap.c_allocator`` is the instance.");
 PyDoc_STRVAR(RawCAllocator_doc,

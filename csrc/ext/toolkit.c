@@ -57,7 +57,7 @@ static PyObject *Failing_new(PyTypeObject *type, PyObject *args, PyObject *kwds)
     if (c == NULL) return NULL;
     FailingObject *self = (FailingObject *)type->tp_alloc(type, 0);
     if (self == NULL) return NULL;
-    zh_failing_init(&self->f, c->a, fi, rfi);
+    zh_failing_init(&self->f, zx_child_iface(c), fi, rfi);
     self->f.on_induced_failure = on_induced_failure;
     self->f.user = self;
     zx_allocator_setup(&self->base, st, zh_failing_allocator(&self->f), c->max_align);
@@ -192,6 +192,15 @@ void zx_py_free(ZxAllocator *self) {
     PyMem_Free(py);
 }
 
+/* layout(): the regions given to add_region, and every range handed out
+ * (also those a parent allocator drew through the C interface). */
+void zx_py_layout(ZxAllocator *self, zx_layout *l) {
+    const struct zx_py *py = self->py;
+    for (size_t i = 0; i < py->nregions; i++)
+        zx_lay_region(l, "region", (uintptr_t)py->regions[i].base, py->regions[i].len, py->regions[i].len, 0);
+    for (size_t i = 0; i < py->nlive; i++) zx_lay_item(l, "live", py->live[i].addr, py->live[i].len, 0);
+}
+
 /* The first live range at or after addr. */
 static size_t lower_bound(const struct zx_py *py, uintptr_t addr) {
     size_t lo = 0, hi = py->nlive;
@@ -302,14 +311,16 @@ static int result_address(ZxAllocator *self, const char *method, PyObject *r, ui
         }                             \
     } while (0)
 
+/* Lengths and alignments go to Python unsigned: a parent allocator may ask
+ * for more than a signed size holds (an arena padding a 2**63 alignment). */
 static void *py_alloc(void *ctx, size_t len, uint8_t al, uintptr_t ra) {
     (void)ra;
     ZxAllocator *self = ctx;
     PyGILState_STATE g = PyGILState_Ensure();
     PENDING_ERROR_FAILS(g, NULL);
     uintptr_t addr = 0;
-    PyObject *r = PyObject_CallMethod((PyObject *)self, "_alloc", "nn", (Py_ssize_t)len,
-                                      (Py_ssize_t)zh_alignment_bytes(al));
+    PyObject *r = PyObject_CallMethod((PyObject *)self, "_alloc", "KK", (unsigned long long)len,
+                                      (unsigned long long)zh_alignment_bytes(al));
     if (r != NULL && result_address(self, "_alloc", r, &addr) == 0 && addr != 0) {
         if (check_range(self, "_alloc", addr, len, zh_alignment_bytes(al), NULL) < 0 ||
             live_insert(self->py, addr, len) < 0)
@@ -340,8 +351,8 @@ static bool py_resize(void *ctx, void *mem, size_t len, uint8_t al, size_t new_l
     PyGILState_STATE g = PyGILState_Ensure();
     PENDING_ERROR_FAILS(g, false);
     bool ok = false;
-    PyObject *args = Py_BuildValue("(Nnnn)", PyLong_FromVoidPtr(mem), (Py_ssize_t)len,
-                                   (Py_ssize_t)zh_alignment_bytes(al), (Py_ssize_t)new_len);
+    PyObject *args = Py_BuildValue("(NKKK)", PyLong_FromVoidPtr(mem), (unsigned long long)len,
+                                   (unsigned long long)zh_alignment_bytes(al), (unsigned long long)new_len);
     PyObject *r = args ? call_optional(self, "_resize", args) : NULL;
     if (r != NULL) {
         int truth = PyObject_IsTrue(r);
@@ -363,8 +374,8 @@ static void *py_remap(void *ctx, void *mem, size_t len, uint8_t al, size_t new_l
     PyGILState_STATE g = PyGILState_Ensure();
     PENDING_ERROR_FAILS(g, NULL);
     uintptr_t addr = 0;
-    PyObject *args = Py_BuildValue("(Nnnn)", PyLong_FromVoidPtr(mem), (Py_ssize_t)len,
-                                   (Py_ssize_t)zh_alignment_bytes(al), (Py_ssize_t)new_len);
+    PyObject *args = Py_BuildValue("(NKKK)", PyLong_FromVoidPtr(mem), (unsigned long long)len,
+                                   (unsigned long long)zh_alignment_bytes(al), (unsigned long long)new_len);
     PyObject *r = args ? call_optional(self, "_remap", args) : NULL;
     if (r != NULL && result_address(self, "_remap", r, &addr) == 0 && addr != 0) {
         zx_range *lr = live_find(self->py, (uintptr_t)mem);
@@ -391,8 +402,8 @@ static void py_free(void *ctx, void *mem, size_t len, uint8_t al, uintptr_t ra) 
      * one as unraisable, so Python code never runs with an error pending. */
     PyObject *et, *ev, *tb;
     PyErr_Fetch(&et, &ev, &tb);
-    PyObject *r = PyObject_CallMethod((PyObject *)self, "_free", "Nnn", PyLong_FromVoidPtr(mem), (Py_ssize_t)len,
-                                      (Py_ssize_t)zh_alignment_bytes(al));
+    PyObject *r = PyObject_CallMethod((PyObject *)self, "_free", "NKK", PyLong_FromVoidPtr(mem),
+                                      (unsigned long long)len, (unsigned long long)zh_alignment_bytes(al));
     Py_XDECREF(r);
     if (et != NULL) {
         if (PyErr_Occurred()) PyErr_WriteUnraisable((PyObject *)self);

@@ -46,7 +46,7 @@ static PyObject *Sfa_new(PyTypeObject *type, PyObject *args, PyObject *kwds) {
         return PyErr_NoMemory();
     }
     self->fallback = Py_NewRef(fallback);
-    zh_stack_fallback_init(&self->sf, self->buffer, (size_t)size, ZxAllocator_CAST(fallback)->a);
+    zh_stack_fallback_init(&self->sf, self->buffer, (size_t)size, zx_child_iface(ZxAllocator_CAST(fallback)));
     return (PyObject *)self;
 }
 
@@ -196,6 +196,20 @@ static PyObject *SfaIface_stats(PyObject *op, PyObject *unused) {
                          (Py_ssize_t)fba->end_index, "live", self->base.nlive, "in_buffer", in_buffer,
                          "in_fallback", self->base.nlive - in_buffer);
 }
+ZX_STATS_WITH_FIGURES(SfaIface_stats)
+
+/* The buffer (its blocks are this interface's), then the fallback's memory. */
+static PyObject *SfaIface_layout(PyObject *op, PyObject *unused) {
+    (void)unused;
+    SfaIfaceObject *self = SfaIface_CAST(op);
+    const zh_fba *fba = &self->sfa->sf.fixed_buffer_allocator;
+    PyObject *buffer = zx_layout_region("buffer", (uintptr_t)fba->buffer, fba->buffer_len, fba->end_index,
+                                        PyList_New(0));
+    PyObject *lead = buffer ? Py_BuildValue("[N]", buffer) : NULL;
+    PyObject *layout = lead ? zx_merge_into_child(&self->base, lead) : NULL;
+    Py_XDECREF(lead);
+    return layout;
+}
 
 static PyObject *SfaIface_owns(PyObject *op, PyObject *view) {
     Py_buffer b;
@@ -218,7 +232,8 @@ static PyObject *SfaIface_repr(PyObject *op) {
 }
 
 static PyMethodDef SfaIface_methods[] = {
-    {"stats", SfaIface_stats, METH_NOARGS,
+    {"layout", SfaIface_layout, METH_NOARGS, zx_layout_doc},
+    {"stats", SfaIface_stats_with_figures, METH_NOARGS,
      "stats($self, /)\n--\n\nA dict: buffer_size, end_index, live, in_buffer, in_fallback."},
     {"in_buffer", SfaIface_owns, METH_O,
      "in_buffer($self, view, /)\n--\n\nWhether the view's bytes are in the buffer (not from the fallback)."},
@@ -268,7 +283,7 @@ static PyObject *Ts_new(PyTypeObject *type, PyObject *args, PyObject *kwds) {
     if (c == NULL) return NULL;
     TsObject *self = (TsObject *)type->tp_alloc(type, 0);
     if (self == NULL) return NULL;
-    zh_thread_safe_init(&self->ts, c->a);
+    zh_thread_safe_init(&self->ts, zx_child_iface(c));
     zx_allocator_setup(&self->base, st, zh_thread_safe_allocator(&self->ts), c->max_align);
     zx_pin_child(&self->base, child);
     return (PyObject *)self;
@@ -280,6 +295,7 @@ static PyObject *Ts_stats(PyObject *op, PyObject *unused) {
     return Py_BuildValue("{s:n,s:O}", "live", self->base.nlive, "locked",
                          __atomic_load_n(&self->ts.mutex.state, __ATOMIC_RELAXED) ? Py_True : Py_False);
 }
+ZX_STATS_WITH_FIGURES(Ts_stats)
 
 static PyObject *Ts_get_child(PyObject *op, void *c) {
     (void)c;
@@ -292,7 +308,7 @@ static PyObject *Ts_repr(PyObject *op) {
 }
 
 static PyMethodDef Ts_methods[] = {
-    {"stats", Ts_stats, METH_NOARGS, "stats($self, /)\n--\n\nA dict: live, locked."},
+    {"stats", Ts_stats_with_figures, METH_NOARGS, "stats($self, /)\n--\n\nA dict: live, locked."},
     {NULL},
 };
 
@@ -304,8 +320,9 @@ static PyGetSetDef Ts_getset[] = {
 PyDoc_STRVAR(Ts_doc,
              "ThreadSafeAllocator(child)\n--\n\n"
              "Zig's ThreadSafeAllocator: every call on ``child`` runs under one mutex, so\n"
-             "C code and Python threads can share an allocator that is not thread-safe\n"
-             "(an arena, a fixed buffer). While it lives, ``child`` cannot be reset.");
+             "threads of C code (through capsule()) can share an allocator that is not\n"
+             "thread-safe (an arena, a fixed buffer). Python threads are serialised by the\n"
+             "GIL already. While it lives, ``child`` cannot be reset.");
 
 static PyType_Slot Ts_slots[] = {
     {Py_tp_doc, (void *)Ts_doc},

@@ -21,6 +21,10 @@ class BumpAllocator(zheap.Allocator):
         self.end = self.start + capacity
         self.next = self.start
 
+    def _free_blocks(self) -> list[tuple[int, int]]:
+        """Show what lies past the bump pointer as free in ``layout()``."""
+        return [(self.next, self.end - self.next)] if self.next < self.end else []
+
     def _alloc(self, length: int, alignment: int) -> int | None:
         """Align the bump pointer up, take ``length`` bytes, or None when full."""
         address = (self.next + alignment - 1) & -alignment

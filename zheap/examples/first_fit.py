@@ -26,6 +26,10 @@ class FirstFitAllocator(zheap.Allocator):
         self.free_starts = [start]  # sorted span starts
         self.free_lengths = {start: capacity}
 
+    def _free_blocks(self) -> list[tuple[int, int]]:
+        """Show the free spans in ``layout()`` (and the figures of ``stats()``)."""
+        return [(start, self.free_lengths[start]) for start in self.free_starts]
+
     def _take(self, index: int, address: int, length: int) -> None:
         """Carve [address, address+length) out of free span number ``index``."""
         span = self.free_starts[index]

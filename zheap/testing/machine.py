@@ -350,6 +350,25 @@ class AllocatorMachine(RuleBasedStateMachine):
             assert dbg.total_requested_bytes == sum(len(v) for v in live)
 
     @invariant()
+    def layout_shows_every_block(self) -> None:
+        """Check layout() shows each live block once, at its address and length, inside a region."""
+        layout = getattr(self.allocator, "layout", None)
+        if layout is None:
+            return
+        found: dict[int, int] = {}
+        for region in layout()["regions"]:
+            start, end = region["address"], region["address"] + region["size"]
+            for block in region["blocks"]:
+                assert start <= block["address"] and block["address"] + block["length"] <= end
+                if block["state"] == "live":
+                    assert block["address"] not in found, "layout() shows a block twice"
+                    found[block["address"]] = block["length"]
+        for entry in self.live:
+            if len(entry.view):
+                addr = address_of(entry.view)
+                assert found.get(addr) == len(entry.view), f"layout() lacks {entry!r}"
+
+    @invariant()
     def capacity_only_grows(self) -> None:
         """Between resets an arena's capacity never shrinks (it only adds chunks)."""
         capacity = getattr(self.allocator, "query_capacity", None)

@@ -1,0 +1,414 @@
+/* layout.c -- layout() for the allocators without a region walker of
+ * their own, and the fragmentation figures every stats() reports.
+ *
+ * A layout is gathered in plain C first (regions, then blocks from the
+ * core's walkers and the object's live list), because the core walkers run
+ * under the allocators' locks, where no Python object may be made. It is
+ * then turned into the dicts layout() documents: every block goes into the
+ * region that contains its address, by address. */
+#include "ext.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+int zx_lay_region(zx_layout *l, const char *kind, uintptr_t addr, size_t size, size_t used, size_t size_class) {
+    if (l->nr == l->cr) {
+        size_t cap = l->cr ? l->cr * 2 : 16;
+        zx_lregion *r = PyMem_RawRealloc(l->r, cap * sizeof *r);
+        if (r == NULL) return l->oom = -1;
+        l->r = r;
+        l->cr = cap;
+    }
+    l->r[l->nr++] = (zx_lregion){kind, addr, size, used, size_class};
+    return 0;
+}
+
+int zx_lay_item(zx_layout *l, const char *state, uintptr_t addr, size_t len, size_t size_class) {
+    if (len == 0) return 0;
+    if (l->ni == l->ci) {
+        size_t cap = l->ci ? l->ci * 2 : 64;
+        zx_litem *it = PyMem_RawRealloc(l->it, cap * sizeof *it);
+        if (it == NULL) return l->oom = -1;
+        l->it = it;
+        l->ci = cap;
+    }
+    l->it[l->ni++] = (zx_litem){state, addr, len, size_class};
+    return 0;
+}
+
+/* The object's live blocks; where `footprint` says a block takes more than
+ * its length (a slot, whole pages), the rest follows it as padding. It
+ * also gives the block's size class (0: none). */
+int zx_lay_live(zx_layout *l, ZxAllocator *owner, size_t (*footprint)(const ZxBlock *b, size_t *size_class)) {
+    for (ZxBlock *b = owner->live; b != NULL; b = b->next) {
+        if (b->len == 0) continue;
+        size_t cls = 0, took = footprint ? footprint(b, &cls) : b->len;
+        if (zx_lay_item(l, "live", (uintptr_t)b->ptr, b->len, cls) < 0) return -1;
+        if (took > b->len && zx_lay_item(l, "padding", (uintptr_t)b->ptr + b->len, took - b->len, cls) < 0) return -1;
+    }
+    return 0;
+}
+
+void zx_lay_free(zx_layout *l) {
+    PyMem_RawFree(l->r);
+    PyMem_RawFree(l->it);
+    *l = (zx_layout){0};
+}
+
+/* qsort/bsearch order of zx_litem: by address. */
+int zx_litem_by_address(const void *a, const void *b) {
+    uintptr_t x = ((const zx_litem *)a)->addr, y = ((const zx_litem *)b)->addr;
+    return (x > y) - (x < y);
+}
+
+static int put(PyObject *d, const char *key, PyObject *value) {
+    int rc = value ? PyDict_SetItemString(d, key, value) : -1;
+    Py_XDECREF(value);
+    return rc;
+}
+
+static PyObject *item_dict(const zx_litem *it) {
+    PyObject *d = PyDict_New();
+    if (d == NULL) return NULL;
+    if (put(d, "address", PyLong_FromUnsignedLongLong(it->addr)) < 0 ||
+        put(d, "length", PyLong_FromSize_t(it->len)) < 0 || put(d, "state", PyUnicode_FromString(it->state)) < 0 ||
+        (it->size_class && put(d, "size_class", PyLong_FromSize_t(it->size_class)) < 0))
+        Py_CLEAR(d);
+    return d;
+}
+
+/* The first item at or after addr (items sorted). */
+size_t zx_lay_first_item(const zx_layout *l, uintptr_t addr) {
+    size_t lo = 0, hi = l->ni;
+    while (lo < hi) {
+        size_t mid = lo + (hi - lo) / 2;
+        if (l->it[mid].addr < addr) lo = mid + 1;
+        else hi = mid;
+    }
+    return lo;
+}
+
+/* The layout dict of `self` from what was gathered (and frees it). Regions
+ * keep the order they were added in; blocks outside every region are left
+ * out (the gatherer adds the regions its blocks live in). */
+PyObject *zx_lay_finish(zx_layout *l, PyObject *self) {
+    PyObject *regions = NULL, *result = NULL;
+    if (l->oom) {
+        PyErr_NoMemory();
+        goto done;
+    }
+    if (l->ni > 1) qsort(l->it, l->ni, sizeof *l->it, zx_litem_by_address);
+    if ((regions = PyList_New(0)) == NULL) goto done;
+    for (size_t i = 0; i < l->nr; i++) {
+        const zx_lregion *r = &l->r[i];
+        PyObject *blocks = PyList_New(0);
+        if (blocks == NULL) goto done;
+        for (size_t j = zx_lay_first_item(l, r->addr); j < l->ni && l->it[j].addr - r->addr < r->size; j++) {
+            PyObject *d = item_dict(&l->it[j]);
+            if (d == NULL || PyList_Append(blocks, d) < 0) {
+                Py_XDECREF(d);
+                Py_DECREF(blocks);
+                goto done;
+            }
+            Py_DECREF(d);
+        }
+        PyObject *region = zx_layout_region(r->kind, r->addr, r->size, r->used, blocks);
+        if (region != NULL && r->size_class && put(region, "size_class", PyLong_FromSize_t(r->size_class)) < 0)
+            Py_CLEAR(region);
+        if (region == NULL || PyList_Append(regions, region) < 0) {
+            Py_XDECREF(region);
+            goto done;
+        }
+        Py_DECREF(region);
+    }
+    result = zx_layout_of(self, Py_NewRef(regions));
+done:
+    Py_XDECREF(regions);
+    zx_lay_free(l);
+    return result;
+}
+
+/* {"allocator": type name, "regions": regions} (steals `regions`). */
+PyObject *zx_layout_of(PyObject *self, PyObject *regions) {
+    if (regions == NULL) return NULL;
+    return Py_BuildValue("{s:s,s:N}", "allocator", Py_TYPE(self)->tp_name, "regions", regions);
+}
+
+/* --- the generic layout() ----------------------------------------------------------- */
+
+/* An allocator whose memory has no structure of its own to show (c_allocator,
+ * an allocator from a capsule): each live block is its own region. A
+ * wrapper (ThreadSafeAllocator, FailingAllocator, ValidationAllocator, a
+ * stack-fallback interface) shows its child's layout with its own blocks
+ * placed in the child's regions. */
+PyObject *zx_merge_into_child(ZxAllocator *self, PyObject *lead) {
+    PyObject *layout = PyObject_CallMethod(self->child, "layout", NULL);
+    if (layout == NULL) return NULL;
+    PyObject *theirs = PyDict_GetItemString(layout, "regions"); /* borrowed */
+    if (theirs == NULL || !PyList_Check(theirs)) {
+        Py_DECREF(layout);
+        return PyErr_Format(PyExc_RuntimeError, "%R.layout() returned no regions", self->child);
+    }
+    /* The regions `lead` (regions of this allocator's own, e.g. a
+     * stack-fallback buffer) come first. */
+    PyObject *regions = lead ? PySequence_List(lead) : PyList_New(0);
+    Py_ssize_t n = regions ? PyList_GET_SIZE(regions) : 0;
+    if (regions == NULL || PyList_SetSlice(regions, n, n, theirs) < 0 ||
+        PyDict_SetItemString(layout, "regions", regions) < 0) {
+        Py_XDECREF(regions);
+        Py_DECREF(layout);
+        return NULL;
+    }
+    Py_DECREF(regions); /* the layout holds it */
+    zx_layout orphans = {0};
+    for (ZxBlock *b = self->live; b != NULL; b = b->next) {
+        if (b->len == 0) continue;
+        uintptr_t p = (uintptr_t)b->ptr;
+        PyObject *home = NULL;
+        for (Py_ssize_t i = 0; i < PyList_GET_SIZE(regions) && home == NULL; i++) {
+            PyObject *r = PyList_GET_ITEM(regions, i);
+            PyObject *a = PyDict_GetItemString(r, "address"), *s = PyDict_GetItemString(r, "size");
+            uintptr_t start = a ? (uintptr_t)PyLong_AsUnsignedLongLong(a) : 0;
+            size_t size = s ? PyLong_AsSize_t(s) : 0;
+            if (PyErr_Occurred()) goto fail;
+            if (p >= start && p - start < size) home = PyDict_GetItemString(r, "blocks");
+        }
+        if (home == NULL) {
+            if (zx_lay_region(&orphans, "block", p, b->len, b->len, 0) < 0) goto fail;
+            continue;
+        }
+        zx_litem it = {"live", p, b->len, 0};
+        PyObject *d = item_dict(&it);
+        if (d == NULL || PyList_Append(home, d) < 0 || zx_sort_blocks(home) < 0) {
+            Py_XDECREF(d);
+            goto fail;
+        }
+        Py_DECREF(d);
+    }
+    for (size_t i = 0; i < orphans.nr; i++)
+        if (zx_lay_item(&orphans, "live", orphans.r[i].addr, orphans.r[i].size, 0) < 0) goto fail;
+    PyObject *own = zx_lay_finish(&orphans, (PyObject *)self);
+    PyObject *extra = own ? PyDict_GetItemString(own, "regions") : NULL;
+    Py_ssize_t end = PyList_GET_SIZE(regions);
+    if (extra == NULL || PyList_SetSlice(regions, end, end, extra) < 0) {
+        Py_XDECREF(own);
+        Py_DECREF(layout);
+        return NULL;
+    }
+    Py_DECREF(own);
+    PyObject *name = PyUnicode_FromString(Py_TYPE(self)->tp_name);
+    if (put(layout, "allocator", name) < 0) Py_CLEAR(layout);
+    return layout;
+fail:
+    zx_lay_free(&orphans);
+    Py_DECREF(layout);
+    return NULL;
+}
+
+/* Only an allocator written in Python knows where its free memory is: it
+ * may say so with an optional _free_blocks() -> iterable of (address,
+ * length), shown as "free" blocks. */
+static int py_free_blocks(PyObject *op, zx_layout *l) {
+    if (!PyObject_HasAttrString(op, "_free_blocks")) return 0;
+    PyObject *fn = PyObject_GetAttrString(op, "_free_blocks");
+    if (fn == NULL) return -1;
+    PyObject *result = PyObject_CallNoArgs(fn);
+    Py_DECREF(fn);
+    PyObject *it = result ? PyObject_GetIter(result) : NULL;
+    Py_XDECREF(result);
+    if (it == NULL) return -1;
+    PyObject *pair;
+    while ((pair = PyIter_Next(it)) != NULL) {
+        unsigned long long addr = 0, len = 0;
+        int ok = PyTuple_Check(pair) && PyArg_ParseTuple(pair, "KK", &addr, &len);
+        Py_DECREF(pair);
+        if (!ok) {
+            if (!PyErr_Occurred() || PyErr_ExceptionMatches(PyExc_TypeError)) {
+                PyErr_Clear();
+                PyErr_Format(PyExc_TypeError, "%.100s._free_blocks() must give (address, length) pairs of ints",
+                             Py_TYPE(op)->tp_name);
+            }
+            break;
+        }
+        if (zx_lay_item(l, "free", (uintptr_t)addr, (size_t)len, 0) < 0) break;
+    }
+    Py_DECREF(it);
+    return PyErr_Occurred() ? -1 : 0;
+}
+
+static size_t page_footprint(const ZxBlock *b, size_t *size_class) {
+    size_t page = zh_page_size();
+    *size_class = 0;
+    return (b->len + page - 1) / page * page;
+}
+
+PyObject *zx_allocator_layout(PyObject *op, PyObject *unused) {
+    (void)unused;
+    ZxAllocator *self = ZxAllocator_CAST(op);
+    if (self->child != NULL && !self->closed) return zx_merge_into_child(self, NULL);
+    zx_layout l = {0};
+    if (self->py != NULL) {
+        zx_py_layout(self, &l); /* its regions, and every range it handed out */
+        if (py_free_blocks(op, &l) < 0) {
+            zx_lay_free(&l);
+            return NULL;
+        }
+    } else if (PyObject_TypeCheck(op, self->st->PageAllocator_type)) {
+        /* The page allocator maps whole pages per block. */
+        for (ZxBlock *b = self->live; b != NULL; b = b->next) {
+            size_t cls, took = page_footprint(b, &cls);
+            if (b->len != 0) zx_lay_region(&l, "mapping", (uintptr_t)b->ptr, took, b->len, 0);
+        }
+        zx_lay_live(&l, self, page_footprint);
+    } else {
+        for (ZxBlock *b = self->live; b != NULL; b = b->next)
+            if (b->len != 0) zx_lay_region(&l, "block", (uintptr_t)b->ptr, b->len, b->len, 0);
+        zx_lay_live(&l, self, NULL);
+    }
+    return zx_lay_finish(&l, op); /* raises MemoryError if gathering ran out */
+}
+
+/* --- figures ------------------------------------------------------------------------ */
+
+typedef struct {
+    uintptr_t lo, hi;
+} interval;
+
+static int by_lo(const void *a, const void *b) {
+    uintptr_t x = ((const interval *)a)->lo, y = ((const interval *)b)->lo;
+    return (x > y) - (x < y);
+}
+
+static bool is_state(PyObject *state, const char *name) {
+    return PyUnicode_Check(state) && PyUnicode_CompareWithASCIIString(state, name) == 0;
+}
+
+/* The longest run of free bytes in one region: its "free" blocks, and the
+ * bytes past `used` that no block covers (never handed out). A hole below
+ * `used` that no block covers is not free: a bump allocator cannot reuse
+ * it -- that is its fragmentation. Returns -1 with an exception set. */
+static int region_free_run(PyObject *r, size_t *largest) {
+    PyObject *blocks = PyDict_GetItemString(r, "blocks");
+    PyObject *a = PyDict_GetItemString(r, "address"), *s = PyDict_GetItemString(r, "size");
+    PyObject *u = PyDict_GetItemString(r, "used");
+    if (blocks == NULL || !PyList_Check(blocks) || a == NULL || s == NULL || u == NULL) {
+        PyErr_SetString(PyExc_TypeError, "not a layout region");
+        return -1;
+    }
+    uintptr_t start = (uintptr_t)PyLong_AsUnsignedLongLong(a);
+    size_t size = PyLong_AsSize_t(s), used = PyLong_AsSize_t(u);
+    if (PyErr_Occurred()) return -1;
+    Py_ssize_t n = PyList_GET_SIZE(blocks);
+    interval *iv = PyMem_RawMalloc(((size_t)n * 2 + 1) * sizeof *iv);
+    if (iv == NULL) {
+        PyErr_NoMemory();
+        return -1;
+    }
+    size_t k = 0;
+    uintptr_t tail = start + (used < size ? used : size), end = start + size;
+    for (Py_ssize_t j = 0; j < n; j++) {
+        PyObject *b = PyList_GET_ITEM(blocks, j);
+        PyObject *ba = PyDict_GetItemString(b, "address"), *bl = PyDict_GetItemString(b, "length");
+        PyObject *state = PyDict_GetItemString(b, "state");
+        if (ba == NULL || bl == NULL || state == NULL) {
+            PyMem_RawFree(iv);
+            PyErr_SetString(PyExc_TypeError, "not a layout block");
+            return -1;
+        }
+        uintptr_t lo = (uintptr_t)PyLong_AsUnsignedLongLong(ba), hi = lo + PyLong_AsSize_t(bl);
+        if (PyErr_Occurred()) {
+            PyMem_RawFree(iv);
+            return -1;
+        }
+        if (is_state(state, "free")) {
+            iv[k++] = (interval){lo, hi};
+        } else if (hi > tail) { /* blocks come by address: what the tail has before this one is free */
+            if (lo > tail) iv[k++] = (interval){tail, lo};
+            tail = hi;
+        }
+    }
+    if (end > tail) iv[k++] = (interval){tail, end};
+    if (k > 1) qsort(iv, k, sizeof *iv, by_lo);
+    for (size_t i = 0; i < k;) {
+        uintptr_t lo = iv[i].lo, hi = iv[i].hi;
+        for (i++; i < k && iv[i].lo <= hi; i++)
+            if (iv[i].hi > hi) hi = iv[i].hi;
+        if (hi - lo > *largest) *largest = hi - lo;
+    }
+    PyMem_RawFree(iv);
+    return 0;
+}
+
+/* Fragmentation and utilisation of a layout: requested (the live blocks'
+ * bytes), reserved (the regions' bytes), overhead (the difference),
+ * utilisation (requested / reserved) and largest_free_run (see
+ * region_free_run). */
+PyObject *zx_layout_figures(PyObject *layout) {
+    PyObject *regions = PyDict_Check(layout) ? PyDict_GetItemString(layout, "regions") : NULL;
+    if (regions == NULL || !PyList_Check(regions)) return PyErr_Format(PyExc_TypeError, "not a layout");
+    size_t requested = 0, reserved = 0, largest = 0;
+    for (Py_ssize_t i = 0; i < PyList_GET_SIZE(regions); i++) {
+        PyObject *r = PyList_GET_ITEM(regions, i);
+        if (!PyDict_Check(r) || region_free_run(r, &largest) < 0) {
+            if (!PyErr_Occurred()) PyErr_SetString(PyExc_TypeError, "not a layout region");
+            return NULL;
+        }
+        reserved += PyLong_AsSize_t(PyDict_GetItemString(r, "size"));
+        PyObject *blocks = PyDict_GetItemString(r, "blocks");
+        for (Py_ssize_t j = 0; j < PyList_GET_SIZE(blocks); j++) {
+            PyObject *b = PyList_GET_ITEM(blocks, j);
+            if (is_state(PyDict_GetItemString(b, "state"), "live"))
+                requested += PyLong_AsSize_t(PyDict_GetItemString(b, "length"));
+        }
+        if (PyErr_Occurred()) return NULL;
+    }
+    return Py_BuildValue("{s:n,s:n,s:n,s:d,s:n}", "requested", (Py_ssize_t)requested, "reserved",
+                         (Py_ssize_t)reserved, "overhead", (Py_ssize_t)(reserved - requested), "utilisation",
+                         reserved ? (double)requested / (double)reserved : 0.0, "largest_free_run",
+                         (Py_ssize_t)largest);
+}
+
+/* stats() of every type ends here: its own figures, then those of its
+ * layout (steals `stats`). */
+PyObject *zx_stats_with_figures(PyObject *self, PyObject *stats) {
+    if (stats == NULL) return NULL;
+    PyObject *layout = PyObject_CallMethod(self, "layout", NULL);
+    PyObject *figures = layout ? zx_layout_figures(layout) : NULL;
+    Py_XDECREF(layout);
+    if (figures == NULL || PyDict_Update(stats, figures) < 0) Py_CLEAR(stats);
+    Py_XDECREF(figures);
+    return stats;
+}
+
+PyObject *zx_allocator_stats(PyObject *op, PyObject *unused) {
+    (void)unused;
+    ZxAllocator *self = ZxAllocator_CAST(op);
+    size_t bytes = 0;
+    for (ZxBlock *b = self->live; b != NULL; b = b->next) bytes += b->len;
+    return zx_stats_with_figures(op, Py_BuildValue("{s:n,s:n}", "live", self->nlive, "live_bytes", (Py_ssize_t)bytes));
+}
+
+/* _repr_html_: Jupyter shows an allocator as its memory map (zheap.viz). */
+PyObject *zx_repr_html(PyObject *op, PyObject *unused) {
+    (void)unused;
+    PyObject *viz = PyImport_ImportModule("zheap.viz");
+    PyObject *html = viz ? PyObject_CallMethod(viz, "html", "O", op) : NULL;
+    Py_XDECREF(viz);
+    return html;
+}
+
+const char zx_layout_doc[] =
+    "layout($self, /)\n--\n\n"
+    "The allocator's memory right now, from its own structures: a dict with\n"
+    "``allocator`` (the type name) and ``regions``, each a dict of ``kind``,\n"
+    "``address``, ``size``, ``used`` (bytes in use from its start),\n"
+    "``size_class`` where it has one, and ``blocks`` by address, each with\n"
+    "``address``, ``length``, ``state`` (live, free, freed, padding, metadata)\n"
+    "and ``size_class`` where known. A wrapper shows its child's regions with\n"
+    "its own blocks in them. See docs/teaching.md.";
+
+const char zx_stats_doc[] =
+    "stats($self, /)\n--\n\n"
+    "A dict: ``live`` and ``live_bytes`` (blocks handed out through Python),\n"
+    "and the figures of layout(): ``requested``, ``reserved``, ``overhead``,\n"
+    "``utilisation`` and ``largest_free_run``.";
