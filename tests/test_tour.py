@@ -1,0 +1,60 @@
+"""The guided tour: every chapter runs to the end, one chapter alone, pictures."""
+
+import subprocess
+import sys
+
+import pytest
+
+from zheap import tour
+
+
+def run(*args):
+    return subprocess.run(
+        [sys.executable, "-m", "zheap", *args],
+        capture_output=True,
+        text=True,
+        timeout=300,
+        stdin=subprocess.DEVNULL,
+    )
+
+
+def test_the_whole_tour_runs_without_pausing():
+    r = run("--no-pause")
+    assert r.returncode == 0, r.stderr
+    for name in tour.CHAPTERS:
+        assert tour.CHAPTERS[name].__doc__
+    for heading in (
+        "PageAllocator:",
+        "ArenaAllocator:",
+        "FixedBufferAllocator:",
+        "MemoryPool:",
+        "DebugAllocator:",
+        "SmpAllocator:",
+        "StackFallbackAllocator:",
+        "Traces:",
+    ):
+        assert heading in r.stdout  # fmt: skip
+    assert "DoubleFreeError" in r.stdout and "first freed at:" in r.stdout
+    assert "legend:" in r.stdout and "\x1b[" not in r.stdout  # not a terminal: plain text
+
+
+def test_one_chapter(capsys):
+    assert tour.main(["pool", "--no-pause"]) == 0
+    out = capsys.readouterr().out
+    assert "MemoryPool:" in out and "ArenaAllocator:" not in out
+    assert run("tour", "arena", "--no-pause").returncode == 0
+
+
+def test_unknown_chapter_is_refused():
+    r = run("tour", "nope")
+    assert r.returncode == 2 and "no chapter nope" in r.stderr
+
+
+def test_png_pictures(tmp_path, capsys):
+    pytest.importorskip("matplotlib")
+    assert tour.main(["fixed_buffer", "trace", "--no-pause", "--png", str(tmp_path)]) == 0
+    names = sorted(p.name for p in tmp_path.iterdir())
+    assert names == ["fixed_buffer-1.png", "fixed_buffer-2.png", "trace-timeline.png"]
+    for p in tmp_path.iterdir():
+        assert p.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    assert f"wrote 3 pictures to {tmp_path}" in capsys.readouterr().out

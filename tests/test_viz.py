@@ -1,0 +1,410 @@
+"""zheap.viz: text, HTML and matplotlib memory maps of layout() and traces."""
+
+import io
+import os
+import subprocess
+import sys
+from pathlib import Path
+from typing import NamedTuple
+
+import pytest
+
+import zheap
+from zheap import Event, viz
+
+ROOT = Path(__file__).resolve().parents[1]
+PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
+
+
+class Trace(NamedTuple):
+    events: list[Event]
+
+
+def _region(kind, address, size, blocks, **extra):
+    blocks = [{"address": a, "length": n, "state": s} for a, n, s in blocks]
+    return {"kind": kind, "address": address, "size": size, "used": size, "blocks": blocks, **extra}
+
+
+def _layout(*regions, name="test.Alloc"):
+    return {"allocator": name, "regions": list(regions)}
+
+
+def _many_regions(n):
+    return _layout(
+        *(
+            _region("slab", 0x10000 + i * 0x100, 64, [(0x10000 + i * 0x100, 16, "live")])
+            for i in range(n)
+        )
+    )
+
+
+def _many_blocks(n):
+    return _layout(
+        _region("bucket", 0x4000, 16 * n, [(0x4000 + 16 * i, 16, "live") for i in range(n)])
+    )
+
+
+SAMPLE = _layout(
+    _region("buffer", 0x1000, 100, [(0x1000, 50, "live"), (0x1032, 50, "free")]),
+    _region(
+        "slab",
+        0x7F0000002000,
+        4096,
+        [
+            (0x7F0000002040, 1024, "live"),
+            (0x7F0000002440, 1024, "freed"),
+            (0x7F0000002840, 1024, "padding"),
+            (0x7F0000002C40, 960, "metadata"),
+        ],
+        size_class=1024,
+    ),
+    _region("mapping", 0x7F0000100000, 4 << 20, []),
+)
+
+
+def _addresses(layout):
+    return [r["address"] for r in layout["regions"]]
+
+
+# render --------------------------------------------------------------------------------------
+
+
+def test_render_real_allocators():
+    fba = zheap.FixedBufferAllocator(256)
+    arena = zheap.ArenaAllocator()
+    pool = zheap.MemoryPool(16)
+    views = [fba.alloc(10), fba.alloc(20, 16), arena.alloc(100), arena.alloc(5000)]
+    items = [pool.create() for _ in range(5)]
+    destroyed = zheap.address_of(items[2])
+    pool.destroy(items.pop(2))
+    views += items
+    for allocator in (fba, arena, pool):
+        layout = allocator.layout()
+        text = viz.render(allocator, color=False)
+        assert text.startswith(layout["allocator"])
+        for region in layout["regions"]:
+            assert region["kind"] in text and f"{region['address']:#x}" in text
+    text = "".join(viz.render(a, color=False) for a in (fba, arena, pool))
+    for view in views:
+        assert f"{zheap.address_of(view):#x}" in text
+    (line,) = [x for x in viz.render(pool, color=False).splitlines() if x.endswith("] free")]
+    assert line.startswith(f"    {destroyed:#x} ") and line.endswith("16 B [.] free")
+
+
+def test_render_synthetic_layout():
+    text = viz.render(SAMPLE, color=False, width=80)
+    lines = text.splitlines()
+    assert lines[0] == (
+        "test.Alloc: 3 regions, 2 live blocks, 1.0 KiB live / 4.0 MiB reserved (0.0% used)"
+    )
+    for region in SAMPLE["regions"]:
+        assert region["kind"] in text and f"{region['address']:#x}" in text
+        for block in region["blocks"]:
+            assert f"{block['address']:#x}" in text
+    slab_row = next(line for line in lines if line.startswith("slab"))
+    for char in "m#x~":
+        assert char in slab_row
+    assert slab_row.endswith("| slots of 1024 B") and "4.0 KiB" in slab_row
+    mapping_row = next(line for line in lines if line.startswith("mapping"))
+    assert set(mapping_row.split("|")[1]) == {" "}  # no blocks: all unused
+    assert all(len(line) <= 80 for line in lines if line.startswith(("buffer", "mapping")))
+    assert lines[-1] == viz.legend()
+
+
+def test_render_cells_show_the_most_telling_state():
+    # 10 cells over 100 bytes: each cell is 10 bytes, the block edge falls on a cell edge.
+    row = viz.render(SAMPLE, color=False, width=10 + 27).splitlines()[1]
+    assert row.startswith("buffer ") and "|#####.....|" in row
+    uneven = _layout(_region("buffer", 0x1000, 100, [(0x1000, 14, "live"), (0x1050, 20, "free")]))
+    row = viz.render(uneven, color=False, width=37).splitlines()[1]
+    # 14 bytes: cell 1 is 4 live, 6 unused; a cell shows live if it holds any live byte.
+    assert row.endswith("|##      ..|")
+
+
+def test_render_caps_regions_and_blocks():
+    text = viz.render(_many_regions(500), color=False)
+    assert f"… {500 - viz.MAX_REGIONS} more regions" in text
+    addresses = _addresses(_many_regions(500))
+    assert all(f"{a:#x}" in text for a in addresses[: viz.MAX_REGIONS])
+    assert f"{addresses[viz.MAX_REGIONS]:#x}" not in text
+    assert len(text.splitlines()) < 200
+    text = viz.render(_many_blocks(500), color=False)
+    assert f"… {500 - viz.MAX_BLOCKS} more blocks" in text
+    assert len(text.splitlines()) == 1 + 1 + viz.MAX_BLOCKS + 1 + 1
+
+
+def test_render_empty_layout():
+    text = viz.render(_layout(), color=False)
+    assert text.splitlines() == [
+        "test.Alloc: 0 regions, 0 live blocks, 0 B live / 0 B reserved (0.0% used)",
+        viz.legend(),
+    ]
+    arena = zheap.ArenaAllocator()
+    arena.deinit()
+    assert "0 regions" in viz.render(arena)
+
+
+def test_render_color(monkeypatch):
+    assert "\x1b[" in viz.render(SAMPLE, color=True)
+    assert "\x1b[" not in viz.render(SAMPLE, color=False)
+    # The default follows the stream: colour only on a terminal, and never with NO_COLOR.
+    assert "\x1b[" not in viz.render(SAMPLE, file=io.StringIO())
+
+    class Tty(io.StringIO):
+        def isatty(self):
+            return True
+
+    monkeypatch.delenv("NO_COLOR", raising=False)
+    assert "\x1b[" in viz.render(SAMPLE, file=Tty())
+    monkeypatch.setenv("NO_COLOR", "1")
+    assert "\x1b[" not in viz.render(SAMPLE, file=Tty())
+    # Colour changes the escapes only, not the text.
+    plain = viz.render(SAMPLE, color=False, width=70)
+    coloured = viz.render(SAMPLE, color=True, width=70)
+    for code in ("30;42m", "30;44m", "30;41m", "30;43m", "30;45m"):
+        coloured = coloured.replace("\x1b[" + code, "")
+    assert coloured.replace("\x1b[0m", "") == plain
+
+
+def test_render_writes_to_file():
+    out = io.StringIO()
+    text = viz.render(SAMPLE, file=out, color=False)
+    assert out.getvalue() == text + "\n"
+
+
+@pytest.mark.parametrize(("columns", "width"), [("300", 100), ("50", 50)])
+def test_render_default_width(monkeypatch, columns, width):
+    monkeypatch.setenv("COLUMNS", columns)  # the terminal's width, capped to 100
+    row = viz.render(SAMPLE, color=False).splitlines()[1]
+    assert row.startswith("buffer") and len(row) == width
+
+
+def test_render_rejects_other_objects():
+    with pytest.raises(TypeError, match="layout"):
+        viz.render(42)  # type: ignore[arg-type]
+
+
+def test_legend_is_plain():
+    text = viz.legend()
+    assert "\x1b[" not in text
+    for part in ("[#] live", "[.] free", "[x] freed", "[~] padding", "[m] metadata", "[ ] unused"):
+        assert part in text
+
+
+# html ----------------------------------------------------------------------------------------
+
+
+def test_html_has_every_region_and_block():
+    out = viz.html(SAMPLE)
+    assert out.startswith('<div class="zheap-map"') and out.endswith("</div>")
+    for region in SAMPLE["regions"]:
+        assert region["kind"] in out and f"{region['address']:#x}" in out
+    assert out.count("<span title=") == sum(len(r["blocks"]) for r in SAMPLE["regions"])
+    assert 'title="0x1000: 50 B live"' in out
+    assert out.count("<div") == out.count("</div>")
+
+
+def test_html_real_allocator():
+    pool = zheap.MemoryPool(16)
+    items = [pool.create() for _ in range(3)]
+    out = viz.html(pool)
+    for item in items:
+        assert f"{zheap.address_of(item):#x}: 16 B live" in out
+
+
+def test_html_escapes():
+    evil = _layout(_region("<script>", 0x1000, 64, [(0x1000, 8, "<b>")]), name="a&b<c>")
+    out = viz.html(evil)
+    assert "<script>" not in out and "<b>" not in out
+    assert "&lt;script&gt;" in out and "a&amp;b&lt;c&gt;" in out
+
+
+def test_html_caps():
+    out = viz.html(_many_regions(500))
+    assert out.count("<span title=") == viz.MAX_REGIONS
+    assert f"… {500 - viz.MAX_REGIONS} more regions" in out
+    n = viz.MAX_HTML_BLOCKS + 88
+    out = viz.html(_many_blocks(n))
+    assert out.count("<span title=") == viz.MAX_HTML_BLOCKS and "… 88 more blocks" in out
+    assert "0 regions" in viz.html(_layout())
+
+
+# plot ----------------------------------------------------------------------------------------
+
+
+def _png_size(path):
+    image = pytest.importorskip("matplotlib.image")
+    assert Path(path).read_bytes()[:8] == PNG_MAGIC
+    height, width = image.imread(path).shape[:2]
+    return width, height
+
+
+def test_plot_png_size(tmp_path):
+    pytest.importorskip("matplotlib")
+    arena = zheap.ArenaAllocator()
+    _views = [arena.alloc(100), arena.alloc(5000)]  # kept: a collected view frees its block
+    path = tmp_path / "arena.png"
+    assert viz.plot(arena, path, figsize=(4, 3), dpi=50) == path
+    assert _png_size(path) == (200, 150)
+
+
+def test_plot_svg_and_layouts(tmp_path):
+    pytest.importorskip("matplotlib")
+    path = str(tmp_path / "map.svg")
+    assert viz.plot(SAMPLE, path, title="<sample>") == path
+    svg = Path(path).read_text()
+    assert "<svg" in svg and "&lt;sample&gt;" in svg
+    for layout in (_layout(), _many_regions(500), _many_blocks(500)):
+        assert Path(viz.plot(layout, tmp_path / "x.png")).read_bytes()[:8] == PNG_MAGIC
+
+
+def test_plot_returns_figure_and_draws_into_axes():
+    pytest.importorskip("matplotlib")
+    from matplotlib.figure import Figure
+
+    fig = viz.plot(SAMPLE, title="t")
+    assert isinstance(fig, Figure) and fig.axes[0].get_title() == "t"
+    plt = pytest.importorskip("matplotlib.pyplot")
+    own, ax = plt.subplots()
+    try:
+        assert viz.plot(SAMPLE, ax=ax) is own
+        assert len(ax.get_yticklabels()) == 3
+    finally:
+        plt.close(own)
+
+
+# timeline ------------------------------------------------------------------------------------
+
+TRACE = Trace(
+    [
+        Event(0, 0, "ArenaAllocator", "alloc", None, 100, result=0x10010),
+        Event(1, 1, "PageAllocator", "alloc", None, 4096, 4096, result=0x10000),
+        Event(2, 0, "ArenaAllocator", "alloc", None, 64, result=0x10080),
+        Event(3, 0, "ArenaAllocator", "free", 0x10080, 64),
+        Event(4, 0, "ArenaAllocator", "remap", 0x10010, 100, new_length=300, result=0x10200),
+        Event(5, 0, "ArenaAllocator", "resize", 0x10200, 300, new_length=400, result=True),
+        Event(6, 0, "ArenaAllocator", "resize", 0x10200, 400, new_length=9000, result=False),
+        Event(7, 0, "ArenaAllocator", "alloc", None, 1 << 40, result=None),
+        Event(8, 0, "MemoryPool", "create", None, 16, result=0x20000),
+        Event(9, 0, "ArenaAllocator", "reset", None, 0, 1),
+        Event(10, 1, "PageAllocator", "free", 0x10000, 4096, 4096),
+    ]
+)
+
+
+def test_trace_lifetimes():
+    lives, failures = viz._lifetimes(TRACE.events)
+    got = sorted((lf.start, lf.end, lf.address, lf.length, lf.op, lf.nested) for lf in lives)
+    assert got == [
+        (0, 4, 0x10010, 100, "alloc", False),  # moved by the remap
+        (1, 10, 0x10000, 4096, "alloc", True),  # nested: the arena's chunk
+        (2, 3, 0x10080, 64, "alloc", False),
+        (4, 5, 0x10200, 300, "remap", False),
+        (5, 9, 0x10200, 400, "resize", False),  # ended by the arena's reset
+        (8, 11, 0x20000, 16, "create", False),  # still live at the end of the trace
+    ]
+    assert failures == [(6, 0x10200), (7, None)]
+
+
+def test_timeline_png_svg(tmp_path):
+    pytest.importorskip("matplotlib")
+    path = tmp_path / "trace.png"
+    assert viz.timeline(TRACE, path, figsize=(5, 3), dpi=40) == path
+    assert _png_size(path) == (200, 120)
+    svg = viz.timeline(TRACE.events, str(tmp_path / "trace.svg"), title="events")
+    assert "<svg" in Path(svg).read_text()
+
+
+def test_timeline_figure_and_empty_trace(tmp_path):
+    pytest.importorskip("matplotlib")
+    fig = viz.timeline(TRACE)
+    ax = fig.axes[0]
+    assert ax.get_title() == "trace: 11 events, 6 blocks"
+    labels = [t.get_text() for t in ax.get_legend().get_texts()]
+    assert labels == ["alloc", "create", "remap", "resize", "nested", "failed"]
+    fig.canvas.draw()
+    assert all(t.get_text().startswith("0x") for t in ax.get_yticklabels() if t.get_text())
+    empty = viz.timeline(Trace([]))
+    assert empty.axes[0].get_legend() is None
+    assert _png_size(viz.timeline([], tmp_path / "empty.png", figsize=(3, 2), dpi=50)) == (150, 100)
+
+
+def test_timeline_of_a_recorded_trace(tmp_path):
+    pytest.importorskip("matplotlib")
+    arena = zheap.ArenaAllocator()
+    with zheap.trace(arena) as t:
+        views = [arena.alloc(n) for n in (24, 500, 24)]
+        arena.free(views[2])
+        arena.reset("free_all")
+    lives, failures = viz._lifetimes(t.events)
+    assert failures == []
+    mine = sorted((lf.length, lf.nested) for lf in lives if not lf.nested)
+    assert mine == [(24, False), (24, False), (500, False)]
+    assert any(lf.nested for lf in lives)  # the arena's chunk from the page allocator
+    assert _png_size(viz.timeline(t, tmp_path / "t.png", figsize=(4, 3), dpi=50)) == (200, 150)
+
+
+# imports -------------------------------------------------------------------------------------
+
+
+def _run(code, **env):
+    # Without a display, whatever the environment had: plot() must not need one.
+    base = {k: v for k, v in os.environ.items() if k not in ("DISPLAY", "WAYLAND_DISPLAY")}
+    proc = subprocess.run(
+        [sys.executable, "-c", code],
+        cwd=ROOT,
+        env={**base, **env},
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+    assert proc.returncode == 0, proc.stderr
+    return proc.stdout.strip()
+
+
+def test_import_without_matplotlib():
+    code = """
+import sys
+sys.modules["matplotlib"] = None  # import matplotlib now raises ImportError
+import zheap, zheap.viz as viz
+assert "[#] live" in viz.render(zheap.FixedBufferAllocator(64), color=False)
+assert "zheap-map" in viz.html({"allocator": "x", "regions": []})
+for draw in (viz.plot, viz.timeline):
+    try:
+        draw({"allocator": "x", "regions": []} if draw is viz.plot else [])
+    except ImportError as exc:
+        assert str(exc) == f"zheap.viz.{draw.__name__} needs matplotlib: pip install zheap[viz]"
+    else:
+        raise AssertionError("no ImportError")
+print("ok")
+"""
+    assert _run(code) == "ok"
+
+
+def test_import_is_light_and_plot_is_headless(tmp_path):
+    pytest.importorskip("matplotlib")
+    # A GUI backend configured but no display: plot() never touches pyplot, so it still saves.
+    path = tmp_path / "headless.png"
+    code = f"""
+import sys
+import zheap.viz as viz
+assert "matplotlib" not in sys.modules
+viz.plot({{"allocator": "x", "regions": []}}, {str(path)!r})
+assert "matplotlib.pyplot" not in sys.modules
+print("ok")
+"""
+    assert _run(code, MPLBACKEND="tkagg") == "ok"
+    assert path.read_bytes()[:8] == PNG_MAGIC
+
+
+def test_allocators_show_as_maps_in_jupyter():
+    arena = zheap.ArenaAllocator()
+    v = arena.alloc(100)
+    html = arena._repr_html_()
+    assert 'class="zheap-map"' in html and f"{zheap.address_of(v):#x}" in html
+    pool = zheap.MemoryPool(16)
+    item = pool.create()
+    assert 'class="zheap-map"' in pool._repr_html_()
+    pool.destroy(item)
+    arena.free(v)

@@ -1,0 +1,529 @@
+"""Pictures of allocator memory: text, HTML and matplotlib maps of ``layout()`` and traces.
+
+    >>> from zheap import viz
+    >>> arena = zheap.ArenaAllocator(); block = arena.alloc(100)
+    >>> print(viz.render(arena))            # text memory map, coloured on a terminal
+    >>> viz.html(arena)                     # the same map as an HTML fragment (Jupyter)
+    >>> viz.plot(arena, "arena.png")        # a matplotlib picture (PNG or SVG)
+    >>> viz.timeline(trace, "trace.svg")    # block lifetimes of a zheap.trace recording
+
+``render``, ``html`` and ``legend`` need only the standard library; ``plot`` and
+``timeline`` import matplotlib when called (``pip install zheap[viz]``).
+"""
+
+from __future__ import annotations
+
+import html as _html
+import math
+import os
+import shutil
+import sys
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass
+from itertools import groupby
+from typing import IO, TYPE_CHECKING, Any, Protocol, TypeVar, overload
+
+if TYPE_CHECKING:
+    from matplotlib.axes import Axes
+    from matplotlib.figure import Figure
+
+__all__ = [
+    "MAX_BLOCKS",
+    "MAX_HTML_BLOCKS",
+    "MAX_REGIONS",
+    "html",
+    "legend",
+    "plot",
+    "render",
+    "timeline",
+]
+
+MAX_REGIONS = 64  # regions drawn before "… N more regions" (text, HTML and plot)
+MAX_BLOCKS = 8  # blocks listed under each region in the text map
+MAX_HTML_BLOCKS = 512  # block spans per region in HTML: a browser copes with more than a terminal
+
+# state -> (text char, ANSI SGR colours, HTML/matplotlib colour); the order is the legend's.
+_STATES: dict[str, tuple[str, str, str]] = {
+    "live": ("#", "30;42", "#4caf50"),
+    "free": (".", "30;44", "#64b5f6"),
+    "freed": ("x", "30;41", "#e57373"),
+    "padding": ("~", "30;43", "#ffd54f"),
+    "metadata": ("m", "30;45", "#ba68c8"),
+    "unused": (" ", "", "#eeeeee"),
+}
+_UNKNOWN = ("?", "30;47", "#9e9e9e")  # a state this module does not know yet
+# When two states cover a cell equally, show the one a reader most needs to see.
+_PRIORITY = {"live": 5, "freed": 4, "free": 3, "metadata": 2, "padding": 1, "unused": -1}
+# Creating op -> timeline colour.
+_OPS = {"alloc": "#1f77b4", "create": "#17becf", "remap": "#ff7f0e", "resize": "#9467bd"}
+
+_P = TypeVar("_P", str, "os.PathLike[str]")
+
+
+class _HasLayout(Protocol):
+    def layout(self) -> Mapping[str, Any]: ...
+
+
+class _Event(Protocol):
+    @property
+    def seq(self) -> int: ...
+    @property
+    def depth(self) -> int: ...
+    @property
+    def allocator(self) -> str: ...
+    @property
+    def op(self) -> str: ...
+    @property
+    def address(self) -> int | None: ...
+    @property
+    def length(self) -> int: ...
+    @property
+    def new_length(self) -> int | None: ...
+    @property
+    def result(self) -> int | bool | None: ...
+
+
+class _Trace(Protocol):
+    @property
+    def events(self) -> Sequence[_Event]: ...
+
+
+def _layout(obj: _HasLayout | Mapping[str, Any]) -> Mapping[str, Any]:
+    if isinstance(obj, Mapping):
+        return obj
+    if not callable(getattr(obj, "layout", None)):
+        raise TypeError(f"expected an allocator with layout() or a layout dict, not {obj!r}")
+    return obj.layout()
+
+
+def _style(state: str) -> tuple[str, str, str]:
+    return _STATES.get(state, _UNKNOWN)
+
+
+def _human(n: float) -> str:
+    """Format a size in bytes as ``183 B``, ``4.0 KiB``, ``1.5 MiB``..."""
+    unit = "B"
+    for bigger in ("KiB", "MiB", "GiB", "TiB"):
+        if n < 1024:
+            break
+        n, unit = n / 1024, bigger
+    return f"{n:.0f} B" if unit == "B" else f"{n:.1f} {unit}"
+
+
+def _count(n: int, noun: str) -> str:
+    return f"{n} {noun}{'s' if n != 1 else ''}"
+
+
+def _summary(layout: Mapping[str, Any]) -> str:
+    regions = layout["regions"]
+    live = [b for r in regions for b in r["blocks"] if b["state"] == "live"]
+    live_bytes = sum(b["length"] for b in live)
+    reserved = sum(r["size"] for r in regions)
+    pct = 100 * live_bytes / reserved if reserved else 0.0
+    return (
+        f"{layout.get('allocator', 'layout')}: {_count(len(regions), 'region')},"
+        f" {_count(len(live), 'live block')},"
+        f" {_human(live_bytes)} live / {_human(reserved)} reserved ({pct:.1f}% used)"
+    )
+
+
+def _cells(region: Mapping[str, Any], n: int) -> list[str]:
+    """Return the state each of ``n`` equal cells of a region shows."""
+    size = region["size"]
+    if size <= 0:
+        return ["unused"] * n
+    # Scale offsets by n so cell i is exactly [i*size, (i+1)*size): integer math, no rounding.
+    tally: list[dict[str, int]] = [{} for _ in range(n)]
+    for block in region["blocks"]:
+        lo = max(block["address"] - region["address"], 0) * n
+        hi = min(block["address"] - region["address"] + block["length"], size) * n
+        for i in range(lo // size, (hi - 1) // size + 1) if hi > lo else ():
+            covered = min(hi, (i + 1) * size) - max(lo, i * size)
+            tally[i][block["state"]] = tally[i].get(block["state"], 0) + covered
+    # A cell shows the most telling state it holds, not the one covering most bytes: a
+    # 5-byte live block must stay visible in a 64 KiB slab. Bytes no block claims
+    # (gaps, past `used`) show only in cells nothing else touches.
+    return [max(c.items(), key=lambda kv: (_PRIORITY.get(kv[0], 0), kv[1]))[0] if c else "unused"
+            for c in tally]  # fmt: skip
+
+
+def _paint(states: Iterable[str], color: bool) -> str:
+    """Cells as text; in colour, each run of one state shares an escape sequence."""
+    out = []
+    for state, run in groupby(states):
+        char, sgr, _ = _style(state)
+        chars = char * len(list(run))
+        out.append(f"\x1b[{sgr}m{chars}\x1b[0m" if color and sgr else chars)
+    return "".join(out)
+
+
+def _legend(color: bool) -> str:
+    return "legend: " + "  ".join(f"[{_paint([s], color)}] {s}" for s in _STATES)
+
+
+def legend() -> str:
+    """Return the plain-text legend of :func:`render`'s cell characters."""
+    return _legend(False)
+
+
+def _use_color(stream: IO[str] | None) -> bool:
+    # https://no-color.org: a non-empty NO_COLOR turns colour off.
+    isatty = getattr(stream if stream is not None else sys.stdout, "isatty", None)
+    return bool(callable(isatty) and isatty() and not os.environ.get("NO_COLOR"))
+
+
+def render(
+    obj: _HasLayout | Mapping[str, Any],
+    *,
+    file: IO[str] | None = None,
+    color: bool | None = None,
+    width: int | None = None,
+) -> str:
+    """Return a text memory map of an allocator (anything with ``layout()``) or a layout dict.
+
+    A header with totals, one row per region (kind, hex address, size and a bar whose cells
+    show the state covering most of their bytes), the region's first :data:`MAX_BLOCKS`
+    blocks, and a legend. At most :data:`MAX_REGIONS` regions are drawn.
+
+    ``file``: also write the map (plus a newline) to this text stream. ``color``: ANSI
+    colours; by default when ``file`` (or sys.stdout) is a terminal and NO_COLOR is unset.
+    ``width``: columns, by default the terminal's, at most 100.
+    """
+    layout = _layout(obj)
+    color = _use_color(file) if color is None else color
+    width = min(shutil.get_terminal_size().columns, 100) if width is None else width
+    regions = layout["regions"]
+    shown = regions[:MAX_REGIONS]
+    kind_w = max((len(str(r["kind"])) for r in shown), default=0)
+    addr_w = max((len(f"{r['address']:#x}") for r in shown), default=0)
+    cells = max(width - (kind_w + addr_w + 10 + 5), 10)  # 10: size column, 5: spaces and bars
+
+    lines = [_summary(layout)]
+    for region in shown:
+        bar = _paint(_cells(region, cells), color)
+        row = f"{region['kind']:<{kind_w}} {region['address']:<#{addr_w}x} "
+        slots = f" slots of {region['size_class']} B" if "size_class" in region else ""
+        lines.append(f"{row}{_human(region['size']):>10} |{bar}|{slots}")
+        blocks = region["blocks"]
+        for b in blocks[:MAX_BLOCKS]:
+            extra = f" size_class {b['size_class']}" if "size_class" in b else ""
+            swatch = _paint([b["state"]], color)
+            lines.append(
+                f"    {b['address']:#x} +{b['address'] - region['address']:<8}"
+                f" {b['length']:>10} B [{swatch}] {b['state']}{extra}"
+            )
+        if len(blocks) > MAX_BLOCKS:
+            lines.append(f"    … {len(blocks) - MAX_BLOCKS} more blocks")
+    if len(regions) > MAX_REGIONS:
+        lines.append(f"… {len(regions) - MAX_REGIONS} more regions")
+    lines.append(_legend(color))
+    text = "\n".join(lines)
+    if file is not None:
+        file.write(text + "\n")
+    return text
+
+
+def html(obj: _HasLayout | Mapping[str, Any]) -> str:
+    """Return the memory map as a self-contained HTML fragment (inline styles, no scripts).
+
+    A ``<div class="zheap-map">`` with one row per region; each block is a coloured
+    ``<span>`` placed by offset, with a ``title`` tooltip giving address, length and state.
+    """
+    layout = _layout(obj)
+    esc = _html.escape
+    regions = layout["regions"]
+    out = [
+        '<div class="zheap-map" style="font-family:monospace;font-size:12px;line-height:1.4">',
+        f'<div style="font-weight:bold">{esc(_summary(layout))}</div>',
+    ]
+    for region in regions[:MAX_REGIONS]:
+        base, size = region["address"], max(region["size"], 1)
+        label = f"{region['kind']} {region['address']:#x} {_human(region['size'])}"
+        out.append(
+            '<div style="display:flex;align-items:center;gap:8px;margin:2px 0">'
+            f'<span style="white-space:pre;min-width:22em">{esc(label)}</span>'
+            '<div style="position:relative;flex:1;height:16px;'
+            f'background:{_STATES["unused"][2]};border:1px solid #888">'
+        )
+        blocks = region["blocks"]
+        for b in blocks[:MAX_HTML_BLOCKS]:
+            extra = f", size_class {b['size_class']}" if "size_class" in b else ""
+            tip = f"{b['address']:#x}: {b['length']} B {b['state']}{extra}"
+            out.append(
+                f'<span title="{esc(tip)}" style="position:absolute;top:0;bottom:0;'
+                f"left:{100 * (b['address'] - base) / size:.4f}%;"
+                f"width:{100 * b['length'] / size:.4f}%;min-width:1px;"
+                f'background:{_style(b["state"])[2]}"></span>'
+            )
+        out.append("</div>")
+        if len(blocks) > MAX_HTML_BLOCKS:
+            out.append(f"<span>… {len(blocks) - MAX_HTML_BLOCKS} more blocks</span>")
+        out.append("</div>")
+    if len(regions) > MAX_REGIONS:
+        out.append(f"<div>… {len(regions) - MAX_REGIONS} more regions</div>")
+    swatches = (
+        f'<span style="background:{c};border:1px solid #888">&nbsp;&nbsp;</span> {s}'
+        for s, (_, _, c) in _STATES.items()
+    )
+    out.append(f"<div>{' &nbsp; '.join(swatches)}</div></div>")
+    return "\n".join(out)
+
+
+def _require_matplotlib(caller: str) -> None:
+    try:
+        import matplotlib  # noqa: F401
+    except ImportError as exc:
+        raise ImportError(f"zheap.viz.{caller} needs matplotlib: pip install zheap[viz]") from exc
+
+
+def _axes(
+    ax: Axes | None, figsize: tuple[float, float] | None, dpi: float | None, rows: int
+) -> tuple[Figure, Axes]:
+    # A bare Figure, not pyplot: no global figure list to leak into, no GUI backend to pick,
+    # so it works headless. To show it in a window pass ax=plt.subplots()[1].
+    from matplotlib.figure import Figure
+
+    if ax is not None:
+        fig = ax.figure
+        return (fig if isinstance(fig, Figure) else fig.figure), ax
+    fig = Figure(figsize=figsize or (10, max(2.5, 1.5 + 0.35 * rows)), dpi=dpi or 100)
+    fig.set_layout_engine("constrained")  # room for the labels and the legend on the right
+    return fig, fig.add_subplot()
+
+
+def _finish(fig: Figure, path: _P | None) -> Figure | _P:
+    if path is None:
+        return fig
+    fig.savefig(path)  # the format follows the suffix: .png, .svg, .pdf...
+    return path
+
+
+@overload
+def plot(
+    obj: _HasLayout | Mapping[str, Any],
+    path: None = None,
+    *,
+    ax: Axes | None = None,
+    title: str | None = None,
+    figsize: tuple[float, float] | None = None,
+    dpi: float | None = None,
+) -> Figure: ...
+@overload
+def plot(
+    obj: _HasLayout | Mapping[str, Any],
+    path: _P,
+    *,
+    ax: Axes | None = None,
+    title: str | None = None,
+    figsize: tuple[float, float] | None = None,
+    dpi: float | None = None,
+) -> _P: ...
+def plot(
+    obj: _HasLayout | Mapping[str, Any],
+    path: _P | None = None,
+    *,
+    ax: Axes | None = None,
+    title: str | None = None,
+    figsize: tuple[float, float] | None = None,
+    dpi: float | None = None,
+) -> Figure | _P:
+    """Draw the memory map with matplotlib: one bar per region, blocks coloured by state.
+
+    x is the offset in the region as a fraction of its size, so every region is one row
+    wide. With ``path`` save the picture there (format by suffix) and return ``path``;
+    otherwise return the Figure. ``ax`` draws into existing axes; ``figsize`` (inches) and
+    ``dpi`` fix the size of a new figure.
+    """
+    _require_matplotlib("plot")
+    from matplotlib.ticker import PercentFormatter
+
+    layout = _layout(obj)
+    regions = layout["regions"][:MAX_REGIONS]
+    fig, ax = _axes(ax, figsize, dpi, len(regions))
+    rows = range(len(regions))
+    if regions:
+        ax.barh(rows, 1.0, color=_STATES["unused"][2], edgecolor="#888", label="unused")
+        by_state: dict[str, tuple[list[int], list[float], list[float]]] = {}
+        for y, region in enumerate(regions):
+            size = max(region["size"], 1)
+            for b in region["blocks"]:
+                ys, lefts, widths = by_state.setdefault(b["state"], ([], [], []))
+                ys.append(y)
+                lefts.append((b["address"] - region["address"]) / size)
+                widths.append(max(b["length"] / size, 0.006))  # keep tiny blocks visible
+        # Important states last, on top where minimum widths make neighbours overlap.
+        for state, (ys, lefts, widths) in sorted(
+            by_state.items(), key=lambda kv: _PRIORITY.get(kv[0], 0)
+        ):
+            color = _style(state)[2]
+            ax.barh(
+                ys, widths, left=lefts, color=color, edgecolor="white", linewidth=0.2, label=state
+            )
+        ax.legend(loc="upper left", bbox_to_anchor=(1.01, 1), fontsize="small")
+    else:
+        ax.text(0.5, 0.5, "no regions", ha="center", va="center", transform=ax.transAxes)
+    labels = [f"{r['kind']} {_human(r['size'])}\n{r['address']:#x}" for r in regions]
+    ax.set_yticks(list(rows), labels, fontsize="small")
+    ax.set_ylim(max(len(regions), 1) - 0.5, -0.5)  # first region on top, as in render()
+    ax.set_xlim(0, 1)
+    ax.xaxis.set_major_formatter(PercentFormatter(xmax=1))
+    ax.set_xlabel("offset in region")
+    more = len(layout["regions"]) - len(regions)
+    ax.set_title(title or _summary(layout) + (f" (first {MAX_REGIONS})" if more > 0 else ""))
+    return _finish(fig, path)
+
+
+@dataclass
+class _Life:
+    start: int
+    end: int
+    address: int
+    length: int
+    op: str
+    nested: bool
+
+
+def _address(result: object) -> int | None:
+    """Return the address a successful alloc/create/remap gave (a resize's bool is none)."""
+    return result if isinstance(result, int) and not isinstance(result, bool) else None
+
+
+def _lifetimes(events: Iterable[_Event]) -> tuple[list[_Life], list[tuple[int, int | None]]]:
+    """Block lifetimes and failures (seq, address or None) of a trace, per the trace rules."""
+    # Keyed by (allocator, address): a nested allocator's block may start where its child's does.
+    live: dict[tuple[str, int | None], _Life] = {}
+    done: list[_Life] = []
+    failures: list[tuple[int, int | None]] = []
+
+    def end(allocator: str, address: int | None, seq: int) -> None:
+        life = live.pop((allocator, address), None)
+        if life is not None:
+            life.end = seq
+            done.append(life)
+
+    last = -1
+    for ev in sorted(events, key=lambda e: e.seq):
+        last = ev.seq
+        if ev.op in ("free", "destroy"):
+            end(ev.allocator, ev.address, ev.seq)
+        elif ev.op in ("reset", "deinit"):
+            for allocator, address in [k for k in live if k[0] == ev.allocator]:
+                end(allocator, address, ev.seq)
+        elif ev.op in _OPS:  # alloc, create, resize, remap: the ops that make blocks
+            resized = ev.op == "resize" and ev.result is True
+            made = ev.address if resized else _address(ev.result)
+            if made is None:
+                failures.append((ev.seq, ev.address))
+                continue
+            length = ev.length
+            if ev.op in ("resize", "remap"):  # the old block ends, moved or not
+                end(ev.allocator, ev.address, ev.seq)
+                length = ev.length if ev.new_length is None else ev.new_length
+            end(ev.allocator, made, ev.seq)  # an address reused without a traced free
+            live[(ev.allocator, made)] = _Life(ev.seq, -1, made, length, ev.op, ev.depth > 0)
+    for allocator, address in list(live):
+        end(allocator, address, last + 1)  # still live when the trace stops
+    return done, failures
+
+
+@overload
+def timeline(
+    trace: _Trace | Iterable[_Event],
+    path: None = None,
+    *,
+    ax: Axes | None = None,
+    title: str | None = None,
+    figsize: tuple[float, float] | None = None,
+    dpi: float | None = None,
+) -> Figure: ...
+@overload
+def timeline(
+    trace: _Trace | Iterable[_Event],
+    path: _P,
+    *,
+    ax: Axes | None = None,
+    title: str | None = None,
+    figsize: tuple[float, float] | None = None,
+    dpi: float | None = None,
+) -> _P: ...
+def timeline(
+    trace: _Trace | Iterable[_Event],
+    path: _P | None = None,
+    *,
+    ax: Axes | None = None,
+    title: str | None = None,
+    figsize: tuple[float, float] | None = None,
+    dpi: float | None = None,
+) -> Figure | _P:
+    """Draw a trace's block lifetimes: x is the event seq, y the address (hex).
+
+    Each block is a bar from the event that made it to the one that ended it, as tall as
+    its length (at least a visible minimum) and coloured by the op that made it; blocks of
+    nested calls (depth > 0) are lighter and hatched, failed calls are red crosses (at the
+    bottom when they had no address). ``trace`` is a zheap trace (``.events``) or a
+    sequence of events. Saving and the other arguments work as in :func:`plot`.
+    """
+    _require_matplotlib("timeline")
+    from matplotlib.lines import Line2D
+    from matplotlib.patches import Patch
+    from matplotlib.ticker import FuncFormatter, MaxNLocator, MultipleLocator
+
+    events = list(trace.events if hasattr(trace, "events") else trace)
+    lives, failures = _lifetimes(events)
+    fig, ax = _axes(ax, figsize, dpi, 12)
+    tops = [lf.address + lf.length for lf in lives] + [a for _, a in failures if a is not None]
+    bottoms = [lf.address for lf in lives] + [a for _, a in failures if a is not None]
+    lo, hi = min(bottoms, default=0), max(tops, default=1)
+    hi = max(hi, lo + 1)
+    min_height = (hi - lo) * 0.006  # a 16-byte block among far-apart mappings stays visible
+
+    handles: list[Any] = []
+    groups: dict[tuple[str, bool], list[_Life]] = {}
+    for life in lives:
+        groups.setdefault((life.op, life.nested), []).append(life)
+    # Nested blocks first, underneath: an arena's chunk spans the blocks carved from it.
+    for (op, nested), group in sorted(groups.items(), key=lambda kv: (not kv[0][1], kv[0][0])):
+        ax.bar(
+            [lf.start for lf in group],
+            [max(lf.length, min_height) for lf in group],
+            width=[lf.end - lf.start for lf in group],
+            bottom=[lf.address for lf in group],
+            align="edge",
+            color=_OPS.get(op, "#9e9e9e"),
+            alpha=0.45 if nested else 0.9,
+            hatch="///" if nested else None,
+            edgecolor="#333",
+            linewidth=0.3,
+        )
+    for op in sorted({op for op, _ in groups}):
+        handles.append(Patch(color=_OPS.get(op, "#9e9e9e"), label=op))
+    if any(nested for _, nested in groups):
+        handles.append(Patch(facecolor="white", edgecolor="#333", hatch="///", label="nested"))
+    known = [(s, a) for s, a in failures if a is not None]
+    if known:
+        ax.plot([s for s, _ in known], [a for _, a in known], "x", color="red", markersize=8)
+    unknown = [s for s, a in failures if a is None]
+    if unknown:  # y in axes units: just above the x axis
+        ax.plot(
+            unknown, [0.03] * len(unknown), "x", color="red", transform=ax.get_xaxis_transform()
+        )
+    if failures:
+        handles.append(Line2D([], [], marker="x", color="red", linestyle="", label="failed"))
+
+    if events:
+        ax.set_xlim(min(e.seq for e in events) - 0.5, max(e.seq for e in events) + 1.5)
+        ax.xaxis.set_major_locator(MaxNLocator(integer=True))  # seqs are whole events
+        ax.set_ylim(lo - (hi - lo) * 0.02, hi + min_height + (hi - lo) * 0.02)
+        # Ticks on powers of two, so the hex labels come out round (0x1000, 0x2000...).
+        step = 2 ** max(int(math.log2((hi - lo) / 6)), 0) if hi - lo >= 6 else 1
+        ax.yaxis.set_major_locator(MultipleLocator(step))
+        ax.yaxis.set_major_formatter(FuncFormatter(lambda v, _: f"{int(v):#x}"))
+    else:
+        ax.text(0.5, 0.5, "no events", ha="center", va="center", transform=ax.transAxes)
+        ax.set_yticks([])
+    if handles:
+        ax.legend(handles=handles, loc="upper left", bbox_to_anchor=(1.01, 1), fontsize="small")
+    ax.set_xlabel("event seq")
+    ax.set_ylabel("address")
+    ax.set_title(title or f"trace: {len(events)} events, {len(lives)} blocks")
+    return _finish(fig, path)
