@@ -171,7 +171,11 @@ WRAP(debug_churn64, debug_run(0))
 WRAP(debug_mix, debug_run(1))
 
 int main(void) {
-    if (getenv("ZHEAP_BENCH_QUICK") != NULL) quick = 100;
+    /* ZHEAP_BENCH_QUICK: a hundredth of the work, or 1/N for a number N > 1. */
+    const char *q = getenv("ZHEAP_BENCH_QUICK");
+    if (q != NULL) quick = atol(q) > 1 ? atol(q) : 100;
+    /* ZHEAP_BENCH_ONLY="allocator workload": that row, once (for callgrind). */
+    const char *only = getenv("ZHEAP_BENCH_ONLY");
     static const struct {
         const char *allocator, *workload;
         bench_fn fn;
@@ -186,10 +190,14 @@ int main(void) {
         {"DebugAllocator", "mix", debug_mix},
     };
     for (size_t r = 0; r < sizeof rows / sizeof *rows; r++) {
+        char name[128];
+        snprintf(name, sizeof name, "%s %s", rows[r].allocator, rows[r].workload);
+        if (only != NULL && strcmp(only, name) != 0) continue;
+        int rounds = only != NULL ? 1 : ROUNDS;
         double s[ROUNDS];
-        for (int i = 0; i < ROUNDS; i++) s[i] = rows[r].fn();
-        qsort(s, ROUNDS, sizeof *s, cmp);
-        printf("%s %s %.2f\n", rows[r].allocator, rows[r].workload, s[ROUNDS / 2]);
+        for (int i = 0; i < rounds; i++) s[i] = rows[r].fn();
+        qsort(s, (size_t)rounds, sizeof *s, cmp);
+        printf("%s %.2f\n", name, s[rounds / 2]);
     }
     return 0;
 }

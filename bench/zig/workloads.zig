@@ -123,7 +123,17 @@ fn debugChurn(mix: bool) f64 {
     return t;
 }
 
+/// ZHEAP_BENCH_ONLY="allocator workload": run that row once and no other (for callgrind).
+var only: ?[]const u8 = null;
+
+fn want(allocator: []const u8, workload: []const u8) bool {
+    const o = only orelse return true;
+    return o.len == allocator.len + 1 + workload.len and std.mem.startsWith(u8, o, allocator) and
+        o[allocator.len] == ' ' and std.mem.eql(u8, o[allocator.len + 1 ..], workload);
+}
+
 fn median(f: anytype, args: anytype) f64 {
+    if (only != null) return @call(.auto, f, args);
     var s: [rounds]f64 = undefined;
     for (&s) |*x| x.* = @call(.auto, f, args);
     std.mem.sort(f64, &s, {}, std.sort.asc(f64));
@@ -131,28 +141,34 @@ fn median(f: anytype, args: anytype) f64 {
 }
 
 pub fn main() !void {
-    if (std.posix.getenv("ZHEAP_BENCH_QUICK") != null) quick = 100;
+    // ZHEAP_BENCH_QUICK: a hundredth of the work, or 1/N for a number N > 1.
+    if (std.posix.getenv("ZHEAP_BENCH_QUICK")) |q| {
+        const n = std.fmt.parseInt(usize, q, 10) catch 0;
+        quick = if (n > 1) n else 100;
+    }
+    only = std.posix.getenv("ZHEAP_BENCH_ONLY");
     var buf: [4096]u8 = undefined;
     var len: usize = 0;
     const Row = struct { []const u8, []const u8, f64 };
     const rows = [_]Row{
-        .{ "c_allocator", "churn64", median(churn, .{ std.heap.c_allocator, false }) },
-        .{ "c_allocator", "mix", median(churn, .{ std.heap.c_allocator, true }) },
-        .{ "c_allocator", "grow", median(grow, .{std.heap.c_allocator}) },
-        .{ "c_allocator", "large", median(large, .{std.heap.c_allocator}) },
-        .{ "page_allocator", "grow", median(grow, .{std.heap.page_allocator}) },
-        .{ "page_allocator", "large", median(large, .{std.heap.page_allocator}) },
-        .{ "smp_allocator", "churn64", median(churn, .{ std.heap.smp_allocator, false }) },
-        .{ "smp_allocator", "mix", median(churn, .{ std.heap.smp_allocator, true }) },
-        .{ "smp_allocator", "grow", median(grow, .{std.heap.smp_allocator}) },
-        .{ "smp_allocator", "large", median(large, .{std.heap.smp_allocator}) },
-        .{ "ArenaAllocator", "bump64", median(bumpArena, .{}) },
-        .{ "FixedBufferAllocator", "bump64", median(bumpFba, .{}) },
-        .{ "MemoryPool", "churn64", median(poolChurn, .{}) },
-        .{ "DebugAllocator", "churn64", median(debugChurn, .{false}) },
-        .{ "DebugAllocator", "mix", median(debugChurn, .{true}) },
+        .{ "c_allocator", "churn64", if (want("c_allocator", "churn64")) median(churn, .{ std.heap.c_allocator, false }) else -1 },
+        .{ "c_allocator", "mix", if (want("c_allocator", "mix")) median(churn, .{ std.heap.c_allocator, true }) else -1 },
+        .{ "c_allocator", "grow", if (want("c_allocator", "grow")) median(grow, .{std.heap.c_allocator}) else -1 },
+        .{ "c_allocator", "large", if (want("c_allocator", "large")) median(large, .{std.heap.c_allocator}) else -1 },
+        .{ "page_allocator", "grow", if (want("page_allocator", "grow")) median(grow, .{std.heap.page_allocator}) else -1 },
+        .{ "page_allocator", "large", if (want("page_allocator", "large")) median(large, .{std.heap.page_allocator}) else -1 },
+        .{ "smp_allocator", "churn64", if (want("smp_allocator", "churn64")) median(churn, .{ std.heap.smp_allocator, false }) else -1 },
+        .{ "smp_allocator", "mix", if (want("smp_allocator", "mix")) median(churn, .{ std.heap.smp_allocator, true }) else -1 },
+        .{ "smp_allocator", "grow", if (want("smp_allocator", "grow")) median(grow, .{std.heap.smp_allocator}) else -1 },
+        .{ "smp_allocator", "large", if (want("smp_allocator", "large")) median(large, .{std.heap.smp_allocator}) else -1 },
+        .{ "ArenaAllocator", "bump64", if (want("ArenaAllocator", "bump64")) median(bumpArena, .{}) else -1 },
+        .{ "FixedBufferAllocator", "bump64", if (want("FixedBufferAllocator", "bump64")) median(bumpFba, .{}) else -1 },
+        .{ "MemoryPool", "churn64", if (want("MemoryPool", "churn64")) median(poolChurn, .{}) else -1 },
+        .{ "DebugAllocator", "churn64", if (want("DebugAllocator", "churn64")) median(debugChurn, .{false}) else -1 },
+        .{ "DebugAllocator", "mix", if (want("DebugAllocator", "mix")) median(debugChurn, .{true}) else -1 },
     };
     for (rows) |r| {
+        if (r[2] < 0) continue;
         const line = try std.fmt.bufPrint(buf[len..], "{s} {s} {d:.2}\n", .{ r[0], r[1], r[2] });
         len += line.len;
     }
