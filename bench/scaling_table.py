@@ -53,7 +53,7 @@ def _plot(data, names, path):
         ax.grid(True, which="both", alpha=0.3)
     axes[0].set_title("alloc+free against block size")
     axes[1].set_title("free+alloc (random victim) against live set")
-    axes[1].legend(fontsize="small")
+    axes[0].legend(fontsize="small")  # the left panel has every series (page_allocator too)
     fig.tight_layout()
     fig.savefig(path, dpi=100)
     plt.close(fig)
