@@ -191,6 +191,24 @@ the map may also show slots freed by other code.""")
         s.free(v)
 
 
+def wasm(t: Tour) -> None:
+    """WasmAllocator: size classes carved from 64 KiB big pages of a growing memory."""
+    t.begin("wasm", "WasmAllocator: big pages from a linear memory that only grows")
+    w = zheap.WasmAllocator(max_pages=64)
+    views = [w.alloc(n) for n in (10, 24, 100, 100, 100_000)]
+    w.free(views[2])
+    t.say(f"""
+The wasm allocator grows its linear memory with memory.grow, 64 KiB at a time (it is
+{w.memory_size()} pages now; page 0 is the module's static data). A small block takes a
+power-of-two slot with room for a free-list link in its last word: 10 and 24 bytes both
+take 32-byte slots, 100 bytes a 128-byte one, each class carved from its own big page.
+100,000 bytes take a run of two big pages. The freed 128-byte slot is on its class's
+free list; nothing is ever given back to the memory.""")
+    t.show(w, "three size classes and a run of big pages")
+    for v in views[:2] + views[3:]:
+        w.free(v)
+
+
 def fallback(t: Tour) -> None:
     """StackFallbackAllocator: a small buffer first, then the fallback."""
     t.begin("fallback", "StackFallbackAllocator: a buffer first, then a fallback")
@@ -269,6 +287,7 @@ CHAPTERS: dict[str, Callable[[Tour], None]] = {
     "pool": pool,
     "debug": debug,
     "smp": smp,
+    "wasm": wasm,
     "fallback": fallback,
     "trace": trace,
     "views": views,
