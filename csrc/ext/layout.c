@@ -179,11 +179,16 @@ PyObject *zx_merge_into_child(ZxAllocator *self, PyObject *lead) {
         }
         zx_litem it = {"live", p, b->len, 0};
         PyObject *d = item_dict(&it);
-        if (d == NULL || PyList_Append(home, d) < 0 || zx_sort_blocks(home) < 0) {
+        if (d == NULL || PyList_Append(home, d) < 0) {
             Py_XDECREF(d);
             goto fail;
         }
         Py_DECREF(d);
+    }
+    /* Blocks by address again, once per region (not once per block added). */
+    for (Py_ssize_t i = 0; i < PyList_GET_SIZE(regions); i++) {
+        PyObject *blocks = PyDict_GetItemString(PyList_GET_ITEM(regions, i), "blocks");
+        if (blocks != NULL && PyList_Check(blocks) && zx_sort_blocks(blocks) < 0) goto fail;
     }
     for (size_t i = 0; i < orphans.nr; i++)
         if (zx_lay_item(&orphans, "live", orphans.r[i].addr, orphans.r[i].size, 0) < 0) goto fail;
