@@ -20,6 +20,8 @@
 #include <string.h>
 #include <time.h>
 
+#include "bench.h"
+
 /* ZHEAP_BENCH_QUICK=1 (the CI smoke run): a hundredth of the work. */
 static long quick = 1;
 
@@ -34,12 +36,6 @@ static long rounds_of(int blocks) {
 
 static unsigned char *blocks[N];
 static _Alignas(64) unsigned char arena_buf[N * 64 + 4096];
-
-static double now_ns(void) {
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec * 1e9 + (double)ts.tv_nsec;
-}
 
 /* --- bump workloads: each returns ns per allocation ------------------------- */
 
@@ -154,11 +150,6 @@ typedef struct {
     int baseline; /* index of the row this one is compared with */
     double samples[ROUNDS];
 } row;
-
-static int cmp_double(const void *a, const void *b) {
-    double x = *(const double *)a, y = *(const double *)b;
-    return (x > y) - (x < y);
-}
 
 static void measure(row *rows, int nrows) {
     double med[16];

@@ -10,15 +10,12 @@
 #include <stdlib.h>
 #include <time.h>
 
+#include "bench.h"
+
 /* ZHEAP_BENCH_QUICK=1 (the CI smoke run): a hundredth of the work. */
 static long quick = 1;
 
 enum { LIVE = 1000, STEPS = 2000000, ROUNDS = 9 };
-
-static int cmp(const void *a, const void *b) {
-    double x = *(const double *)a, y = *(const double *)b;
-    return (x > y) - (x < y);
-}
 
 int main(void) {
     if (getenv("ZHEAP_BENCH_QUICK") != NULL) quick = 100;
@@ -31,20 +28,18 @@ int main(void) {
         if (zh_debug_init(&d, zh_page_allocator(), &c, NULL) != 0) return 1;
         zh_allocator a = zh_debug_allocator(&d);
         for (int k = 0; k < LIVE; k++) ring[k] = zh_alloc(a, 1, 64, 0);
-        struct timespec t0, t1;
-        clock_gettime(CLOCK_MONOTONIC, &t0);
+        double t0 = now_ns();
         for (long i = 0; i < STEPS / quick; i++) {
             int k = i % LIVE;
             zh_free(a, ring[k], 1, 64, 0);
             ring[k] = zh_alloc(a, 1, 64, 0);
             ring[k][0] = (unsigned char)i;
         }
-        clock_gettime(CLOCK_MONOTONIC, &t1);
-        samples[r] = ((double)(t1.tv_sec - t0.tv_sec) * 1e9 + (double)(t1.tv_nsec - t0.tv_nsec)) / ((double)STEPS / quick);
+        samples[r] = (now_ns() - t0) / ((double)STEPS / quick);
         for (int k = 0; k < LIVE; k++) zh_free(a, ring[k], 1, 64, 0);
         if (zh_debug_deinit(&d) != ZH_CHECK_OK) return 1;
     }
-    qsort(samples, ROUNDS, sizeof *samples, cmp);
+    qsort(samples, ROUNDS, sizeof *samples, cmp_double);
     printf("%.2f\n", samples[ROUNDS / 2]);
     return 0;
 }

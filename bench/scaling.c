@@ -25,6 +25,8 @@
 #include <sys/resource.h>
 #include <time.h>
 
+#include "bench.h"
+
 #define KIND_GLIBC 0
 #define KIND_MIMALLOC 1
 #define KIND_JEMALLOC 2
@@ -94,26 +96,8 @@ static subject subjects[] = {{PEER, libc_a, libc_f, NULL, 0, 0}};
 
 #define NSUBJECTS (sizeof subjects / sizeof subjects[0])
 
-static double now_ns(void) {
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec * 1e9 + (double)ts.tv_nsec;
-}
-
-static uint64_t xorshift(uint64_t *s) {
-    *s ^= *s << 13;
-    *s ^= *s >> 7;
-    *s ^= *s << 17;
-    return *s;
-}
-
-static int by_double(const void *a, const void *b) {
-    double x = *(const double *)a, y = *(const double *)b;
-    return (x > y) - (x < y);
-}
-
 static double median3(double r[3]) {
-    qsort(r, 3, sizeof *r, by_double);
+    qsort(r, 3, sizeof *r, cmp_double);
     return r[1];
 }
 

@@ -15,6 +15,8 @@
 #include <string.h>
 #include <time.h>
 
+#include "bench.h"
+
 /* ZHEAP_BENCH_QUICK=1 (the CI smoke run): a hundredth of the work. */
 static long quick = 1;
 
@@ -44,13 +46,6 @@ typedef struct {
     double ns;
 } job;
 
-static uint64_t xorshift(uint64_t *s) {
-    *s ^= *s << 13;
-    *s ^= *s >> 7;
-    *s ^= *s << 17;
-    return *s;
-}
-
 static void *run(void *arg) {
     job *j = arg;
     static _Thread_local unsigned char *ring[LIVE];
@@ -60,8 +55,7 @@ static void *run(void *arg) {
         lens[k] = j->fixed ? j->fixed : 8 + xorshift(&seed) % 4089;
         ring[k] = ALLOC(lens[k]);
     }
-    struct timespec t0, t1;
-    clock_gettime(CLOCK_MONOTONIC, &t0);
+    double t0 = now_ns();
     for (long i = 0; i < STEPS / quick; i++) {
         int k = i % LIVE;
         FREE(ring[k], lens[k]);
@@ -69,15 +63,9 @@ static void *run(void *arg) {
         ring[k] = ALLOC(lens[k]);
         ring[k][0] = (unsigned char)i;
     }
-    clock_gettime(CLOCK_MONOTONIC, &t1);
+    j->ns = (now_ns() - t0) / ((double)STEPS / quick);
     for (int k = 0; k < LIVE; k++) FREE(ring[k], lens[k]);
-    j->ns = ((double)(t1.tv_sec - t0.tv_sec) * 1e9 + (double)(t1.tv_nsec - t0.tv_nsec)) / ((double)STEPS / quick);
     return NULL;
-}
-
-static int cmp(const void *a, const void *b) {
-    double x = *(const double *)a, y = *(const double *)b;
-    return (x > y) - (x < y);
 }
 
 int main(void) {
@@ -101,7 +89,7 @@ int main(void) {
                 }
                 samples[r] = sum / nthreads; /* ns per step per thread */
             }
-            qsort(samples, ROUNDS, sizeof *samples, cmp);
+            qsort(samples, ROUNDS, sizeof *samples, cmp_double);
             printf("%s %d %.2f\n", names[w], nthreads, samples[ROUNDS / 2]);
         }
     }

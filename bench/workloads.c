@@ -17,22 +17,11 @@
 #include <string.h>
 #include <time.h>
 
+#include "bench.h"
+
 static long quick = 1; /* ZHEAP_BENCH_QUICK: a hundredth of the work */
 
 enum { LIVE = 1000, ROUNDS = 5 };
-
-static double now_ns(void) {
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec * 1e9 + (double)ts.tv_nsec;
-}
-
-static uint64_t xorshift(uint64_t *s) {
-    *s ^= *s << 13;
-    *s ^= *s >> 7;
-    *s ^= *s << 17;
-    return *s;
-}
 
 static unsigned char *ring[LIVE];
 static size_t lens[LIVE];
@@ -143,11 +132,6 @@ static zh_allocator debug_allocator(void) {
     return zh_debug_allocator(&debug_state);
 }
 
-static int cmp(const void *x, const void *y) {
-    double a = *(const double *)x, b = *(const double *)y;
-    return (a > b) - (a < b);
-}
-
 typedef double (*bench_fn)(void);
 #define WRAP(name, expr) \
     static double name(void) { return expr; }
@@ -196,7 +180,7 @@ int main(void) {
         int rounds = only != NULL ? 1 : ROUNDS;
         double s[ROUNDS];
         for (int i = 0; i < rounds; i++) s[i] = rows[r].fn();
-        qsort(s, (size_t)rounds, sizeof *s, cmp);
+        qsort(s, (size_t)rounds, sizeof *s, cmp_double);
         printf("%s %.2f\n", name, s[rounds / 2]);
     }
     return 0;
