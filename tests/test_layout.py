@@ -248,3 +248,37 @@ def test_python_allocator_free_blocks_hook():
 
     with pytest.raises(TypeError, match=r"_free_blocks\(\) must give \(address, length\) pairs"):
         Bad().layout()
+
+
+@pytest.mark.parametrize(
+    "factory",
+    [
+        lambda: zheap.ThreadSafeAllocator(zheap.c_allocator),  # a wrapper: merged layout
+        lambda: zheap.FixedBufferAllocator(1 << 16),  # live blocks listed per region
+        zheap.DebugAllocator,
+    ],
+)
+def test_layout_and_stats_survive_the_collector_freeing_blocks(factory):
+    # Dropped views are garbage cycles; with the collector running on every
+    # allocation, it frees their blocks while layout() builds its dicts.
+    import gc
+
+    a = factory()
+    keep = a.alloc(8)
+    threshold = gc.get_threshold()
+    try:
+        for _ in range(5):
+            gc.disable()
+            for _ in range(200):
+                a.alloc(16)  # dropped at once: a cycle for the collector
+            gc.set_threshold(1)
+            gc.enable()
+            layout = a.layout()
+            assert a.stats()["requested"] >= len(keep)
+    finally:
+        gc.enable()
+        gc.set_threshold(*threshold)
+    gc.collect()
+    live = [b["address"] for r in layout["regions"] for b in r["blocks"] if b["state"] == "live"]
+    assert zheap.address_of(keep) in live
+    a.free(keep)

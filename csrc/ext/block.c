@@ -414,27 +414,6 @@ int zx_get_long_buffer(PyObject *obj, Py_buffer *out, char **range, Py_ssize_t *
     return 0;
 }
 
-/* layout(): the live blocks of `owner` that start in [lo, lo+size), as
- * dicts (address, length, state "live"), by address. */
-PyObject *zx_live_blocks_in(ZxAllocator *owner, uintptr_t lo, size_t size) {
-    PyObject *list = PyList_New(0);
-    if (list == NULL) return NULL;
-    for (ZxBlock *b = owner->live; b != NULL; b = b->next) {
-        uintptr_t p = (uintptr_t)b->ptr;
-        if (b->len == 0 || p < lo || p - lo >= size) continue;
-        PyObject *d = Py_BuildValue("{s:k,s:n,s:s}", "address", (unsigned long)p, "length", (Py_ssize_t)b->len,
-                                    "state", "live");
-        if (d == NULL || PyList_Append(list, d) < 0) {
-            Py_XDECREF(d);
-            Py_DECREF(list);
-            return NULL;
-        }
-        Py_DECREF(d);
-    }
-    if (zx_sort_blocks(list) < 0) Py_CLEAR(list);
-    return list;
-}
-
 /* Sort a list of block dicts by address. */
 int zx_sort_blocks(PyObject *list) {
     PyObject *op = PyImport_ImportModule("operator");

@@ -55,14 +55,10 @@ uintptr_t zx_frames_intern(zx_frames *f, PyObject *code, int lineno) {
         zx_frame *fr = &f->items[f->index[i] - 1];
         if (fr->code == code && fr->lineno == lineno) return f->index[i];
     }
-    if (f->n == f->cap) {
-        size_t cap = f->cap ? f->cap * 2 : 128;
-        zx_frame *items = PyMem_RawRealloc(f->items, cap * sizeof *items);
-        if (items == NULL) return 0;
-        f->items = items;
-        f->cap = cap;
-    }
-    f->items[f->n] = (zx_frame){Py_NewRef(code), lineno};
+    zx_frame *items = zx_grow(f->items, &f->cap, f->n, sizeof *items, 128);
+    if (items == NULL) return 0;
+    f->items = items;
+    items[f->n] = (zx_frame){Py_NewRef(code), lineno};
     f->index[i] = ++f->n;
     return f->n;
 }
@@ -779,30 +775,20 @@ static PyObject *Debug_buckets(PyObject *op, PyObject *unused) {
 
 typedef struct {
     zx_layout l;
-    zx_litem *live; /* every live block, by address (state unused) */
-    size_t nlive, cap;
+    zx_layout live; /* its items: every live block, sorted by address to look up */
     const zh_debug *dbg;
 } debug_walk;
 
 static int note_live(void *user, uintptr_t address, size_t length, size_t alignment, const uintptr_t *trace,
                      size_t frames) {
     (void)alignment, (void)trace, (void)frames;
-    debug_walk *w = user;
-    if (w->nlive == w->cap) {
-        size_t cap = w->cap ? w->cap * 2 : 64;
-        zx_litem *live = PyMem_RawRealloc(w->live, cap * sizeof *live);
-        if (live == NULL) return w->l.oom = -1;
-        w->live = live;
-        w->cap = cap;
-    }
-    w->live[w->nlive++] = (zx_litem){"live", address, length, 0};
-    return 0;
+    return zx_lay_item(&((debug_walk *)user)->live, "live", address, length, 0);
 }
 
-static const zx_litem *live_at(const debug_walk *w, uintptr_t addr) {
+static zx_litem *live_at(const debug_walk *w, uintptr_t addr) {
     zx_litem key = {NULL, addr, 0, 0};
-    if (w->nlive == 0) return NULL; /* bsearch may not take a null array */
-    return bsearch(&key, w->live, w->nlive, sizeof key, zx_litem_by_address);
+    if (w->live.ni == 0) return NULL; /* bsearch may not take a null array */
+    return bsearch(&key, w->live.it, w->live.ni, sizeof key, zx_litem_by_address);
 }
 
 /* A bucket page: its slots in order -- live ones (with the slot's slack as
@@ -848,17 +834,18 @@ static PyObject *Debug_layout(PyObject *op, PyObject *unused) {
     debug_walk w = {.dbg = &self->dbg};
     if (!self->base.closed) {
         (void)zh_debug_walk_live(&self->dbg, note_live, &w);
-        if (w.nlive > 1) qsort(w.live, w.nlive, sizeof *w.live, zx_litem_by_address);
+        w.l.oom = w.live.oom;
+        if (w.live.ni > 1) qsort(w.live.it, w.live.ni, sizeof *w.live.it, zx_litem_by_address);
         /* Without safety the core records no requested length (it reports
          * the slot size); the binding knows it for its own blocks. */
         for (ZxBlock *b = self->base.live; b != NULL; b = b->next) {
-            zx_litem *it = b->len ? (zx_litem *)live_at(&w, (uintptr_t)b->ptr) : NULL;
+            zx_litem *it = b->len ? live_at(&w, (uintptr_t)b->ptr) : NULL;
             if (it != NULL) it->len = b->len;
         }
         if (w.l.oom == 0) (void)zh_debug_walk_buckets(&self->dbg, lay_bucket, &w);
         if (w.l.oom == 0) (void)zh_debug_walk_large(&self->dbg, lay_large, &w);
     }
-    PyMem_RawFree(w.live);
+    zx_lay_free(&w.live);
     return zx_lay_finish(&w.l, op);
 }
 

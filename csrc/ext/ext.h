@@ -185,6 +185,7 @@ typedef struct zx_layout {
     size_t ni, ci;
     int oom; /* -1 once an append failed: finish raises MemoryError */
 } zx_layout;
+void *zx_grow(void *items, size_t *cap, size_t n, size_t size, size_t first);
 int zx_lay_region(zx_layout *l, const char *kind, uintptr_t addr, size_t size, size_t used, size_t size_class);
 int zx_lay_item(zx_layout *l, const char *state, uintptr_t addr, size_t len, size_t size_class);
 int zx_lay_live(zx_layout *l, ZxAllocator *owner, size_t (*footprint)(const ZxBlock *b, size_t *size_class));
@@ -196,12 +197,12 @@ PyObject *zx_layout_of(PyObject *self, PyObject *regions);
 PyObject *zx_allocator_layout(PyObject *op, PyObject *unused);
 PyObject *zx_merge_into_child(ZxAllocator *self, PyObject *lead);
 PyObject *zx_layout_figures(PyObject *layout);
-PyObject *zx_stats_with_figures(PyObject *self, PyObject *stats);
+PyObject *zx_stats_with_figures(PyObject *self, PyObject *unused, PyObject *(*own)(PyObject *, PyObject *));
 PyObject *zx_allocator_stats(PyObject *op, PyObject *unused);
 /* NAME_with_figures: a type's stats method NAME, plus the layout figures. */
 #define ZX_STATS_WITH_FIGURES(name)                                           \
     static PyObject *name##_with_figures(PyObject *op, PyObject *unused) {   \
-        return zx_stats_with_figures(op, name(op, unused));                  \
+        return zx_stats_with_figures(op, unused, name);                      \
     }
 PyObject *zx_repr_html(PyObject *op, PyObject *unused);
 extern const char zx_layout_doc[], zx_stats_doc[];

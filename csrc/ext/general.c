@@ -29,14 +29,10 @@ typedef struct {
 } gp_walk;
 
 static int span_add(gp_walk *w, spans *s, uintptr_t addr, size_t size) {
-    if (s->n == s->cap) {
-        size_t cap = s->cap ? s->cap * 2 : 16;
-        span *v = PyMem_RawRealloc(s->v, cap * sizeof *v);
-        if (v == NULL) return w->l.oom = -1;
-        s->v = v;
-        s->cap = cap;
-    }
-    s->v[s->n++] = (span){addr, size};
+    span *v = zx_grow(s->v, &s->cap, s->n, sizeof *v, 16);
+    if (v == NULL) return w->l.oom = -1;
+    s->v = v;
+    v[s->n++] = (span){addr, size};
     return 0;
 }
 

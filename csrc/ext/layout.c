@@ -11,28 +11,33 @@
 #include <stdlib.h>
 #include <string.h>
 
+/* Room for element n of the growable array `items` (*cap elements of `size`
+ * bytes), doubling from `first`: the array, perhaps moved, or NULL when
+ * memory ran out (`items` is then unchanged). Raw memory, so callable under
+ * the core's locks. */
+void *zx_grow(void *items, size_t *cap, size_t n, size_t size, size_t first) {
+    if (n < *cap) return items;
+    size_t new_cap = *cap ? *cap * 2 : first, bytes;
+    if (__builtin_mul_overflow(new_cap, size, &bytes)) return NULL;
+    void *grown = PyMem_RawRealloc(items, bytes);
+    if (grown != NULL) *cap = new_cap;
+    return grown;
+}
+
 int zx_lay_region(zx_layout *l, const char *kind, uintptr_t addr, size_t size, size_t used, size_t size_class) {
-    if (l->nr == l->cr) {
-        size_t cap = l->cr ? l->cr * 2 : 16;
-        zx_lregion *r = PyMem_RawRealloc(l->r, cap * sizeof *r);
-        if (r == NULL) return l->oom = -1;
-        l->r = r;
-        l->cr = cap;
-    }
-    l->r[l->nr++] = (zx_lregion){kind, addr, size, used, size_class};
+    zx_lregion *r = zx_grow(l->r, &l->cr, l->nr, sizeof *r, 16);
+    if (r == NULL) return l->oom = -1;
+    l->r = r;
+    r[l->nr++] = (zx_lregion){kind, addr, size, used, size_class};
     return 0;
 }
 
 int zx_lay_item(zx_layout *l, const char *state, uintptr_t addr, size_t len, size_t size_class) {
     if (len == 0) return 0;
-    if (l->ni == l->ci) {
-        size_t cap = l->ci ? l->ci * 2 : 64;
-        zx_litem *it = PyMem_RawRealloc(l->it, cap * sizeof *it);
-        if (it == NULL) return l->oom = -1;
-        l->it = it;
-        l->ci = cap;
-    }
-    l->it[l->ni++] = (zx_litem){state, addr, len, size_class};
+    zx_litem *it = zx_grow(l->it, &l->ci, l->ni, sizeof *it, 64);
+    if (it == NULL) return l->oom = -1;
+    l->it = it;
+    it[l->ni++] = (zx_litem){state, addr, len, size_class};
     return 0;
 }
 
@@ -86,6 +91,27 @@ size_t zx_lay_first_item(const zx_layout *l, uintptr_t addr) {
         else hi = mid;
     }
     return lo;
+}
+
+/* layout(): the live blocks of `owner` that start in [lo, lo+size), as
+ * dicts (address, length, state "live"), by address. Copied out of the
+ * live list before any dict is made: making one may run the collector,
+ * whose finalizers can free blocks of the list. */
+PyObject *zx_live_blocks_in(ZxAllocator *owner, uintptr_t lo, size_t size) {
+    zx_layout l = {0};
+    for (ZxBlock *b = owner->live; b != NULL; b = b->next) {
+        uintptr_t p = (uintptr_t)b->ptr;
+        if (p >= lo && p - lo < size) zx_lay_item(&l, "live", p, b->len, 0);
+    }
+    PyObject *list = l.oom ? PyErr_NoMemory() : PyList_New(0);
+    if (l.ni > 1) qsort(l.it, l.ni, sizeof *l.it, zx_litem_by_address);
+    for (size_t i = 0; list != NULL && i < l.ni; i++) {
+        PyObject *d = item_dict(&l.it[i]);
+        if (d == NULL || PyList_Append(list, d) < 0) Py_CLEAR(list);
+        Py_XDECREF(d);
+    }
+    zx_lay_free(&l);
+    return list;
 }
 
 /* The layout dict of `self` from what was gathered (and frees it). Regions
@@ -160,10 +186,16 @@ PyObject *zx_merge_into_child(ZxAllocator *self, PyObject *lead) {
         return NULL;
     }
     Py_DECREF(regions); /* the layout holds it */
-    zx_layout orphans = {0};
-    for (ZxBlock *b = self->live; b != NULL; b = b->next) {
-        if (b->len == 0) continue;
-        uintptr_t p = (uintptr_t)b->ptr;
+    /* Our blocks are copied out first: making the dicts below may run the
+     * collector, whose finalizers can free blocks of the list being walked. */
+    zx_layout mine = {0}, orphans = {0};
+    if (zx_lay_live(&mine, self, NULL) < 0) {
+        PyErr_NoMemory();
+        goto fail;
+    }
+    for (size_t k = 0; k < mine.ni; k++) {
+        uintptr_t p = mine.it[k].addr;
+        size_t len = mine.it[k].len;
         PyObject *home = NULL;
         for (Py_ssize_t i = 0; i < PyList_GET_SIZE(regions) && home == NULL; i++) {
             PyObject *r = PyList_GET_ITEM(regions, i);
@@ -173,12 +205,14 @@ PyObject *zx_merge_into_child(ZxAllocator *self, PyObject *lead) {
             if (PyErr_Occurred()) goto fail;
             if (p >= start && p - start < size) home = PyDict_GetItemString(r, "blocks");
         }
-        if (home == NULL) {
-            if (zx_lay_region(&orphans, "block", p, b->len, b->len, 0) < 0) goto fail;
+        if (home == NULL) { /* in no region of the child's: a region of its own */
+            if (zx_lay_region(&orphans, "block", p, len, len, 0) < 0 || zx_lay_item(&orphans, "live", p, len, 0) < 0) {
+                PyErr_NoMemory();
+                goto fail;
+            }
             continue;
         }
-        zx_litem it = {"live", p, b->len, 0};
-        PyObject *d = item_dict(&it);
+        PyObject *d = item_dict(&mine.it[k]);
         if (d == NULL || PyList_Append(home, d) < 0) {
             Py_XDECREF(d);
             goto fail;
@@ -190,8 +224,7 @@ PyObject *zx_merge_into_child(ZxAllocator *self, PyObject *lead) {
         PyObject *blocks = PyDict_GetItemString(PyList_GET_ITEM(regions, i), "blocks");
         if (blocks != NULL && PyList_Check(blocks) && zx_sort_blocks(blocks) < 0) goto fail;
     }
-    for (size_t i = 0; i < orphans.nr; i++)
-        if (zx_lay_item(&orphans, "live", orphans.r[i].addr, orphans.r[i].size, 0) < 0) goto fail;
+    zx_lay_free(&mine);
     PyObject *own = zx_lay_finish(&orphans, (PyObject *)self);
     PyObject *extra = own ? PyDict_GetItemString(own, "regions") : NULL;
     Py_ssize_t end = PyList_GET_SIZE(regions);
@@ -205,6 +238,7 @@ PyObject *zx_merge_into_child(ZxAllocator *self, PyObject *lead) {
     if (put(layout, "allocator", name) < 0) Py_CLEAR(layout);
     return layout;
 fail:
+    zx_lay_free(&mine);
     zx_lay_free(&orphans);
     Py_DECREF(layout);
     return NULL;
@@ -375,23 +409,28 @@ PyObject *zx_layout_figures(PyObject *layout) {
 
 /* stats() of every type ends here: its own figures, then those of its
  * layout (steals `stats`). */
-PyObject *zx_stats_with_figures(PyObject *self, PyObject *stats) {
-    if (stats == NULL) return NULL;
+PyObject *zx_stats_with_figures(PyObject *self, PyObject *unused, PyObject *(*own)(PyObject *, PyObject *)) {
+    /* The layout first: building it makes many objects, so the collector may
+     * run and free dropped blocks; the type's own counters, read after it,
+     * then agree with what the collector left. */
     PyObject *layout = PyObject_CallMethod(self, "layout", NULL);
     PyObject *figures = layout ? zx_layout_figures(layout) : NULL;
     Py_XDECREF(layout);
-    if (figures == NULL || PyDict_Update(stats, figures) < 0) Py_CLEAR(stats);
+    PyObject *stats = figures ? own(self, unused) : NULL;
+    if (stats != NULL && PyDict_Merge(stats, figures, 1) < 0) Py_CLEAR(stats);
     Py_XDECREF(figures);
     return stats;
 }
 
-PyObject *zx_allocator_stats(PyObject *op, PyObject *unused) {
+static PyObject *own_stats(PyObject *op, PyObject *unused) {
     (void)unused;
     ZxAllocator *self = ZxAllocator_CAST(op);
     size_t bytes = 0;
     for (ZxBlock *b = self->live; b != NULL; b = b->next) bytes += b->len;
-    return zx_stats_with_figures(op, Py_BuildValue("{s:n,s:n}", "live", self->nlive, "live_bytes", (Py_ssize_t)bytes));
+    return Py_BuildValue("{s:n,s:n}", "live", self->nlive, "live_bytes", (Py_ssize_t)bytes);
 }
+
+PyObject *zx_allocator_stats(PyObject *op, PyObject *unused) { return zx_stats_with_figures(op, unused, own_stats); }
 
 /* _repr_html_: Jupyter shows an allocator as its memory map (zheap.viz). */
 PyObject *zx_repr_html(PyObject *op, PyObject *unused) {

@@ -44,16 +44,12 @@ size_t zx_trace_begin(ZxAllocator *self, enum zx_op op, const void *addr, size_t
         __atomic_fetch_add(&t->lost, 1, __ATOMIC_RELAXED);
         return 0;
     }
-    if (t->n == t->cap) {
-        size_t cap = t->cap ? t->cap * 2 : 256;
-        zx_event *ev = PyMem_RawRealloc(t->ev, cap * sizeof *ev);
-        if (ev == NULL) {
-            t->lost++;
-            return 0;
-        }
-        t->ev = ev;
-        t->cap = cap;
+    zx_event *ev = zx_grow(t->ev, &t->cap, t->n, sizeof *ev, 256);
+    if (ev == NULL) {
+        t->lost++;
+        return 0;
     }
+    t->ev = ev;
     /* The caller's line: the innermost Python frame, interned like a
      * DebugAllocator trace so that no Python object is made here. */
     uintptr_t where = 0;
@@ -208,10 +204,16 @@ static PyObject *trace_take(PyObject *module, PyObject *capsule) {
     (void)module;
     zx_tracer *t = PyCapsule_GetPointer(capsule, RECORDER);
     if (t == NULL) return NULL;
+    /* Take the buffer out first: making the tuples may run the collector,
+     * whose finalizers may free views of a traced allocator -- events that
+     * go into a new buffer, for the next take. */
+    zx_event *ev = t->ev;
+    size_t n = t->n, lost = t->lost;
+    t->ev = NULL;
+    t->n = t->cap = t->lost = 0;
     PyObject *list = PyList_New(0);
-    if (list == NULL) return NULL;
-    for (size_t i = 0; i < t->n; i++) {
-        const zx_event *e = &t->ev[i];
+    for (size_t i = 0; list != NULL && i < n; i++) {
+        const zx_event *e = &ev[i];
         PyObject *where = where_of(t->st, e->where);
         PyObject *address = e->op == ZX_OP_ALLOC || e->op == ZX_OP_CREATE || e->op == ZX_OP_RESET ||
                                     e->op == ZX_OP_DEINIT
@@ -243,15 +245,12 @@ static PyObject *trace_take(PyObject *module, PyObject *capsule) {
         Py_XDECREF(address);
         Py_XDECREF(new_len);
         Py_XDECREF(result);
-        if (tuple == NULL || PyList_Append(list, tuple) < 0) {
-            Py_XDECREF(tuple);
-            Py_DECREF(list);
-            return NULL;
-        }
-        Py_DECREF(tuple);
+        if (tuple == NULL || PyList_Append(list, tuple) < 0) Py_CLEAR(list);
+        Py_XDECREF(tuple);
     }
-    PyObject *r = Py_BuildValue("(Nn)", list, (Py_ssize_t)t->lost);
-    if (r != NULL) t->n = t->lost = 0;
+    PyMem_RawFree(ev);
+    PyObject *r = list ? Py_BuildValue("(Nn)", list, (Py_ssize_t)lost) : NULL;
+    if (r == NULL) t->lost += n + lost; /* out of memory: the events are gone, and counted */
     return r;
 }
 
