@@ -139,3 +139,5 @@ static const zh_allocator_vtable page_vtable = {page_alloc, page_resize, page_re
 zh_allocator zh_page_allocator(void) {
     return (zh_allocator){NULL, &page_vtable};
 }
+
+size_t zh_memory_limit_hint(void) { return _zh_prim_memory_total(); }

@@ -250,6 +250,11 @@ static inline size_t zh_page_size(void) {
 #endif
 }
 
+/* The most memory a program on this machine can write to (physical memory
+ * plus swap; SIZE_MAX if unknown): a bound for requests that touch every
+ * byte they get (MemoryPool preheat), to fail them at once. */
+size_t zh_memory_limit_hint(void);
+
 /* ------------------------------------------------------------------------
  * PageAllocator: every request straight to the OS (mmap/munmap/mremap).
  * Stateless and thread-safe.

@@ -122,13 +122,20 @@ def test_fba_thread_safe_allocator_threads():
     for k, vs in enumerate(views):
         assert all(v.tobytes() == bytes([k]) * 64 for v in vs)
     assert ts.resize(views[0][0], 8) is None and ts.remap(views[0][0], 8) is None
+    s = views[1][0][:8]
     with pytest.raises(BufferError):
-        fba.reset()  # the thread-safe interface draws from it
-    for vs in views:
-        for v in vs:
-            ts.free(v)  # a no-op through this interface, but the views go stale
+        fba.reset()  # a slice of an interface view is alive: nothing changes
+    assert views[1][0].tobytes() == bytes([1]) * 64
+    s.release()
+    for v in views[0]:
+        ts.free(v)  # a no-op through this interface, but the views go stale
     with pytest.raises(ValueError):
         views[0][0].tobytes()
+    # The interface is the same buffer, not a child: reset() invalidates its views too.
+    fba.reset()
+    assert ts.live == 0 and fba.end_index == 0
+    with pytest.raises(ValueError):
+        views[1][0].tobytes()
 
 
 # --- ArenaAllocator -------------------------------------------------------------

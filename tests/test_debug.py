@@ -266,8 +266,9 @@ def test_leaks_and_deinit(caplog):
     leaked = _alloc_here(g, 24)
     big = g.alloc(1 << 18, 64)
     records = g.leaks()
+    leaked_address = zheap.address_of(leaked)
     assert {(r["address"], r["length"], r["alignment"]) for r in records} == {
-        (zheap.address_of(leaked), 24, 1),
+        (leaked_address, 24, 1),
         (zheap.address_of(big), 1 << 18, 64),
     }
     assert g.large_allocations()[0]["address"] == zheap.address_of(big)
@@ -277,9 +278,12 @@ def test_leaks_and_deinit(caplog):
         assert g.deinit() is Check.leak
     messages = [r.getMessage() for r in caplog.records if r.name == "zheap"]
     assert len(messages) == 4  # detect_leaks, then deinit
-    assert f"memory address {zheap.address_of(leaked):#x} leaked:" in messages[0] + messages[1]
+    assert f"memory address {leaked_address:#x} leaked:" in messages[0] + messages[1]
     assert "in _alloc_here" in "".join(messages)
-    leaked[:] = b"x" * 24  # leaked memory stays allocated and usable, as in Zig
+    # Zig leaves leaked memory allocated; zheap also invalidates every view, leaked ones
+    # included, so nothing reaches the memory once the allocator is gone (issue 13).
+    with pytest.raises(ValueError):
+        leaked[:] = b"x" * 24
     with pytest.raises(ValueError, match="deinitialized"):
         g.free(leaked)
     assert g.deinit() is Check.ok  # a second deinit
@@ -289,7 +293,10 @@ def test_raise_on_leak_and_context_manager():
     with pytest.raises(zheap.LeakError) as info:
         with zheap.DebugAllocator(raise_on_leak=True) as g:
             v = g.alloc(10)
-    assert [r["address"] for r in info.value.leaks] == [zheap.address_of(v)]
+            address = zheap.address_of(v)
+    assert [r["address"] for r in info.value.leaks] == [address]
+    with pytest.raises(ValueError):
+        v[0]  # invalidated by deinit, like every view
     with zheap.DebugAllocator(raise_on_leak=True) as g:
         g.free(g.alloc(10))
 

@@ -142,6 +142,8 @@ int zx_pin_child(ZxAllocator *self, PyObject *child) {
     self->child = Py_NewRef(child);
     ZxAllocator_CAST(child)->pins++;
     self->pinning = true;
+    /* Python code below makes the whole stack need the GIL. */
+    self->needs_gil = self->needs_gil || ZxAllocator_CAST(child)->needs_gil;
     return 0;
 }
 
@@ -154,63 +156,64 @@ void zx_unpin_child(ZxAllocator *self) {
 /* --- the shared operations ------------------------------------------------------ */
 
 static PyObject *no_memory(ZxAllocator *self, size_t len, zh_alignment al) {
-    /* A ValidationAllocator report is already set as ZigPanic. */
+    /* A ValidationAllocator report is already set as ZigPanic; an allocator
+     * written in Python may have raised. */
     if (PyErr_Occurred()) return NULL;
     return PyErr_Format(PyExc_MemoryError, "%.100s: out of memory allocating %zu bytes (alignment %zu)",
                         Py_TYPE(self)->tp_name, len, zh_alignment_bytes(al));
 }
 
-/* alloc(len, al) as a view (new reference). Zero length never reaches the
- * allocator (Zig's helpers): the view is empty, at the sentinel address. */
+/* alloc(len, al) as a view (new reference), one transaction. Zero length
+ * never reaches the allocator (Zig's helpers): the view is empty, at the
+ * sentinel address. */
 PyObject *zx_alloc_view(ZxAllocator *self, Py_ssize_t len, zh_alignment al) {
-    if (zx_check_open(self) < 0) return NULL;
-    ZxBlock *b = zx_block_new(self);
-    if (b == NULL) return NULL;
-    char *p;
-    if (len == 0) {
-        p = zh_empty(al);
-    } else {
-        p = zh_raw_alloc(zx_iface(self), (size_t)len, al, 0);
-        zx_flush_chain(self);
-        if (p == NULL) {
-            zx_block_discard(b);
-            return no_memory(self, (size_t)len, al);
-        }
+    zx_txn t;
+    zx_txn_init(&t, self);
+    ZxBlock *b;
+    PyObject *view = NULL;
+    if (zx_prepare_block(self, &t, &b, &view) < 0) return NULL;
+    Py_DECREF(b); /* the transaction and the view hold it */
+    if (zx_txn_begin(&t) < 0) goto fail;
+    char *p = len == 0 ? zh_empty(al) : zh_raw_alloc(zx_iface(self), (size_t)len, al, 0);
+    zx_txn_end(&t);
+    if (p == NULL) {
+        no_memory(self, (size_t)len, al);
+        goto fail;
     }
-    PyObject *view = zx_block_activate(b, p, (size_t)len, al);
-    if (view == NULL && len != 0) zh_raw_free(zx_iface(self), p, (size_t)len, al, 0);
-    Py_DECREF(b); /* the view's managed buffer holds it now, or it dies */
-    return view;
-}
-
-/* Free a guarded block and retire `mv`. */
-static void free_block(ZxAllocator *self, ZxBlock *b, PyMemoryViewObject *mv) {
-    if (b->len != 0) zh_raw_free(zx_iface(self), b->ptr, b->len, b->align, 0);
+    zx_commit_block(b, view, p, (size_t)len, al);
+    /* An allocator written in Python raised, yet a parent found memory
+     * elsewhere: the block is live (dropping the view leaks it) and the
+     * error is what the caller sees. */
+    if (PyErr_Occurred()) goto fail;
+    zx_txn_release(&t);
     zx_flush_chain(self);
-    zx_block_retire(b, mv, ZX_FREED);
-}
-
-/* Replace guarded block `old` (viewed by `mv`) by `nb`, now at (ptr, len):
- * the old view goes stale, the new one is returned. */
-static PyObject *supersede(ZxBlock *old, PyMemoryViewObject *mv, ZxBlock *nb, char *ptr, size_t len) {
-    zh_alignment al = old->align;
-    zx_block_retire(old, mv, ZX_MOVED);
-    PyObject *view = zx_block_activate(nb, ptr, len, al);
-    /* If even the view object cannot be made, the memory has moved already:
-     * it stays allocated (as a leak) rather than risk a double free. */
-    Py_DECREF(nb);
     return view;
+fail:
+    Py_CLEAR(view);
+    zx_txn_release(&t);
+    zx_flush_chain(self);
+    return NULL;
 }
 
-/* The guarded block behind `view`, with a strong reference held by the
- * caller for the duration of the operation (retiring drops the cycle that
- * kept it alive). */
-static ZxBlock *take_block(ZxAllocator *self, PyObject *view, const char *fn) {
-    if (zx_check_open(self) < 0) return NULL;
+/* free(view) under the name `fn` (a pool's destroy() is the same path). */
+PyObject *zx_free_view(ZxAllocator *self, PyObject *view, const char *fn) {
+    zx_txn t;
+    zx_txn_init(&t, self);
+    if (zx_txn_begin(&t) < 0) return NULL;
     ZxBlock *b = zx_block_from_view(self, view, fn);
-    if (b == NULL || zx_guard(b, (PyMemoryViewObject *)view) < 0) return NULL;
-    Py_INCREF(b);
-    return b;
+    if (b == NULL || zx_guard(b, (PyMemoryViewObject *)view) < 0) {
+        zx_txn_release(&t);
+        return NULL;
+    }
+    if (b->len != 0) zh_raw_free(zx_iface(self), b->ptr, b->len, b->align, 0);
+    zx_txn_end(&t);
+    /* An allocator written in Python may raise from _free: the block is
+     * freed as far as the view goes, and the exception propagates. */
+    zx_retire(&t, b, (PyMemoryViewObject *)view, ZX_FREED);
+    zx_txn_release(&t);
+    zx_flush_chain(self);
+    if (PyErr_Occurred()) return NULL;
+    Py_RETURN_NONE;
 }
 
 /* --- methods ------------------------------------------------------------------------ */
@@ -240,18 +243,6 @@ PyDoc_STRVAR(free_doc, "free($self, view, /)\n--\n\n"
                        "changing nothing, while slices of the view or other exports of it are alive,\n"
                        "and ValueError for a view this allocator did not hand out or already freed.");
 
-/* free(view) under the name `fn` (a pool's destroy() is the same path). */
-PyObject *zx_free_view(ZxAllocator *self, PyObject *view, const char *fn) {
-    ZxBlock *b = take_block(self, view, fn);
-    if (b == NULL) return NULL;
-    free_block(self, b, (PyMemoryViewObject *)view);
-    Py_DECREF(b);
-    /* An allocator written in Python may raise from _free: the block is
-     * freed as far as the view goes, and the exception propagates. */
-    if (PyErr_Occurred()) return NULL;
-    Py_RETURN_NONE;
-}
-
 static PyObject *Allocator_free(PyObject *op, PyObject *view) {
     return zx_free_view(ZxAllocator_CAST(op), view, "free");
 }
@@ -266,47 +257,55 @@ static PyObject *resize_common(ZxAllocator *self, PyObject *const *args, Py_ssiz
     if (zx_parse_args(fn, names, 2, 2, args, nargs, kwnames, a) < 0 || zx_parse_length(a[1], "new_length", &new_len) < 0)
         return NULL;
     PyMemoryViewObject *mv = (PyMemoryViewObject *)a[0];
-    ZxBlock *b = take_block(self, a[0], fn);
-    if (b == NULL) return NULL;
-    PyObject *result = NULL;
+    /* Prepare: the view a success returns, whatever the outcome. */
+    zx_txn t;
+    zx_txn_init(&t, self);
+    ZxBlock *nb;
+    PyObject *nview = NULL, *result = NULL;
+    if (zx_prepare_block(self, &t, &nb, &nview) < 0) return NULL;
+    Py_DECREF(nb);
+    if (zx_txn_begin(&t) < 0) goto done;
+    ZxBlock *b = zx_block_from_view(self, a[0], fn);
+    if (b == NULL || zx_guard(b, mv) < 0) goto done;
+    zh_alignment al = b->align;
+    char *p = NULL;
     if (new_len == 0) {
-        /* resize/remap/realloc to 0 frees (Zig's helpers) and leaves an empty
-         * view. Make the view first so a failure changes nothing. */
-        result = zx_alloc_view(self, 0, b->align);
-        if (result != NULL) free_block(self, b, mv);
-    } else if (b->len == 0) {
-        if (kind == REALLOC) { /* realloc(empty, n) allocates */
-            result = zx_alloc_view(self, new_len, b->align);
-            if (result != NULL) zx_block_retire(b, mv, ZX_MOVED);
-        } else { /* resize/remap of an empty view: cannot */
+        /* resize/remap/realloc to 0 frees (Zig's helpers) and leaves an
+         * empty view. */
+        if (b->len != 0) zh_raw_free(zx_iface(self), b->ptr, b->len, al, 0);
+        zx_txn_end(&t);
+        zx_retire(&t, b, mv, ZX_FREED);
+        zx_commit_block(nb, nview, zh_empty(al), 0, al);
+        if (!PyErr_Occurred()) result = Py_NewRef(nview);
+        goto done;
+    }
+    if (b->len == 0) {
+        if (kind != REALLOC) { /* resize/remap of an empty view: cannot */
             result = Py_NewRef(Py_None);
-        }
-    } else {
-        ZxBlock *nb = zx_block_new(self);
-        if (nb == NULL) goto done;
-        char *p = NULL;
-        switch (kind) {
-        case RESIZE:
-            p = zh_raw_resize(zx_iface(self), b->ptr, b->len, b->align, (size_t)new_len, 0) ? b->ptr : NULL;
-            break;
-        case REMAP:
-            p = zh_raw_remap(zx_iface(self), b->ptr, b->len, b->align, (size_t)new_len, 0);
-            break;
-        case REALLOC:
-            p = zh_realloc(zx_iface(self), b->ptr, 1, b->len, b->align, (size_t)new_len);
-            break;
-        }
-        zx_flush_chain(self);
-        if (p == NULL) {
-            zx_block_discard(nb);
-            if (PyErr_Occurred()) goto done;
-            result = kind == REALLOC ? no_memory(self, (size_t)new_len, b->align) : Py_NewRef(Py_None);
             goto done;
         }
-        result = supersede(b, mv, nb, p, (size_t)new_len);
+        p = zh_raw_alloc(zx_iface(self), (size_t)new_len, al, 0); /* realloc(empty, n) allocates */
+    } else if (kind == RESIZE) {
+        p = zh_raw_resize(zx_iface(self), b->ptr, b->len, al, (size_t)new_len, 0) ? b->ptr : NULL;
+    } else if (kind == REMAP) {
+        p = zh_raw_remap(zx_iface(self), b->ptr, b->len, al, (size_t)new_len, 0);
+    } else {
+        p = zh_realloc(zx_iface(self), b->ptr, 1, b->len, al, (size_t)new_len);
     }
+    zx_txn_end(&t);
+    if (p == NULL) {
+        if (!PyErr_Occurred())
+            result = kind == REALLOC ? no_memory(self, (size_t)new_len, al) : Py_NewRef(Py_None);
+        goto done;
+    }
+    /* Commit: the old view goes stale, the prepared one shows the block. */
+    zx_retire(&t, b, mv, ZX_MOVED);
+    zx_commit_block(nb, nview, p, (size_t)new_len, al);
+    if (!PyErr_Occurred()) result = Py_NewRef(nview);
 done:
-    Py_DECREF(b);
+    Py_XDECREF(nview);
+    zx_txn_release(&t);
+    zx_flush_chain(self);
     return result;
 }
 
@@ -366,34 +365,67 @@ PyDoc_STRVAR(create_doc,
              "A ctypes instance of ``ctype`` placed in memory from this allocator, with\n"
              "``ctypes.alignment(ctype)``. Release it with ``destroy``.");
 
+/* create(): the object is ``ctypes.cast(address, POINTER(ctype)).contents``.
+ * Its _b_base_ is that pointer object, a reference no Python code can drop
+ * (ctypes' from_buffer() keeps its buffer in ``_objects``, which anyone can
+ * clear), and everything ctypes derives from the object keeps the object.
+ * So the pointer dies only when no ctypes object reaches the memory: a weak
+ * reference to it tells the block (block.c). */
 static PyObject *Allocator_create(PyObject *op, PyObject *ctype) {
     ZxAllocator *self = ZxAllocator_CAST(op);
     PyObject *ctypes = PyImport_ImportModule("ctypes");
     if (ctypes == NULL) return NULL;
     PyObject *size_obj = PyObject_CallMethod(ctypes, "sizeof", "O", ctype);
     PyObject *align_obj = size_obj ? PyObject_CallMethod(ctypes, "alignment", "O", ctype) : NULL;
-    Py_DECREF(ctypes);
-    PyObject *view = NULL, *obj = NULL;
+    PyObject *ptype = align_obj ? PyObject_CallMethod(ctypes, "POINTER", "O", ctype) : NULL;
+    PyObject *view = NULL, *addr = NULL, *pointer = NULL, *obj = NULL;
     Py_ssize_t size;
     zh_alignment al;
-    if (align_obj == NULL || zx_parse_length(size_obj, "ctypes.sizeof(ctype)", &size) < 0 ||
+    if (ptype == NULL || zx_parse_length(size_obj, "ctypes.sizeof(ctype)", &size) < 0 ||
         zx_parse_alignment(self, align_obj, &al) < 0)
         goto done;
     view = zx_alloc_view(self, size, al);
     if (view == NULL) goto done;
-    obj = PyObject_CallMethod(ctype, "from_buffer", "O", view);
-    if (obj == NULL) {
-        /* Give the block back; from_buffer left no export on failure. */
-        PyObject *et, *ev, *tb;
-        PyErr_Fetch(&et, &ev, &tb);
-        PyObject *r = Allocator_free(op, view);
-        Py_XDECREF(r);
-        PyErr_Restore(et, ev, tb);
+    ZxBlock *b = (ZxBlock *)((PyMemoryViewObject *)view)->mbuf->master.obj;
+    addr = PyLong_FromVoidPtr(b->ptr);
+    pointer = addr ? PyObject_CallMethod(ctypes, "cast", "OO", addr, ptype) : NULL;
+    obj = pointer ? PyObject_GetAttrString(pointer, "contents") : NULL;
+    if (obj == NULL) goto give_back;
+    PyObject *ref = zx_ctypes_ref_new(b, pointer);
+    if (ref == NULL) goto give_back;
+    /* Python code ran since the block was made (ctypes, finalizers): it is
+     * committed to the object only if it is still the live, unexported
+     * allocation the view holds. */
+    zx_txn t;
+    zx_txn_init(&t, self);
+    zx_txn_drop(&t, ref); /* until committed */
+    if (zx_txn_begin(&t) < 0 || zx_block_from_view(self, view, "create") == NULL ||
+        zx_guard(b, (PyMemoryViewObject *)view) < 0) {
+        zx_txn_release(&t);
+        goto give_back;
     }
+    t.ndrop--; /* the block takes `ref` */
+    zx_block_hold_ctypes(&t, b, ref);
+    zx_txn_release(&t);
+    goto done;
+give_back: {
+    /* Give the block back, keeping the error. */
+    PyObject *et, *ev, *tb;
+    PyErr_Fetch(&et, &ev, &tb);
+    Py_CLEAR(obj);
+    PyObject *r = zx_free_view(self, view, "create");
+    Py_XDECREF(r);
+    PyErr_Clear();
+    PyErr_Restore(et, ev, tb);
+}
 done:
+    Py_DECREF(ctypes);
     Py_XDECREF(size_obj);
     Py_XDECREF(align_obj);
-    Py_XDECREF(view); /* the block keeps its primary view; obj shares it */
+    Py_XDECREF(ptype);
+    Py_XDECREF(addr);
+    Py_XDECREF(pointer);
+    Py_XDECREF(view);
     return obj;
 }
 
@@ -401,47 +433,34 @@ PyDoc_STRVAR(destroy_doc,
              "destroy($self, obj, /)\n--\n\n"
              "Release an object ``create`` returned.\n\n"
              "A ctypes object cannot be invalidated, so the memory is freed the moment\n"
-             "the last reference to ``obj`` (and to anything made from it) goes: never\n"
-             "while Python code can still reach it. Destroying twice raises ValueError.");
+             "the last ctypes object that reaches it (``obj``, its fields, its\n"
+             "``_b_base_``) goes: never while Python code can still reach it. Until then\n"
+             "reset() and deinit() raise BufferError. Destroying twice raises ValueError.");
 
 static PyObject *Allocator_destroy(PyObject *op, PyObject *obj) {
     ZxAllocator *self = ZxAllocator_CAST(op);
-    if (zx_check_open(self) < 0) return NULL;
-    /* ctypes keeps the view from_buffer() was given in `_objects`: the view
-     * itself for simple types, a dict entry for structures and arrays. */
-    PyObject *mv = PyObject_GetAttrString(obj, "_objects");
-    if (mv != NULL && PyDict_Check(mv)) {
-        PyObject *found = NULL, *key, *value;
-        Py_ssize_t pos = 0;
-        while (PyDict_Next(mv, &pos, &key, &value)) {
-            if (PyMemoryView_Check(value) &&
-                ((PyMemoryViewObject *)value)->mbuf->master.obj != NULL &&
-                Py_IS_TYPE(((PyMemoryViewObject *)value)->mbuf->master.obj, self->st->Block_type)) {
-                found = Py_NewRef(value);
-                break;
-            }
-        }
-        Py_SETREF(mv, found);
+    /* Attribute lookups may run Python code: all of them before the check. */
+    PyObject *pointer = PyObject_GetAttrString(obj, "_b_base_");
+    if (pointer == NULL) PyErr_Clear();
+    zx_txn t;
+    zx_txn_init(&t, self);
+    if (zx_txn_begin(&t) < 0) {
+        Py_XDECREF(pointer);
+        return NULL;
     }
-    if (mv == NULL || !PyMemoryView_Check(mv)) {
-        Py_XDECREF(mv);
-        PyErr_Clear();
-        PyErr_Format(PyExc_TypeError, "destroy() expects an object create() returned, got %.100s",
+    ZxBlock *b = pointer != NULL ? zx_block_of_ctypes(self, pointer) : NULL;
+    if (b == NULL) {
+        PyErr_Format(PyExc_TypeError, "destroy() expects an object this allocator's create() returned, got %.100s",
                      Py_TYPE(obj)->tp_name);
-        return NULL;
+    } else if (b->state == ZX_DESTROYING) {
+        PyErr_Format(PyExc_ValueError, "destroy(): the object at %p was already destroyed", (void *)b->ptr);
+        b = NULL;
+    } else {
+        b->state = ZX_DESTROYING;
     }
-    ZxBlock *b = zx_block_from_view(self, mv, "destroy");
-    Py_DECREF(mv); /* still referenced by obj */
+    zx_txn_drop(&t, pointer);
+    zx_txn_release(&t);
     if (b == NULL) return NULL;
-    PyMemoryViewObject *primary = zx_block_primary(b);
-    if (primary != NULL && primary->exports > 0) {
-        PyErr_Format(PyExc_BufferError, "cannot destroy the block at %p: its view has exported buffers",
-                     (void *)b->ptr);
-        return NULL;
-    }
-    zx_view_invalidate(primary);
-    b->state = ZX_DESTROYING;
-    Py_CLEAR(b->view);
     Py_RETURN_NONE;
 }
 
@@ -505,6 +524,7 @@ void zx_allocator_setup(ZxAllocator *self, zheap_state *st, zh_allocator a, zh_a
     self->weakreflist = NULL;
     self->flush = NULL;
     self->py = NULL;
+    zx_stack_init(self);
 }
 
 /* For core calls made where nothing can raise (dealloc, tp_clear): an error
@@ -514,7 +534,9 @@ void zx_call_quietly(PyObject *owner, void (*fn)(void *), void *arg) {
     PyObject *et, *ev, *tb;
     PyErr_Fetch(&et, &ev, &tb);
     fn(arg);
-    if (PyErr_Occurred()) PyErr_WriteUnraisable(owner);
+    /* Named by its type: `owner` may be in its dealloc, and a reference
+     * taken to it there would deallocate it a second time. */
+    if (PyErr_Occurred()) PyErr_WriteUnraisable((PyObject *)Py_TYPE(owner));
     PyErr_Restore(et, ev, tb);
 }
 
@@ -549,6 +571,9 @@ void zx_allocator_dealloc(PyObject *op) {
     assert(ZxAllocator_CAST(op)->live == NULL && ZxAllocator_CAST(op)->pins == 0);
     if (ZxAllocator_CAST(op)->weakreflist != NULL) PyObject_ClearWeakRefs(op);
     (void)zx_allocator_clear(op);
+    /* Each queued free holds its block, which holds this allocator. */
+    assert(ZxAllocator_CAST(op)->npending == 0);
+    PyMem_RawFree(ZxAllocator_CAST(op)->pending);
     zx_py_free(ZxAllocator_CAST(op));
     tp->tp_free(op);
     Py_DECREF(tp);

@@ -7,20 +7,28 @@
 
 static void block_link(ZxBlock *b) {
     ZxAllocator *o = b->owner;
+    assert(!b->linked);
     b->prev = NULL;
     b->next = o->live;
     if (o->live != NULL) o->live->prev = b;
     o->live = b;
     o->nlive++;
+    b->linked = true;
 }
 
+/* Unlinking twice would empty the owner's list (prev == NULL reads as "the
+ * head"): impossible by construction, asserted in debug builds, and a no-op
+ * rather than a corruption otherwise. */
 static void block_unlink(ZxBlock *b) {
+    assert(b->linked);
+    if (!b->linked) return;
     ZxAllocator *o = b->owner;
     if (b->prev != NULL) b->prev->next = b->next;
     else o->live = b->next;
     if (b->next != NULL) b->next->prev = b->prev;
     b->prev = b->next = NULL;
     o->nlive--;
+    b->linked = false;
 }
 
 static const char *state_name(uint8_t s) {
@@ -30,6 +38,7 @@ static const char *state_name(uint8_t s) {
     case ZX_MOVED: return "moved";
     case ZX_DESTROYING: return "destroying";
     case ZX_RESET: return "reset";
+    case ZX_PREPARED: return "prepared";
     default: return "untracked";
     }
 }
@@ -38,52 +47,85 @@ static const char *state_name(uint8_t s) {
 
 #define Block_CAST(op) ((ZxBlock *)(op))
 
-ZxBlock *zx_block_new(ZxAllocator *owner) {
+static ZxBlock *block_new(ZxAllocator *owner) {
     ZxBlock *b = PyObject_GC_New(ZxBlock, owner->st->Block_type);
     if (b == NULL) return NULL;
-    Py_INCREF(owner);
-    b->owner = owner;
+    b->owner = (ZxAllocator *)Py_NewRef(owner);
     b->prev = b->next = NULL;
     b->view = NULL;
     b->ptr = NULL;
     b->len = 0;
     b->align = 0;
-    b->state = ZX_UNTRACKED;
+    b->state = ZX_PREPARED;
     b->exports = 0;
     b->note = NULL;
+    b->ctypes_ref = NULL;
+    b->linked = false;
     PyObject_GC_Track(b);
     return b;
 }
 
-/* Make `b` a live allocation of (ptr, len, al) and return its primary view
- * (a new reference). On failure the block stays untracked and the caller
- * still owns the memory. */
-PyObject *zx_block_activate(ZxBlock *b, char *ptr, size_t len, zh_alignment al) {
+/* Prepare: a block and its view, made before the operation that fills them
+ * (making objects can run the collector, hence any Python code). The view
+ * is empty, at the zero-length sentinel, until zx_commit_block; both are
+ * dropped with the transaction if the operation does not happen. *b and
+ * *view are new references the caller keeps; the transaction holds one
+ * more of each for release. */
+int zx_prepare_block(ZxAllocator *owner, zx_txn *t, ZxBlock **b, PyObject **view) {
+    *b = block_new(owner);
+    if (*b == NULL) return -1;
+    (*b)->ptr = zh_empty(0);
+    *view = PyMemoryView_FromObject((PyObject *)*b);
+    if (*view == NULL) {
+        (*b)->state = ZX_UNTRACKED;
+        Py_CLEAR(*b);
+        return -1;
+    }
+    zx_txn_drop(t, Py_NewRef(*view));
+    zx_txn_drop(t, Py_NewRef(*b));
+    return 0;
+}
+
+/* Commit: the prepared block becomes the live allocation (ptr, len, al) and
+ * `view` (its prepared view) shows exactly those bytes. C only: the view's
+ * buffer is patched in place, where memoryobject.c keeps it (the managed
+ * buffer's master, and the view's copy with its shape). */
+void zx_commit_block(ZxBlock *b, PyObject *view, char *ptr, size_t len, zh_alignment al) {
+    PyMemoryViewObject *mv = (PyMemoryViewObject *)view;
+    assert(b->state == ZX_PREPARED && mv->mbuf->master.obj == (PyObject *)b);
     b->ptr = ptr;
     b->len = len;
     b->align = al;
     b->state = ZX_LIVE;
-    PyObject *view = PyMemoryView_FromObject((PyObject *)b);
-    if (view == NULL) {
-        b->state = ZX_UNTRACKED;
-        return NULL;
-    }
-    Py_INCREF(view);
-    b->view = view;
+    mv->mbuf->master.buf = ptr;
+    mv->mbuf->master.len = (Py_ssize_t)len;
+    mv->view.buf = ptr;
+    mv->view.len = (Py_ssize_t)len;
+    mv->view.shape[0] = (Py_ssize_t)len;
+    b->view = Py_NewRef(view);
     block_link(b);
-    return view;
 }
 
-/* Drop a block that never became live (its memory, if any, is the caller's). */
-void zx_block_discard(ZxBlock *b) {
+/* A prepared block the operation did not fill: its view is dead from now on
+ * (gc.get_objects() could have handed it to Python code). */
+static void abandon(ZxBlock *b) {
+    if (b->state != ZX_PREPARED) return;
     b->state = ZX_UNTRACKED;
-    Py_DECREF(b);
 }
 
 static int Block_getbuffer(PyObject *op, Py_buffer *view, int flags) {
     ZxBlock *b = Block_CAST(op);
+    /* A prepared block exports its (empty) sentinel: only its own view, or
+     * code that dug the block out of the collector, can ask; the bytes it
+     * will have are not reachable through such an export. */
+    if (b->state == ZX_PREPARED) {
+        if (PyBuffer_FillInfo(view, op, zh_empty(0), 0, 0, flags) < 0) return -1;
+        b->exports++;
+        return 0;
+    }
     if (b->state != ZX_LIVE) {
-        PyErr_Format(PyExc_ValueError, "the block at %p is %s", (void *)b->ptr, state_name(b->state));
+        PyErr_Format(PyExc_ValueError, "the block at %p is %s: it can no longer be read or written",
+                     (void *)b->ptr, state_name(b->state));
         return -1;
     }
     if (PyBuffer_FillInfo(view, op, b->ptr, (Py_ssize_t)b->len, 0, flags) < 0) return -1;
@@ -96,16 +138,6 @@ static void Block_releasebuffer(PyObject *op, Py_buffer *view) {
     ZxBlock *b = Block_CAST(op);
     b->exports--;
     assert(b->exports >= 0);
-    /* destroy() deferred the free until no ctypes object can reach the
-     * memory; this is that moment. */
-    if (b->exports == 0 && b->state == ZX_DESTROYING) {
-        if (b->len != 0) zh_raw_free(zx_iface(b->owner), b->ptr, b->len, b->align, 0);
-        b->state = ZX_FREED;
-        block_unlink(b);
-        zx_flush_chain(b->owner);
-        /* Nobody to raise to here: an allocator written in Python failed. */
-        if (PyErr_Occurred()) PyErr_WriteUnraisable((PyObject *)b->owner);
-    }
 }
 
 static int Block_traverse(PyObject *op, visitproc visit, void *arg) {
@@ -114,6 +146,9 @@ static int Block_traverse(PyObject *op, visitproc visit, void *arg) {
     Py_VISIT(b->owner);
     Py_VISIT(b->view);
     Py_VISIT(b->note);
+    /* ctypes_ref is not visited: with it the block holds itself, a
+     * reference the collector must see as external (the memory is reachable
+     * from the ctypes object until that dies). */
     return 0;
 }
 
@@ -130,10 +165,11 @@ static void Block_dealloc(PyObject *op) {
     PyObject_GC_UnTrack(op);
     /* A live block whose views are all gone was never freed: a leak, as in
      * Zig (a DebugAllocator reports it). The memory stays allocated. */
-    if (b->state == ZX_LIVE || b->state == ZX_DESTROYING) block_unlink(b);
+    if (b->linked) block_unlink(b);
     assert(b->exports == 0);
     Py_CLEAR(b->view);
     Py_CLEAR(b->note);
+    Py_CLEAR(b->ctypes_ref);
     Py_CLEAR(b->owner);
     PyObject_GC_Del(op);
     Py_DECREF(tp);
@@ -281,7 +317,7 @@ ZxBlock *zx_block_from_view(ZxAllocator *owner, PyObject *view, const char *fn) 
                      (void *)b->ptr);
         return NULL;
     default:
-        PyErr_Format(PyExc_ValueError, "%s(): the block is not a live allocation", fn);
+        PyErr_Format(PyExc_ValueError, "%s(): the block at %p is not a live allocation", fn, (void *)b->ptr);
         return NULL;
     }
     if (mv->flags & _Py_MEMORYVIEW_RELEASED) {
@@ -327,27 +363,35 @@ int zx_guard(ZxBlock *b, PyMemoryViewObject *mv) {
  * export count drops (so dealloc's invariants hold), but the managed buffer
  * keeps the Block until the view itself is deallocated. NULL or an already
  * released view: nothing to do. */
-void zx_view_invalidate(PyMemoryViewObject *mv) {
+static void view_invalidate(PyMemoryViewObject *mv) {
     if (mv == NULL || (mv->flags & _Py_MEMORYVIEW_RELEASED)) return;
     mv->flags |= _Py_MEMORYVIEW_RELEASED;
     mv->mbuf->exports--;
 }
 
 /* The primary view of `b` if it is still usable, else NULL. */
-PyMemoryViewObject *zx_block_primary(ZxBlock *b) {
+static PyMemoryViewObject *block_primary(ZxBlock *b) {
     PyMemoryViewObject *mv = (PyMemoryViewObject *)b->view;
     return mv != NULL && !(mv->flags & _Py_MEMORYVIEW_RELEASED) ? mv : NULL;
 }
 
-/* End the life of a guarded block's view: `mv` (and the primary view, which
- * the guard proved is `mv` or already released) raises ValueError on every
- * access from now on. The managed buffer keeps the Block as a record until
- * the view dies. `mv` may be NULL when no view is left. */
-void zx_block_retire(ZxBlock *b, PyMemoryViewObject *mv, enum zx_block_state state) {
-    zx_view_invalidate(mv);
+/* Commit: end the life of a guarded block's view. `mv` (and the primary
+ * view, which the guard proved is `mv` or already released) raises
+ * ValueError on every access from now on; the managed buffer keeps the
+ * Block as a record until the view dies. The block's reference to its view
+ * goes to the transaction, dropped at release: dropping it here could run a
+ * weakref callback between this commit and the act it belongs to. */
+void zx_retire(zx_txn *t, ZxBlock *b, PyMemoryViewObject *mv, enum zx_block_state state) {
+    assert(b->linked || b->state != ZX_LIVE);
+    view_invalidate(mv);
+    view_invalidate(block_primary(b));
     b->state = state;
-    block_unlink(b);
-    Py_CLEAR(b->view);
+    if (b->linked) block_unlink(b);
+    if (b->view != NULL) {
+        PyObject *v = b->view;
+        b->view = NULL;
+        zx_txn_drop(t, v);
+    }
 }
 
 /* The guard for bulk invalidation (reset, deinit): 0 when every outstanding
@@ -355,15 +399,17 @@ void zx_block_retire(ZxBlock *b, PyMemoryViewObject *mv, enum zx_block_state sta
  * BufferError and no change. */
 int zx_guard_all(ZxAllocator *self, const char *what) {
     for (ZxBlock *b = self->live; b != NULL; b = b->next) {
-        PyMemoryViewObject *mv = zx_block_primary(b);
-        if (b->state == ZX_DESTROYING) {
-            PyErr_Format(PyExc_BufferError, "cannot %s: a ctypes object from create() at %p is still alive", what,
+        if (b->ctypes_ref != NULL) {
+            PyErr_Format(PyExc_BufferError, "cannot %s: a ctypes object create() made at %p is still alive", what,
                          (void *)b->ptr);
             return -1;
         }
+        PyMemoryViewObject *mv = block_primary(b);
         if (mv != NULL) {
             if (zx_guard(b, mv) < 0) return -1;
         } else if (b->exports > 0) {
+            /* The primary view was released (v.release()) while slices of
+             * it, or memoryview(view.obj), still export the block. */
             PyErr_Format(PyExc_BufferError, "cannot %s: views of the block at %p are alive", what, (void *)b->ptr);
             return -1;
         }
@@ -376,14 +422,215 @@ int zx_guard_all(ZxAllocator *self, const char *what) {
     return 0;
 }
 
-/* Retire every outstanding view after zx_guard_all() passed. */
-void zx_retire_all(ZxAllocator *self) {
+/* Retire every outstanding view after zx_guard_all() passed (commit). The
+ * views' references are kept in a C array until release; -1 with
+ * MemoryError (nothing retired) if it cannot be had. */
+int zx_txn_reserve(zx_txn *t, size_t n) {
+    if (t->nbulk + n <= t->cbulk) return 0;
+    PyObject **views = PyMem_RawRealloc(t->bulk, (t->nbulk + n) * sizeof *views);
+    if (views == NULL) {
+        PyErr_NoMemory();
+        return -1;
+    }
+    t->bulk = views;
+    t->cbulk = t->nbulk + n;
+    return 0;
+}
+
+int zx_retire_all(zx_txn *t, ZxAllocator *self) {
+    if (zx_txn_reserve(t, (size_t)self->nlive) < 0) return -1;
     while (self->live != NULL) {
         ZxBlock *b = self->live;
-        Py_INCREF(b); /* retiring drops the cycle that may hold the last reference */
-        zx_block_retire(b, zx_block_primary(b), ZX_RESET);
+        view_invalidate(block_primary(b));
+        b->state = ZX_RESET;
+        block_unlink(b);
+        if (b->view != NULL) {
+            t->bulk[t->nbulk++] = b->view;
+            b->view = NULL;
+        }
+    }
+    return 0;
+}
+
+/* --- the transaction ------------------------------------------------------------- */
+
+/* A bulk invalidation (reset, deinit) up to its act: begin, guard every
+ * view, retire them all. On failure the transaction is released and
+ * nothing changed. */
+int zx_txn_begin_bulk(zx_txn *t, const char *what) {
+    if (zx_txn_begin(t) < 0 || zx_guard_all(t->self, what) < 0 || zx_retire_all(t, t->self) < 0) {
+        zx_txn_release(t);
+        return -1;
+    }
+    return 0;
+}
+
+void zx_txn_init(zx_txn *t, ZxAllocator *self) {
+    t->self = self;
+    t->begun = false;
+    t->mark.marked = false;
+    t->ndrop = 0;
+    t->bulk = NULL;
+    t->nbulk = t->cbulk = 0;
+}
+
+/* Begin: after every object is made. Marks the stack busy (RuntimeError on
+ * re-entry) and checks the allocator is still open: the collector may have
+ * run anything while the objects were made. */
+int zx_txn_begin(zx_txn *t) {
+    if (zx_stack_begin(t->self, false, &t->mark) < 0) return -1;
+    t->begun = true;
+    if (t->self->closed) {
+        zx_txn_end(t);
+        PyErr_Format(PyExc_ValueError, "%.100s was deinitialized", Py_TYPE(t->self)->tp_name);
+        return -1;
+    }
+    return 0;
+}
+
+void zx_txn_end(zx_txn *t) {
+    if (!t->begun) return;
+    t->begun = false;
+    zx_stack_end(t->self, &t->mark);
+}
+
+/* Keep a (new) reference until release. The array is sized for every
+ * operation's needs; past it (a bug) the reference is dropped at once. */
+void zx_txn_drop(zx_txn *t, PyObject *obj) {
+    if (obj == NULL) return;
+    assert(t->ndrop < ZX_TXN_DROPS);
+    if (t->ndrop < ZX_TXN_DROPS) t->drop[t->ndrop++] = obj;
+    else Py_DECREF(obj);
+}
+
+/* Release: the operation is over and the allocator consistent; dropping
+ * references may now run any Python code. An exception being raised is
+ * kept across the finalizers. */
+void zx_txn_release(zx_txn *t) {
+    zx_txn_end(t);
+    PyObject *et, *ev, *tb;
+    PyErr_Fetch(&et, &ev, &tb);
+    for (size_t i = 0; i < t->ndrop; i++) {
+        PyObject *o = t->drop[i];
+        if (Py_IS_TYPE(o, t->self->st->Block_type)) abandon(Block_CAST(o));
+        Py_DECREF(o);
+    }
+    t->ndrop = 0;
+    for (size_t i = 0; i < t->nbulk; i++) Py_DECREF(t->bulk[i]);
+    PyMem_RawFree(t->bulk);
+    t->bulk = NULL;
+    t->nbulk = t->cbulk = 0;
+    PyErr_Restore(et, ev, tb);
+}
+
+/* --- frees asked for from finalizers --------------------------------------------- */
+
+/* Free a destroyed block's memory now: the caller holds the stack's marks. */
+static void free_destroyed(ZxBlock *b) {
+    if (b->state != ZX_DESTROYING) return; /* a reset or deinit took it meanwhile */
+    ZxAllocator *o = b->owner;
+    if (b->len != 0) zh_raw_free(zx_iface(o), b->ptr, b->len, b->align, 0);
+    b->state = ZX_FREED;
+    if (b->linked) block_unlink(b);
+}
+
+/* Run the frees queued while the stack was busy (called by the mark holder,
+ * in its act). Errors of a Python-written allocator have nobody to go to. */
+void zx_run_pending(ZxAllocator *self) {
+    while (self->npending > 0) {
+        ZxBlock *b = self->pending[--self->npending];
+        PyObject *et, *ev, *tb;
+        PyErr_Fetch(&et, &ev, &tb);
+        free_destroyed(b);
+        if (PyErr_Occurred()) PyErr_WriteUnraisable((PyObject *)self);
+        PyErr_Restore(et, ev, tb);
+        /* The last reference may go here; the block is unlinked already. */
         Py_DECREF(b);
     }
+}
+
+/* The weak reference's callback: the ctypes pointer object create() made
+ * (the object's _b_base_, which nothing in Python can detach) is gone, so
+ * no ctypes object reaches the memory any more. Destroyed: free it, now or,
+ * if the stack is in the middle of an operation, when that ends. Never
+ * destroyed: a leak, as a dropped view is. */
+static PyObject *ctypes_gone(PyObject *op, PyObject *ref) {
+    (void)ref;
+    ZxBlock *b = Block_CAST(op);
+    PyObject *self_ref = b->ctypes_ref;
+    if (self_ref == NULL) Py_RETURN_NONE;
+    b->ctypes_ref = NULL;
+    ZxAllocator *o = b->owner;
+    if (b->state == ZX_DESTROYING) {
+        zx_mark m;
+        bool busy = false;
+        for (ZxAllocator *a = o; a != NULL && !busy; a = a->child ? ZxAllocator_CAST(a->child) : NULL)
+            busy = a->busy_thread != 0;
+        if (!busy && zx_stack_begin(o, false, &m) == 0) {
+            free_destroyed(b);
+            zx_stack_end(o, &m);
+            if (PyErr_Occurred()) PyErr_WriteUnraisable((PyObject *)o);
+        } else {
+            PyErr_Clear();
+            ZxBlock **q = zx_grow(o->pending, &o->cpending, o->npending, sizeof *q, 8);
+            if (q == NULL) { /* cannot queue: the memory stays allocated (a leak, never a use after free) */
+                b->state = ZX_UNTRACKED;
+                if (b->linked) block_unlink(b);
+            } else {
+                o->pending = q;
+                o->pending[o->npending++] = (ZxBlock *)Py_NewRef(op);
+            }
+        }
+    } else if (b->state == ZX_LIVE) {
+        b->state = ZX_UNTRACKED;
+        if (b->linked) block_unlink(b);
+    }
+    Py_DECREF(self_ref); /* the weak reference */
+    Py_DECREF(op);       /* the block's hold on itself */
+    Py_RETURN_NONE;
+}
+
+static PyMethodDef ctypes_gone_def = {"_ctypes_gone", ctypes_gone, METH_O, NULL};
+
+/* create(), prepare: a weak reference to `pointer` (the ctypes object's
+ * _b_base_) whose callback tells block `b` that no ctypes object reaches
+ * its memory any more. */
+PyObject *zx_ctypes_ref_new(ZxBlock *b, PyObject *pointer) {
+    PyObject *cb = PyCFunction_New(&ctypes_gone_def, (PyObject *)b);
+    PyObject *ref = cb ? PyWeakref_NewRef(pointer, cb) : NULL;
+    Py_XDECREF(cb);
+    return ref;
+}
+
+/* create(), commit (C only, after the checks): the live block's memory is
+ * reachable from ctypes objects until the pointer dies. The block holds
+ * itself (a reference the collector does not see) and `ref` (stolen); its
+ * view, which nobody else has, is retired. */
+void zx_block_hold_ctypes(zx_txn *t, ZxBlock *b, PyObject *ref) {
+    assert(b->state == ZX_LIVE && b->ctypes_ref == NULL);
+    b->ctypes_ref = ref;
+    Py_INCREF(b);
+    view_invalidate(block_primary(b));
+    if (b->view != NULL) {
+        zx_txn_drop(t, b->view);
+        b->view = NULL;
+    }
+}
+
+/* The block of `owner` whose ctypes pointer is `pointer` (borrowed), or NULL. */
+ZxBlock *zx_block_of_ctypes(ZxAllocator *owner, PyObject *pointer) {
+    for (ZxBlock *b = owner->live; b != NULL; b = b->next) {
+        if (b->ctypes_ref == NULL) continue;
+#if PY_VERSION_HEX >= 0x030D0000
+        PyObject *target = NULL;
+        if (PyWeakref_GetRef(b->ctypes_ref, &target) < 0) PyErr_Clear();
+        Py_XDECREF(target); /* only compared: `pointer` keeps it alive */
+#else
+        PyObject *target = PyWeakref_GET_OBJECT(b->ctypes_ref);
+#endif
+        if (target == pointer) return b;
+    }
+    return NULL;
 }
 
 /* A long-lived export on the memory behind `obj` (FixedBufferAllocator's

@@ -14,13 +14,24 @@ PyObject *zx_enter(PyObject *op, PyObject *unused) {
 /* FixedBufferAllocator                                                   */
 /* ===================================================================== */
 
+typedef struct FbaIfaceObject FbaIfaceObject;
+
 typedef struct {
     ZxAllocator base;
     zh_fba fba;
     Py_buffer source;  /* the caller's buffer, exported while we live */
     bool has_source;
     char *own;         /* or memory of our own (PyMem_Raw) */
+    FbaIfaceObject *ifaces; /* the thread-safe interfaces alive (borrowed) */
 } FbaObject;
+
+/* thread_safe_allocator(): the same state through Zig's lock-free
+ * interface. It keeps the FBA alive (its `child`, for the busy marks) but
+ * does not pin it: the FBA's reset() retires the interfaces' views too. */
+struct FbaIfaceObject {
+    ZxAllocator base;
+    FbaIfaceObject *next, **prevp;
+};
 
 #define Fba_CAST(op) ((FbaObject *)(op))
 
@@ -77,19 +88,38 @@ static int Fba_traverse(PyObject *op, visitproc visit, void *arg) {
 }
 
 PyDoc_STRVAR(Fba_reset_doc, "reset($self, /)\n--\n\n"
-                            "Make the whole buffer free again. Every outstanding view is invalidated;\n"
+                            "Make the whole buffer free again. Every outstanding view, of this allocator\n"
+                            "and of its thread_safe_allocator() interfaces, is invalidated;\n"
                             "BufferError (and no change) while one is exported or another allocator\n"
                             "draws from this one.");
 
 static PyObject *Fba_reset(PyObject *op, PyObject *unused) {
     (void)unused;
     FbaObject *self = Fba_CAST(op);
-    if (zx_guard_all(&self->base, "reset the FixedBufferAllocator") < 0) return NULL;
-    zx_retire_all(&self->base);
+    static const char what[] = "reset the FixedBufferAllocator";
+    zx_txn t;
+    zx_txn_init(&t, &self->base);
+    /* The thread-safe interfaces are this same buffer (Zig's
+     * threadSafeAllocator() is a view of the FBA, not a child): their views
+     * go too, or nothing does. An interface's operation marks this object
+     * busy too (it is the interface's `child`), so none is under way. */
+    if (zx_txn_begin(&t) < 0 || zx_guard_all(&self->base, what) < 0) goto fail;
+    size_t n = (size_t)self->base.nlive;
+    for (FbaIfaceObject *i = self->ifaces; i != NULL; i = i->next) {
+        if (zx_guard_all(&i->base, what) < 0) goto fail;
+        n += (size_t)i->base.nlive;
+    }
+    if (zx_txn_reserve(&t, n) < 0) goto fail;
+    (void)zx_retire_all(&t, &self->base);
+    for (FbaIfaceObject *i = self->ifaces; i != NULL; i = i->next) (void)zx_retire_all(&t, &i->base);
     size_t tok = zx_trace_begin(&self->base, ZX_OP_RESET, NULL, ZH_ARENA_FREE_ALL, 0, 0);
     zh_fba_reset(&self->fba);
     zx_trace_end(&self->base, tok, true);
+    zx_txn_release(&t);
     Py_RETURN_NONE;
+fail:
+    zx_txn_release(&t);
+    return NULL;
 }
 
 PyDoc_STRVAR(Fba_owns_doc, "owns($self, view, /)\n--\n\n"
@@ -122,8 +152,9 @@ static PyObject *Fba_thread_safe_allocator(PyObject *op, PyObject *unused);
 PyDoc_STRVAR(Fba_thread_safe_doc,
              "thread_safe_allocator($self, /)\n--\n\n"
              "Zig's threadSafeAllocator(): a lock-free allocator over the same buffer whose\n"
-             "resize always fails, remap declines and free does nothing. While it lives this\n"
-             "FixedBufferAllocator cannot be reset. Do not allocate through both at once.");
+             "resize always fails, remap declines and free does nothing. It is this\n"
+             "allocator's state, not a child: reset() invalidates the views of both.\n"
+             "Do not allocate through both at once.");
 
 static PyObject *Fba_stats(PyObject *op, PyObject *unused) {
     (void)unused;
@@ -218,11 +249,33 @@ static PyObject *Fba_thread_safe_allocator(PyObject *op, PyObject *unused) {
     (void)unused;
     FbaObject *fba = Fba_CAST(op);
     PyTypeObject *type = fba->base.st->FbaThreadSafe_type;
-    ZxAllocator *self = (ZxAllocator *)type->tp_alloc(type, 0);
+    FbaIfaceObject *self = (FbaIfaceObject *)type->tp_alloc(type, 0);
     if (self == NULL) return NULL;
-    zx_allocator_setup(self, fba->base.st, zh_fba_thread_safe_allocator(&fba->fba), ZH_ALIGNMENT_MAX);
-    zx_pin_child(self, op);
+    zx_allocator_setup(&self->base, fba->base.st, zh_fba_thread_safe_allocator(&fba->fba), ZH_ALIGNMENT_MAX);
+    self->base.child = Py_NewRef(op);
+    self->next = fba->ifaces;
+    if (self->next != NULL) self->next->prevp = &self->next;
+    self->prevp = &fba->ifaces;
+    fba->ifaces = self;
     return (PyObject *)self;
+}
+
+static void fba_iface_unlink(FbaIfaceObject *self) {
+    if (self->prevp == NULL) return;
+    *self->prevp = self->next;
+    if (self->next != NULL) self->next->prevp = self->prevp;
+    self->prevp = NULL;
+    self->next = NULL;
+}
+
+static int FbaThreadSafe_clear(PyObject *op) {
+    fba_iface_unlink((FbaIfaceObject *)op);
+    return zx_allocator_clear(op);
+}
+
+static void FbaThreadSafe_dealloc(PyObject *op) {
+    fba_iface_unlink((FbaIfaceObject *)op);
+    zx_allocator_dealloc(op);
 }
 
 static PyObject *FbaThreadSafe_repr(PyObject *op) {
@@ -251,16 +304,16 @@ static PyMethodDef FbaThreadSafe_methods[] = {
 static PyType_Slot FbaThreadSafe_slots[] = {
     {Py_tp_doc, (void *)"The lock-free interface of a FixedBufferAllocator (thread_safe_allocator())."},
     {Py_tp_methods, FbaThreadSafe_methods},
-    {Py_tp_dealloc, zx_allocator_dealloc},
+    {Py_tp_dealloc, FbaThreadSafe_dealloc},
     {Py_tp_traverse, zx_allocator_traverse},
-    {Py_tp_clear, zx_allocator_clear},
+    {Py_tp_clear, FbaThreadSafe_clear},
     {Py_tp_repr, FbaThreadSafe_repr},
     {0, NULL},
 };
 
 static PyType_Spec FbaThreadSafe_spec = {
     .name = "zheap.FixedBufferThreadSafeAllocator",
-    .basicsize = sizeof(ZxAllocator),
+    .basicsize = sizeof(FbaIfaceObject),
     .flags = Py_TPFLAGS_DEFAULT | Py_TPFLAGS_HAVE_GC | Py_TPFLAGS_IMMUTABLETYPE | Py_TPFLAGS_DISALLOW_INSTANTIATION,
     .slots = FbaThreadSafe_slots,
 };
@@ -365,12 +418,14 @@ static PyObject *Arena_reset(PyObject *op, PyObject *args, PyObject *kwds) {
     if (!PyArg_ParseTupleAndKeywords(args, kwds, "|UO:reset", kwlist, &mode, &limit)) return NULL;
     zh_arena_reset_mode m;
     size_t lim;
-    if (zx_check_open(&self->base) < 0 || zx_parse_reset_mode(mode, limit, &m, &lim) < 0) return NULL;
-    if (zx_guard_all(&self->base, "reset the ArenaAllocator") < 0) return NULL;
-    zx_retire_all(&self->base);
+    if (zx_parse_reset_mode(mode, limit, &m, &lim) < 0) return NULL;
+    zx_txn t;
+    zx_txn_init(&t, &self->base);
+    if (zx_txn_begin_bulk(&t, "reset the ArenaAllocator") < 0) return NULL;
     size_t tok = zx_trace_begin(&self->base, ZX_OP_RESET, NULL, (size_t)m, 0, lim);
     bool ok = zh_arena_reset(&self->arena, m, lim);
     zx_trace_end(&self->base, tok, ok);
+    zx_txn_release(&t);
     zx_flush_chain(&self->base);
     if (PyErr_Occurred()) return NULL; /* raised by a child written in Python */
     return PyBool_FromLong(ok);
@@ -385,14 +440,16 @@ static PyObject *Arena_deinit(PyObject *op, PyObject *unused) {
     (void)unused;
     ArenaObject *self = Arena_CAST(op);
     if (self->base.closed) Py_RETURN_NONE;
-    if (zx_guard_all(&self->base, "deinit the ArenaAllocator") < 0) return NULL;
-    zx_retire_all(&self->base);
+    zx_txn t;
+    zx_txn_init(&t, &self->base);
+    if (zx_txn_begin_bulk(&t, "deinit the ArenaAllocator") < 0) return NULL;
     size_t tok = zx_trace_begin(&self->base, ZX_OP_DEINIT, NULL, 0, 0, 0);
     zh_arena_deinit(&self->arena);
     zx_trace_end(&self->base, tok, 0);
-    zx_flush_chain(&self->base);
     self->base.closed = true;
     zx_unpin_child(&self->base);
+    zx_txn_release(&t);
+    zx_flush_chain(&self->base);
     if (PyErr_Occurred()) return NULL; /* raised by a child written in Python */
     Py_RETURN_NONE;
 }

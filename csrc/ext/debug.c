@@ -173,6 +173,7 @@ typedef struct {
     Py_ssize_t lost;    /* reports that could not be recorded (out of memory) */
     bool raise_on_leak;
     bool inited;        /* dbg is initialised and not yet deinitialised */
+    bool thread_safe;   /* as configured; the core's own mutex is never used (stack.c) */
 } DebugObject;
 
 #define Debug_CAST(op) ((DebugObject *)(op))
@@ -211,6 +212,9 @@ void zx_capture_frames(zx_frames *frames, uintptr_t *out, size_t n) {
 static void report_hook(void *user, const zh_debug_report *r) {
     DebugObject *self = user;
     zheap_state *st = self->base.st;
+    /* Called in the middle of an operation: the objects made here must not
+     * start a collection, whose finalizers could call back into the stack. */
+    int gc_was_on = PyGC_Disable();
     PyObject *et, *ev, *tb;
     PyErr_Fetch(&et, &ev, &tb); /* a report must not clobber an error being raised */
     PyObject *t0 = trace_from_ids(st, r->traces[0], r->frames);
@@ -229,6 +233,7 @@ static void report_hook(void *user, const zh_debug_report *r) {
     Py_XDECREF(t1);
     Py_XDECREF(t2);
     PyErr_Restore(et, ev, tb);
+    if (gc_was_on) PyGC_Enable();
 }
 
 /* --- delivering reports ---------------------------------------------------- */
@@ -424,6 +429,11 @@ static PyObject *Debug_new(PyTypeObject *type, PyObject *args, PyObject *kwds) {
         return NULL;
     }
     zh_debug_hooks hooks = {report_hook, capture_hook, self};
+    /* The hooks make Python objects, so every call holds the GIL and the
+     * stack's busy mark (stack.c); a core mutex held while waiting for the
+     * GIL would deadlock. thread_safe=True is kept by those instead. */
+    self->thread_safe = c.thread_safe;
+    c.thread_safe = false;
     if (zh_debug_init(&self->dbg, zx_child_iface(b), &c, &hooks) < 0) { /* checked above; kept for the C contract */
         PyErr_SetString(PyExc_ValueError, "invalid DebugAllocator configuration");
         Py_DECREF(self);
@@ -434,6 +444,7 @@ static PyObject *Debug_new(PyTypeObject *type, PyObject *args, PyObject *kwds) {
     self->raise_on_leak = raise_on_leak;
     zx_allocator_setup(&self->base, st, zh_debug_allocator(&self->dbg), b->max_align);
     self->base.flush = flush_logs;
+    self->base.needs_gil = true;
     zx_pin_child(&self->base, (PyObject *)b);
     Py_DECREF(b);
     return (PyObject *)self;
@@ -472,13 +483,17 @@ static int Debug_clear(PyObject *op) {
 
 /* A view of this allocator whose block was freed: let the core judge it. */
 static PyObject *double_free(DebugObject *self, ZxBlock *b, bool resizing) {
+    zx_txn t;
+    zx_txn_init(&t, &self->base);
+    if (zx_txn_begin(&t) < 0) return NULL;
     zh_debug_block_state state =
         b->len ? zh_debug_block_state_of(&self->dbg, b->ptr, b->len, b->align) : ZH_DEBUG_UNKNOWN;
     if (state == ZH_DEBUG_FREED) {
         if (resizing) (void)zh_raw_resize(self->base.a, b->ptr, b->len, b->align, b->len, 0);
         else zh_raw_free(self->base.a, b->ptr, b->len, b->align, 0);
-        if (raise_reported(self) < 0) return NULL;
     }
+    zx_txn_release(&t);
+    if (state == ZH_DEBUG_FREED && raise_reported(self) < 0) return NULL;
     /* The core no longer has the block's metadata (its page went back to the
      * backing allocator, or the address was reused): report with the traces
      * the binding noted at the first free, and this call's. */
@@ -532,14 +547,18 @@ static PyObject *freed_block_or_null(DebugObject *self, PyObject *view) {
  * longer see. Ids, not Trace objects: a free must stay cheap. */
 static PyObject *note_alloc_trace(DebugObject *self, ZxBlock *b) {
     size_t frames = self->dbg.config.stack_trace_frames;
-    const uintptr_t *at = zh_debug_trace_of(&self->dbg, b->ptr, b->len, b->align, ZH_DEBUG_TRACE_ALLOC);
     PyObject *note = PyBytes_FromStringAndSize(NULL, (Py_ssize_t)(2 * frames * sizeof(uintptr_t)));
-    if (note == NULL) {
+    if (note == NULL || zx_stack_idle(&self->base) < 0) {
+        Py_XDECREF(note);
         PyErr_Clear(); /* only a diagnostic */
         return NULL;
     }
     uintptr_t *ids = (uintptr_t *)(void *)PyBytes_AS_STRING(note);
     memset(ids, 0, 2 * frames * sizeof(uintptr_t));
+    /* Made the object first: nothing runs between this read and the copy. */
+    const uintptr_t *at = b->state == ZX_LIVE ? zh_debug_trace_of(&self->dbg, b->ptr, b->len, b->align,
+                                                                  ZH_DEBUG_TRACE_ALLOC)
+                                              : NULL;
     if (at != NULL) memcpy(ids, at, frames * sizeof(uintptr_t));
     return note;
 }
@@ -547,6 +566,10 @@ static PyObject *note_alloc_trace(DebugObject *self, ZxBlock *b) {
 static void note_free_trace(DebugObject *self, ZxBlock *b, PyObject *note) {
     size_t frames = self->dbg.config.stack_trace_frames;
     uintptr_t *ids = (uintptr_t *)(void *)PyBytes_AS_STRING(note) + frames;
+    if (zx_stack_idle(&self->base) < 0) {
+        PyErr_Clear();
+        return;
+    }
     const uintptr_t *ft = zh_debug_trace_of(&self->dbg, b->ptr, b->len, b->align, ZH_DEBUG_TRACE_FREE);
     if (ft != NULL) memcpy(ids, ft, frames * sizeof(uintptr_t));
     else capture_hook(self, 0, ids, frames); /* the metadata is gone already: capture it here */
@@ -555,7 +578,6 @@ static void note_free_trace(DebugObject *self, ZxBlock *b, PyObject *note) {
 
 static PyObject *Debug_free(PyObject *op, PyObject *view) {
     DebugObject *self = Debug_CAST(op);
-    if (zx_check_open(&self->base) < 0) return NULL;
     ZxBlock *b = zx_block_of_view(&self->base, view);
     if (b != NULL && b->state == ZX_FREED) return double_free(self, b, false);
     bool keep = b != NULL && b->state == ZX_LIVE && b->len != 0 && self->dbg.config.stack_trace_frames != 0;
@@ -578,7 +600,6 @@ static PyObject *Debug_free(PyObject *op, PyObject *view) {
 static PyObject *Debug_resize_like(PyObject *op, PyObject *const *args, Py_ssize_t nargs, PyObject *kwnames,
                                    const char *name) {
     DebugObject *self = Debug_CAST(op);
-    if (zx_check_open(&self->base) < 0) return NULL;
     ZxBlock *b = nargs >= 1 ? (ZxBlock *)freed_block_or_null(self, args[0]) : NULL;
     if (b != NULL) return double_free(self, b, true);
     return zx_resize_view(&self->base, args, nargs, kwnames, name);
@@ -628,10 +649,12 @@ static PyObject *Debug_raw_alloc(PyObject *op, PyObject *const *args, Py_ssize_t
     DebugObject *self = Debug_CAST(op);
     Py_ssize_t len;
     zh_alignment al;
-    if (zx_check_open(&self->base) < 0 ||
-        parse_address_args(self, args, nargs, kwnames, "raw_alloc", 0, NULL, &len, &al) < 0)
-        return NULL;
+    if (parse_address_args(self, args, nargs, kwnames, "raw_alloc", 0, NULL, &len, &al) < 0) return NULL;
+    zx_txn t;
+    zx_txn_init(&t, &self->base);
+    if (zx_txn_begin(&t) < 0) return NULL;
     void *p = zh_raw_alloc(self->base.a, (size_t)len, al, 0);
+    zx_txn_release(&t);
     zx_flush_chain(&self->base);
     if (p == NULL)
         return PyErr_Format(PyExc_MemoryError, "zheap.DebugAllocator: out of memory allocating %zd bytes", len);
@@ -652,10 +675,12 @@ static PyObject *Debug_raw_free(PyObject *op, PyObject *const *args, Py_ssize_t 
     uintptr_t addr = 0;
     Py_ssize_t len = 0;
     zh_alignment al = 0;
-    if (zx_check_open(&self->base) < 0 ||
-        parse_address_args(self, args, nargs, kwnames, "raw_free", 2, &addr, &len, &al) < 0)
-        return NULL;
+    if (parse_address_args(self, args, nargs, kwnames, "raw_free", 2, &addr, &len, &al) < 0) return NULL;
+    zx_txn t;
+    zx_txn_init(&t, &self->base);
+    if (zx_txn_begin(&t) < 0) return NULL;
     if (self->base.pins > 0) {
+        zx_txn_release(&t);
         PyErr_SetString(PyExc_BufferError,
                         "raw_free() refused: another allocator draws memory from this DebugAllocator");
         return NULL;
@@ -667,8 +692,12 @@ static PyObject *Debug_raw_free(PyObject *op, PyObject *const *args, Py_ssize_t 
     unsigned cls = len <= 1 ? 0 : (unsigned)(sizeof(size_t) * 8 - (size_t)__builtin_clzl((unsigned long)len - 1));
     if (cls < al) cls = al;
     uintptr_t target = cls < self->dbg.small_bucket_count ? addr & ~(((uintptr_t)1 << cls) - 1) : addr;
-    for (ZxBlock *b = self->base.live; b != NULL; b = b->next) {
-        if (b->len == 0 || (uintptr_t)b->ptr != target) continue;
+    bool viewed = false;
+    for (ZxBlock *b = self->base.live; b != NULL && !viewed; b = b->next)
+        viewed = b->len != 0 && (uintptr_t)b->ptr == target;
+    if (!viewed) zh_raw_free(self->base.a, (void *)addr, (size_t)len, al, 0);
+    zx_txn_release(&t);
+    if (viewed) {
         PyObject *rec = Py_BuildValue("(isknnnnOOO)", (int)ZH_DEBUG_INVALID_FREE,
                                       "raw_free(): the memory belongs to a live view; free the view instead.",
                                       (unsigned long)addr, len, (Py_ssize_t)0, (Py_ssize_t)zh_alignment_bytes(al),
@@ -682,7 +711,6 @@ static PyObject *Debug_raw_free(PyObject *op, PyObject *const *args, Py_ssize_t 
         Py_XDECREF(rec);
         return NULL;
     }
-    zh_raw_free(self->base.a, (void *)addr, (size_t)len, al, 0);
     if (raise_reported(self) < 0) return NULL;
     zx_flush_chain(&self->base);
     Py_RETURN_NONE;
@@ -722,8 +750,13 @@ static PyObject *Debug_leaks(PyObject *op, PyObject *unused) {
     DebugObject *self = Debug_CAST(op);
     if (zx_check_open(&self->base) < 0) return NULL;
     collect_ctx c = {self->base.st, PyList_New(0), true};
-    if (c.list == NULL) return NULL;
+    if (c.list == NULL || zx_stack_idle(&self->base) < 0) {
+        Py_XDECREF(c.list);
+        return NULL;
+    }
+    int gc_was_on = PyGC_Disable(); /* no Python may run while the walk is under way */
     if (zh_debug_walk_live(&self->dbg, collect_block, &c) != 0) Py_CLEAR(c.list);
+    if (gc_was_on) PyGC_Enable();
     return c.list;
 }
 
@@ -737,8 +770,13 @@ static PyObject *Debug_large_allocations(PyObject *op, PyObject *unused) {
     DebugObject *self = Debug_CAST(op);
     if (zx_check_open(&self->base) < 0) return NULL;
     collect_ctx c = {self->base.st, PyList_New(0), true};
-    if (c.list == NULL) return NULL;
+    if (c.list == NULL || zx_stack_idle(&self->base) < 0) {
+        Py_XDECREF(c.list);
+        return NULL;
+    }
+    int gc_was_on = PyGC_Disable(); /* no Python may run while the walk is under way */
     if (zh_debug_walk_large(&self->dbg, collect_block, &c) != 0) Py_CLEAR(c.list);
+    if (gc_was_on) PyGC_Enable();
     return c.list;
 }
 
@@ -767,7 +805,13 @@ static PyObject *Debug_buckets(PyObject *op, PyObject *unused) {
     DebugObject *self = Debug_CAST(op);
     if (zx_check_open(&self->base) < 0) return NULL;
     PyObject *list = PyList_New(0);
-    if (list != NULL && zh_debug_walk_buckets(&self->dbg, collect_bucket, list) != 0) Py_CLEAR(list);
+    if (list == NULL || zx_stack_idle(&self->base) < 0) {
+        Py_XDECREF(list);
+        return NULL;
+    }
+    int gc_was_on = PyGC_Disable(); /* no Python may run while the walk is under way */
+    if (zh_debug_walk_buckets(&self->dbg, collect_bucket, list) != 0) Py_CLEAR(list);
+    if (gc_was_on) PyGC_Enable();
     return list;
 }
 
@@ -878,32 +922,38 @@ PyDoc_STRVAR(Debug_deinit_doc,
              "Zig's deinit: with safety, log every leak (to the 'zheap' logger), then\n"
              "release the allocator's metadata. Returns zheap.Check.leak or Check.ok (and\n"
              "raises zheap.LeakError instead of returning Check.leak if raise_on_leak).\n"
-             "Leaked blocks stay allocated and their views usable, as in Zig; every other\n"
-             "operation raises afterwards. A second deinit() returns Check.ok.");
+             "Leaked blocks stay allocated, as in Zig, but every view is invalidated,\n"
+             "leaked ones included; BufferError (and no change) while a view is exported\n"
+             "or another allocator draws from this one. Every other operation raises\n"
+             "afterwards. A second deinit() returns Check.ok.");
 
 static PyObject *Debug_deinit(PyObject *op, PyObject *unused) {
     (void)unused;
     DebugObject *self = Debug_CAST(op);
     if (self->base.closed) return make_check(false);
-    if (self->base.pins > 0) {
-        PyErr_Format(PyExc_BufferError, "cannot deinit the DebugAllocator: %zd allocator%s draw%s memory from it",
-                     self->base.pins, self->base.pins == 1 ? "" : "s", self->base.pins == 1 ? "s" : "");
-        return NULL;
-    }
+    /* The rule of every deinit: BufferError and no change while a view is
+     * exported or another allocator draws from this one; else every view,
+     * leaked ones included, is invalidated (Zig leaves leaked memory
+     * allocated, but no view may outlive the allocator's promise). */
+    zx_txn t;
+    zx_txn_init(&t, &self->base);
+    if (zx_txn_begin_bulk(&t, "deinit the DebugAllocator") < 0) return NULL;
     PyObject *leaks = NULL;
     if (self->raise_on_leak) {
+        /* Objects made mid-operation: with the collector off, no Python runs. */
+        int gc_was_on = PyGC_Disable();
         collect_ctx c = {self->base.st, PyList_New(0), true};
-        if (c.list == NULL || zh_debug_walk_live(&self->dbg, collect_block, &c) != 0) {
-            Py_XDECREF(c.list);
-            return NULL;
-        }
+        if (c.list != NULL && zh_debug_walk_live(&self->dbg, collect_block, &c) != 0) Py_CLEAR(c.list);
+        if (gc_was_on) PyGC_Enable();
+        if (c.list == NULL) PyErr_Clear(); /* out of memory: deinit goes on, without the list */
         leaks = c.list;
     }
     zh_check check = zh_debug_deinit(&self->dbg);
     self->inited = false;
     self->base.closed = true;
-    flush_logs(&self->base);
     zx_unpin_child(&self->base);
+    zx_txn_release(&t);
+    flush_logs(&self->base);
     if (check == ZH_CHECK_LEAK && leaks != NULL && PyList_GET_SIZE(leaks) > 0) {
         PyObject *exc = PyObject_CallFunction(self->base.st->LeakError, "s",
                                               "the DebugAllocator leaked memory (see the 'leaks' attribute)");
@@ -1054,7 +1104,7 @@ static PyObject *Debug_get_config(PyObject *op, void *c) {
     return Py_BuildValue("{s:n,s:O,s:O,s:O,s:O,s:O,s:O,s:O,s:O,s:k,s:n}", "stack_trace_frames",
                          (Py_ssize_t)k->stack_trace_frames, "enable_memory_limit",
                          k->enable_memory_limit ? Py_True : Py_False, "safety", k->safety ? Py_True : Py_False,
-                         "thread_safe", k->thread_safe ? Py_True : Py_False, "never_unmap",
+                         "thread_safe", Debug_CAST(op)->thread_safe ? Py_True : Py_False, "never_unmap",
                          k->never_unmap ? Py_True : Py_False, "retain_metadata",
                          k->retain_metadata ? Py_True : Py_False, "verbose_log", k->verbose_log ? Py_True : Py_False,
                          "backing_allocator_zeroes", k->backing_allocator_zeroes ? Py_True : Py_False,

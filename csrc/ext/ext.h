@@ -91,6 +91,18 @@ typedef struct ZxAllocator {
     struct zx_py *py;          /* an allocator written in Python: its regions and live ranges */
     zx_tracer *tracer;         /* zheap.trace() recording this allocator's operations, or NULL */
     uint16_t trace_index;      /* this allocator's number in that recording */
+    /* stack.c: the thread in the middle of an operation on this allocator
+     * (or on one above it that draws from it), 0 when idle. */
+    unsigned long busy_thread;
+    /* Its stack runs Python code or reads Python state (an allocator written
+     * in Python, a Python sbrk, DebugAllocator's traces): C callers must
+     * take the GIL and the busy mark (gil_iface), never a C lock alone. */
+    bool needs_gil;
+    zh_allocator gil_iface;    /* {self, &zx_gil_vtable}: what capsule() hands C code then */
+    /* Frees a finalizer asked for while the stack was busy (a create()d
+     * ctypes object dying mid-operation), done when the operation ends. */
+    struct ZxBlock **pending;
+    size_t npending, cpending;
 } ZxAllocator;
 
 #define ZxAllocator_CAST(op) ((ZxAllocator *)(op))
@@ -101,7 +113,8 @@ enum zx_block_state {
     ZX_MOVED,      /* superseded by the view a resize/remap/realloc returned */
     ZX_DESTROYING, /* destroy()ed; freed when the last ctypes export goes */
     ZX_RESET,      /* invalidated in bulk by reset()/deinit() of its allocator */
-    ZX_UNTRACKED,  /* never became a live allocation (creation failed midway) */
+    ZX_UNTRACKED,  /* never became a live allocation (creation failed midway), or leaked */
+    ZX_PREPARED,   /* made before the operation that fills it: an empty view so far */
 };
 
 typedef struct ZxBlock {
@@ -115,6 +128,9 @@ typedef struct ZxBlock {
     uint8_t state;
     Py_ssize_t exports;        /* buffers exported by this Block */
     PyObject *note;            /* what the owner wants to remember about it, or NULL */
+    PyObject *ctypes_ref;      /* create(): a weak reference to the ctypes pointer that keeps the
+                                  object alive; the block holds itself until it dies */
+    bool linked;               /* on owner->live */
 } ZxBlock;
 
 /* trace.c: the tap every parent reaches its child through, and the
@@ -143,19 +159,66 @@ size_t zx_trace_begin(ZxAllocator *self, enum zx_op op, const void *addr, size_t
                       size_t new_len);
 void zx_trace_end(ZxAllocator *self, size_t token, uintptr_t result);
 
-/* block.c */
+/* stack.c: one operation at a time on an allocator stack.
+ * zx_stack_begin marks `self` and every allocator it draws from as busy
+ * with this thread. Another thread's mark is waited out with the GIL
+ * released; this thread's own mark means Python code running inside an
+ * operation (an allocator written in Python, a finalizer) re-entered the
+ * stack: RuntimeError, nothing changed. `nested_ok` admits the C path of the
+ * operation itself coming back down (a wrapper's child call). */
+typedef struct zx_mark {
+    bool marked;
+    int saved_in_act;
+} zx_mark;
+int zx_stack_begin(ZxAllocator *self, bool nested_ok, zx_mark *m);
+void zx_stack_end(ZxAllocator *self, zx_mark *m);
+/* For introspection: 0 when no operation is under way on `self`'s stack
+ * (waiting for another thread's), else RuntimeError. */
+int zx_stack_idle(ZxAllocator *self);
+/* Around Python code run from inside an operation (a trampoline). */
+int zx_python_enter(void);
+void zx_python_leave(int saved);
+extern const zh_allocator_vtable zx_gil_vtable;
+void zx_stack_init(ZxAllocator *self);
+
+/* block.c: the gate. Every operation that changes memory is one
+ * transaction: prepare (every Python object made: zx_prepare_block) ->
+ * begin (zx_txn_begin: busy mark, open check) -> check (zx_block_from_view,
+ * zx_guard, zx_guard_all) -> act (C only; the core, and Python only inside
+ * allocators written in Python, under the busy mark) -> end -> commit
+ * (zx_commit_block, zx_retire, zx_retire_all: links and invalidations,
+ * no reference dropped) -> release (zx_txn_release: every reference
+ * dropped, so finalizers run only once the allocator is consistent). */
+#define ZX_TXN_DROPS 6
+typedef struct zx_txn {
+    ZxAllocator *self;
+    zx_mark mark;
+    bool begun;
+    PyObject *drop[ZX_TXN_DROPS];
+    size_t ndrop;
+    PyObject **bulk; /* retire_all's views (PyMem_Raw) */
+    size_t nbulk, cbulk;
+} zx_txn;
 int zx_block_init_type(PyObject *module, zheap_state *st);
-ZxBlock *zx_block_new(ZxAllocator *owner);
-PyObject *zx_block_activate(ZxBlock *b, char *ptr, size_t len, zh_alignment al);
+int zx_prepare_block(ZxAllocator *owner, zx_txn *t, ZxBlock **b, PyObject **view);
+void zx_commit_block(ZxBlock *b, PyObject *view, char *ptr, size_t len, zh_alignment al);
+void zx_txn_init(zx_txn *t, ZxAllocator *self);
+int zx_txn_begin(zx_txn *t);
+void zx_txn_end(zx_txn *t);
+void zx_txn_drop(zx_txn *t, PyObject *obj);
+void zx_txn_release(zx_txn *t);
 ZxBlock *zx_block_from_view(ZxAllocator *owner, PyObject *view, const char *fn);
 int zx_guard(ZxBlock *b, PyMemoryViewObject *mv);
-void zx_block_retire(ZxBlock *b, PyMemoryViewObject *mv, enum zx_block_state state);
-void zx_view_invalidate(PyMemoryViewObject *mv);
-PyMemoryViewObject *zx_block_primary(ZxBlock *b);
-void zx_block_discard(ZxBlock *b);
+void zx_retire(zx_txn *t, ZxBlock *b, PyMemoryViewObject *mv, enum zx_block_state state);
 int zx_guard_all(ZxAllocator *self, const char *what);
-void zx_retire_all(ZxAllocator *self);
+int zx_retire_all(zx_txn *t, ZxAllocator *self);
+int zx_txn_begin_bulk(zx_txn *t, const char *what);
+int zx_txn_reserve(zx_txn *t, size_t n);
 ZxBlock *zx_block_of_view(ZxAllocator *owner, PyObject *view);
+void zx_run_pending(ZxAllocator *self);
+PyObject *zx_ctypes_ref_new(ZxBlock *b, PyObject *pointer);
+void zx_block_hold_ctypes(zx_txn *t, ZxBlock *b, PyObject *ref);
+ZxBlock *zx_block_of_ctypes(ZxAllocator *owner, PyObject *pointer);
 int zx_get_long_buffer(PyObject *obj, Py_buffer *out, char **range, Py_ssize_t *len);
 PyObject *zx_live_blocks_in(ZxAllocator *owner, uintptr_t lo, size_t size);
 int zx_sort_blocks(PyObject *list);

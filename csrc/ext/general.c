@@ -484,8 +484,11 @@ static void *sbrk_error(PyObject *type, const char *fmt, PyObject *arg) {
 static void *python_sbrk(ptrdiff_t increment, void *user) {
     SbrkObject *self = user;
     if (self->in_fn) return sbrk_error(PyExc_RuntimeError, "the sbrk function %R re-entered its allocator", self->fn);
+    if (PyErr_Occurred()) return (void *)-1; /* a C caller going on after an error */
     self->in_fn = true;
+    int saved = zx_python_enter();
     PyObject *r = PyObject_CallFunction(self->fn, "n", (Py_ssize_t)increment);
+    zx_python_leave(saved);
     self->in_fn = false;
     if (r == NULL) return (void *)-1;
     if (!PyLong_Check(r)) {
@@ -555,9 +558,11 @@ static PyObject *Sbrk_new(PyTypeObject *type, PyObject *args, PyObject *kwds) {
     } else {
         self->fn = Py_NewRef(fn);
         zh_sbrk_init(&self->sbrk, python_sbrk, self);
-        /* The GIL serialises the callers, and the core's lock must not be
-         * held while Python code (that may switch threads) runs. */
+        /* The core's lock must not be held while Python code (that may
+         * switch threads) runs: callers hold the GIL and the stack's busy
+         * mark instead (stack.c). */
         self->sbrk.thread_safe = false;
+        self->base.needs_gil = true;
     }
     self->base.a = zh_sbrk_allocator(&self->sbrk);
     return (PyObject *)self;

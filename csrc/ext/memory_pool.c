@@ -118,26 +118,36 @@ PyDoc_STRVAR(Pool_create_doc,
 static PyObject *Pool_create(PyObject *op, PyObject *unused) {
     (void)unused;
     PoolObject *self = Pool_CAST(op);
-    if (zx_check_open(&self->base) < 0) return NULL;
-    ZxBlock *b = zx_block_new(&self->base);
-    if (b == NULL) return NULL;
+    zx_txn t;
+    zx_txn_init(&t, &self->base);
+    ZxBlock *b;
+    PyObject *view;
+    if (zx_prepare_block(&self->base, &t, &b, &view) < 0) return NULL;
+    Py_DECREF(b);
+    if (zx_txn_begin(&t) < 0) goto fail;
     size_t tok = zx_trace_begin(&self->base, ZX_OP_CREATE, NULL, self->view_len, self->pool.item_alignment, 0);
     char *p = zh_memory_pool_create(&self->pool);
     zx_trace_end(&self->base, tok, (uintptr_t)p);
-    zx_flush_chain(&self->base);
+    zx_txn_end(&t);
     if (p == NULL) {
-        zx_block_discard(b);
-        if (PyErr_Occurred()) return NULL; /* raised by a child written in Python */
+        if (PyErr_Occurred()) goto fail; /* raised by a child written in Python */
         if (!self->pool.growable)
-            return PyErr_Format(PyExc_MemoryError, "%.100s: no free item and the pool is not growable",
-                                Py_TYPE(op)->tp_name);
-        return PyErr_Format(PyExc_MemoryError, "%.100s: out of memory creating an item of %zu bytes",
-                            Py_TYPE(op)->tp_name, self->view_len);
+            PyErr_Format(PyExc_MemoryError, "%.100s: no free item and the pool is not growable", Py_TYPE(op)->tp_name);
+        else
+            PyErr_Format(PyExc_MemoryError, "%.100s: out of memory creating an item of %zu bytes",
+                         Py_TYPE(op)->tp_name, self->view_len);
+        goto fail;
     }
-    PyObject *view = zx_block_activate(b, p, self->view_len, self->pool.item_alignment);
-    if (view == NULL) zh_memory_pool_destroy(&self->pool, p);
-    Py_DECREF(b);
+    zx_commit_block(b, view, p, self->view_len, self->pool.item_alignment);
+    if (PyErr_Occurred()) goto fail;
+    zx_txn_release(&t);
+    zx_flush_chain(&self->base);
     return view;
+fail:
+    Py_DECREF(view);
+    zx_txn_release(&t);
+    zx_flush_chain(&self->base);
+    return NULL;
 }
 
 PyDoc_STRVAR(Pool_destroy_doc,
@@ -165,12 +175,14 @@ static PyObject *Pool_reset(PyObject *op, PyObject *args, PyObject *kwds) {
     if (!PyArg_ParseTupleAndKeywords(args, kwds, "|UO:reset", kwlist, &mode, &limit)) return NULL;
     zh_arena_reset_mode m;
     size_t lim;
-    if (zx_check_open(&self->base) < 0 || zx_parse_reset_mode(mode, limit, &m, &lim) < 0) return NULL;
-    if (zx_guard_all(&self->base, "reset the pool") < 0) return NULL;
-    zx_retire_all(&self->base);
+    if (zx_parse_reset_mode(mode, limit, &m, &lim) < 0) return NULL;
+    zx_txn t;
+    zx_txn_init(&t, &self->base);
+    if (zx_txn_begin_bulk(&t, "reset the pool") < 0) return NULL;
     size_t tok = zx_trace_begin(&self->base, ZX_OP_RESET, NULL, (size_t)m, 0, lim);
     bool ok = zh_memory_pool_reset(&self->pool, m, lim);
     zx_trace_end(&self->base, tok, ok);
+    zx_txn_release(&t);
     zx_flush_chain(&self->base);
     if (PyErr_Occurred()) return NULL; /* raised by a child written in Python */
     return PyBool_FromLong(ok);
@@ -182,11 +194,31 @@ PyDoc_STRVAR(Pool_preheat_doc,
              "even if the pool is not growable. MemoryError when the child runs out; items\n"
              "added before that stay, as in Zig.");
 
+/* preheat(n) builds n items one by one, writing a link into each, so it
+ * can never succeed past what the machine's memory holds: refuse such a
+ * count at once (MemoryError) instead of looping until the child fails.
+ * The bound also rules out n * item size overflowing. */
+static int check_preheat_count(PoolObject *self, size_t n) {
+    size_t stride = self->pool.item_size, total;
+    size_t limit = zh_memory_limit_hint();
+    if (__builtin_mul_overflow(n, stride, &total) || total > limit) {
+        PyErr_Format(PyExc_MemoryError,
+                     "%.100s: cannot preheat %zu items of %zu bytes: more than this machine's memory (%zu bytes)",
+                     Py_TYPE(self)->tp_name, n, stride, limit);
+        return -1;
+    }
+    return 0;
+}
+
 static PyObject *Pool_preheat(PyObject *op, PyObject *n_obj) {
     PoolObject *self = Pool_CAST(op);
     Py_ssize_t n;
-    if (zx_check_open(&self->base) < 0 || zx_parse_length(n_obj, "n", &n) < 0) return NULL;
+    if (zx_parse_length(n_obj, "n", &n) < 0 || check_preheat_count(self, (size_t)n) < 0) return NULL;
+    zx_txn t;
+    zx_txn_init(&t, &self->base);
+    if (zx_txn_begin(&t) < 0) return NULL;
     bool ok = zh_memory_pool_preheat(&self->pool, (size_t)n);
+    zx_txn_release(&t);
     zx_flush_chain(&self->base);
     if (!ok && PyErr_Occurred()) return NULL;
     if (!ok)
@@ -198,7 +230,10 @@ static PyObject *Pool_preheat(PyObject *op, PyObject *n_obj) {
 PyDoc_STRVAR(Pool_preheated_doc,
              "preheated(item_size, initial_size, /, **options)\n--\n\n"
              "Zig's initPreheated: ``cls(item_size, **options)`` with ``initial_size``\n"
-             "items already on the free list. On MemoryError nothing is kept.");
+             "items already on the free list. On MemoryError nothing is kept: the pool is\n"
+             "deinitialized, and items a subclass's ``__init__`` created are invalidated.");
+
+static PyObject *pool_deinit(PoolObject *self, bool quiet);
 
 static PyObject *Pool_preheated(PyObject *cls, PyObject *args, PyObject *kwds) {
     PyObject *size_obj, *n_obj;
@@ -218,17 +253,22 @@ static PyObject *Pool_preheated(PyObject *cls, PyObject *args, PyObject *kwds) {
         Py_DECREF(pool);
         return NULL;
     }
-    PoolObject *self = Pool_CAST(pool);
-    bool ok = zh_memory_pool_preheat(&self->pool, (size_t)n);
-    if (!ok) zh_memory_pool_deinit(&self->pool); /* errdefer pool.deinit(): no item was handed out */
-    zx_flush_chain(&self->base);
-    if (!ok) {
-        self->base.closed = true;
-        zx_unpin_child(&self->base);
-        Py_DECREF(pool);
-        return PyErr_Format(PyExc_MemoryError, "out of memory preheating %zd items", n);
+    PyObject *r = Pool_preheat(pool, n_obj);
+    if (r != NULL) {
+        Py_DECREF(r);
+        return pool;
     }
-    return pool;
+    /* errdefer pool.deinit(): every view it handed out goes too. If one is
+     * exported (a subclass kept a slice), the pool cannot be deinitialized;
+     * it is dropped instead and gives its memory back when its last item goes. */
+    PyObject *et, *ev, *tb;
+    PyErr_Fetch(&et, &ev, &tb);
+    r = pool_deinit(Pool_CAST(pool), true);
+    Py_XDECREF(r);
+    PyErr_Clear();
+    PyErr_Restore(et, ev, tb);
+    Py_DECREF(pool);
+    return NULL;
 }
 
 PyDoc_STRVAR(Pool_deinit_doc, "deinit($self, /)\n--\n\n"
@@ -236,20 +276,26 @@ PyDoc_STRVAR(Pool_deinit_doc, "deinit($self, /)\n--\n\n"
                               "BufferError (and no change) while one is exported. The pool is unusable\n"
                               "afterwards; a second deinit() does nothing.");
 
-static PyObject *Pool_deinit(PyObject *op, PyObject *unused) {
-    (void)unused;
-    PoolObject *self = Pool_CAST(op);
+static PyObject *pool_deinit(PoolObject *self, bool quiet) {
+    (void)quiet;
     if (self->base.closed) Py_RETURN_NONE;
-    if (zx_guard_all(&self->base, "deinit the pool") < 0) return NULL;
-    zx_retire_all(&self->base);
+    zx_txn t;
+    zx_txn_init(&t, &self->base);
+    if (zx_txn_begin_bulk(&t, "deinit the pool") < 0) return NULL;
     size_t tok = zx_trace_begin(&self->base, ZX_OP_DEINIT, NULL, 0, 0, 0);
     zh_memory_pool_deinit(&self->pool);
     zx_trace_end(&self->base, tok, 0);
-    zx_flush_chain(&self->base);
     self->base.closed = true;
     zx_unpin_child(&self->base);
+    zx_txn_release(&t);
+    zx_flush_chain(&self->base);
     if (PyErr_Occurred()) return NULL; /* raised by a child written in Python */
     Py_RETURN_NONE;
+}
+
+static PyObject *Pool_deinit(PyObject *op, PyObject *unused) {
+    (void)unused;
+    return pool_deinit(Pool_CAST(op), false);
 }
 
 static PyObject *Pool_exit(PyObject *op, PyObject *args) {

@@ -24,13 +24,19 @@ typedef struct {
 
 static void on_induced_failure(void *user) {
     FailingObject *self = user;
-    /* Zig captures a stack trace here; this is the Python one. */
+    /* Zig captures a stack trace here; this is the Python one. Python code
+     * runs in the middle of an operation: marked as such, so that it cannot
+     * re-enter the stack (stack.c). */
     PyObject *et, *ev, *tb;
     PyErr_Fetch(&et, &ev, &tb);
+    int saved = zx_python_enter();
     PyObject *traceback = PyImport_ImportModule("traceback");
     PyObject *stack = traceback ? PyObject_CallMethod(traceback, "extract_stack", NULL) : NULL;
     Py_XDECREF(traceback);
+    zx_python_leave(saved);
     if (stack == NULL) PyErr_Clear();
+    /* A StackSummary holds FrameSummary objects only: dropping the old one
+     * runs no finalizer. */
     Py_XSETREF(self->trace, stack);
     PyErr_Restore(et, ev, tb);
 }
@@ -61,6 +67,7 @@ static PyObject *Failing_new(PyTypeObject *type, PyObject *args, PyObject *kwds)
     self->f.on_induced_failure = on_induced_failure;
     self->f.user = self;
     zx_allocator_setup(&self->base, st, zh_failing_allocator(&self->f), c->max_align);
+    self->base.needs_gil = true; /* the failure callback runs Python code */
     zx_pin_child(&self->base, child);
     return (PyObject *)self;
 }
@@ -300,34 +307,56 @@ static int result_address(ZxAllocator *self, const char *method, PyObject *r, ui
  * any thread through a capsule) and leave a Python exception set when they
  * fail because of one; callers in the binding check for it. */
 
-/* A C caller may go on after one of these failed with an exception (an
- * arena falls back from resize to alloc): with an error pending, fail at
- * once rather than run Python code. */
-#define PENDING_ERROR_FAILS(g, value) \
-    do {                              \
-        if (PyErr_Occurred()) {       \
-            PyGILState_Release(g);    \
-            return value;             \
-        }                             \
-    } while (0)
+/* Entering and leaving Python code from the C interface. The GIL, then
+ * the stack's busy mark: inside this thread's own operation that is the
+ * operation coming down (nested); Python code of this allocator calling
+ * back into it through C is re-entry (RuntimeError); another thread's
+ * operation is waited out. A C caller may go on after one of these failed
+ * with an exception (an arena falls back from resize to alloc): with an
+ * error pending, fail at once rather than run Python code. */
+typedef struct {
+    PyGILState_STATE g;
+    zx_mark m;
+    int saved;
+} py_call;
+
+static int py_enter(ZxAllocator *self, py_call *c) {
+    c->g = PyGILState_Ensure();
+    if (PyErr_Occurred() || zx_stack_begin(self, true, &c->m) < 0) {
+        PyGILState_Release(c->g);
+        return -1;
+    }
+    c->saved = zx_python_enter();
+    return 0;
+}
+
+/* Back from Python: the binding's own state is checked again by the caller
+ * (live_find after the call, never a pointer kept across it). */
+static void py_leave(ZxAllocator *self, py_call *c) {
+    zx_python_leave(c->saved);
+    zx_stack_end(self, &c->m);
+    PyGILState_Release(c->g);
+}
 
 /* Lengths and alignments go to Python unsigned: a parent allocator may ask
  * for more than a signed size holds (an arena padding a 2**63 alignment). */
 static void *py_alloc(void *ctx, size_t len, uint8_t al, uintptr_t ra) {
     (void)ra;
     ZxAllocator *self = ctx;
-    PyGILState_STATE g = PyGILState_Ensure();
-    PENDING_ERROR_FAILS(g, NULL);
+    py_call c;
+    if (py_enter(self, &c) < 0) return NULL;
     uintptr_t addr = 0;
     PyObject *r = PyObject_CallMethod((PyObject *)self, "_alloc", "KK", (unsigned long long)len,
                                       (unsigned long long)zh_alignment_bytes(al));
+    zx_python_leave(c.saved);
     if (r != NULL && result_address(self, "_alloc", r, &addr) == 0 && addr != 0) {
         if (check_range(self, "_alloc", addr, len, zh_alignment_bytes(al), NULL) < 0 ||
             live_insert(self->py, addr, len) < 0)
             addr = 0;
     }
+    c.saved = zx_python_enter();
     Py_XDECREF(r);
-    PyGILState_Release(g);
+    py_leave(self, &c);
     return (void *)addr;
 }
 
@@ -348,14 +377,15 @@ static PyObject *call_optional(ZxAllocator *self, const char *method, PyObject *
 static bool py_resize(void *ctx, void *mem, size_t len, uint8_t al, size_t new_len, uintptr_t ra) {
     (void)ra;
     ZxAllocator *self = ctx;
-    PyGILState_STATE g = PyGILState_Ensure();
-    PENDING_ERROR_FAILS(g, false);
+    py_call c;
+    if (py_enter(self, &c) < 0) return false;
     bool ok = false;
     PyObject *args = Py_BuildValue("(NKKK)", PyLong_FromVoidPtr(mem), (unsigned long long)len,
                                    (unsigned long long)zh_alignment_bytes(al), (unsigned long long)new_len);
     PyObject *r = args ? call_optional(self, "_resize", args) : NULL;
+    int truth = r != NULL ? PyObject_IsTrue(r) : -1;
+    zx_python_leave(c.saved);
     if (r != NULL) {
-        int truth = PyObject_IsTrue(r);
         zx_range *lr = live_find(self->py, (uintptr_t)mem);
         if (truth == 1 && lr != NULL &&
             check_range(self, "_resize", (uintptr_t)mem, new_len, zh_alignment_bytes(al), lr) == 0) {
@@ -363,20 +393,22 @@ static bool py_resize(void *ctx, void *mem, size_t len, uint8_t al, size_t new_l
             ok = true;
         }
     }
+    c.saved = zx_python_enter();
     Py_XDECREF(r);
-    PyGILState_Release(g);
+    py_leave(self, &c);
     return ok;
 }
 
 static void *py_remap(void *ctx, void *mem, size_t len, uint8_t al, size_t new_len, uintptr_t ra) {
     (void)ra;
     ZxAllocator *self = ctx;
-    PyGILState_STATE g = PyGILState_Ensure();
-    PENDING_ERROR_FAILS(g, NULL);
+    py_call c;
+    if (py_enter(self, &c) < 0) return NULL;
     uintptr_t addr = 0;
     PyObject *args = Py_BuildValue("(NKKK)", PyLong_FromVoidPtr(mem), (unsigned long long)len,
                                    (unsigned long long)zh_alignment_bytes(al), (unsigned long long)new_len);
     PyObject *r = args ? call_optional(self, "_remap", args) : NULL;
+    zx_python_leave(c.saved);
     if (r != NULL && result_address(self, "_remap", r, &addr) == 0 && addr != 0) {
         zx_range *lr = live_find(self->py, (uintptr_t)mem);
         if (lr == NULL || check_range(self, "_remap", addr, new_len, zh_alignment_bytes(al), lr) < 0) {
@@ -386,8 +418,9 @@ static void *py_remap(void *ctx, void *mem, size_t len, uint8_t al, size_t new_l
             if (live_insert(self->py, addr, new_len) < 0) addr = 0;
         }
     }
+    c.saved = zx_python_enter();
     Py_XDECREF(r);
-    PyGILState_Release(g);
+    py_leave(self, &c);
     return (void *)addr;
 }
 
@@ -395,16 +428,26 @@ static void py_free(void *ctx, void *mem, size_t len, uint8_t al, uintptr_t ra) 
     (void)ra;
     ZxAllocator *self = ctx;
     PyGILState_STATE g = PyGILState_Ensure();
-    zx_range *lr = live_find(self->py, (uintptr_t)mem);
-    if (lr != NULL) live_remove(self->py, lr);
     /* A C caller freeing many blocks (an arena's deinit) goes on after the
      * first _free raised: keep that first exception, and report any later
      * one as unraisable, so Python code never runs with an error pending. */
     PyObject *et, *ev, *tb;
     PyErr_Fetch(&et, &ev, &tb);
-    PyObject *r = PyObject_CallMethod((PyObject *)self, "_free", "NKK", PyLong_FromVoidPtr(mem),
-                                      (unsigned long long)len, (unsigned long long)zh_alignment_bytes(al));
-    Py_XDECREF(r);
+    zx_mark m;
+    if (zx_stack_begin(self, true, &m) < 0) {
+        /* Python code of this allocator freeing through C into itself: the
+         * block stays allocated (a leak, never a corruption). */
+        PyErr_WriteUnraisable((PyObject *)self);
+    } else {
+        zx_range *lr = live_find(self->py, (uintptr_t)mem);
+        if (lr != NULL) live_remove(self->py, lr);
+        int saved = zx_python_enter();
+        PyObject *r = PyObject_CallMethod((PyObject *)self, "_free", "NKK", PyLong_FromVoidPtr(mem),
+                                          (unsigned long long)len, (unsigned long long)zh_alignment_bytes(al));
+        Py_XDECREF(r);
+        zx_python_leave(saved);
+        zx_stack_end(self, &m);
+    }
     if (et != NULL) {
         if (PyErr_Occurred()) PyErr_WriteUnraisable((PyObject *)self);
         PyErr_Restore(et, ev, tb);
@@ -452,6 +495,7 @@ PyObject *zx_allocator_new(PyTypeObject *type, PyObject *args, PyObject *kwds) {
     ZxAllocator *self = (ZxAllocator *)type->tp_alloc(type, 0);
     if (self == NULL) return NULL;
     zx_allocator_setup(self, st, (zh_allocator){self, &py_vtable}, max_al);
+    self->needs_gil = true;
     self->py = PyMem_Calloc(1, sizeof *self->py);
     if (self->py == NULL) {
         Py_DECREF(self);
@@ -507,7 +551,9 @@ PyObject *zx_allocator_capsule(PyObject *op, PyObject *unused) {
     (void)unused;
     ZxAllocator *self = ZxAllocator_CAST(op);
     if (zx_check_open(self) < 0) return NULL;
-    PyObject *cap = PyCapsule_New(&self->a, CAPSULE_NAME, capsule_destructor);
+    /* A stack that runs Python code is entered by C threads with the GIL and
+     * the busy marks (stack.c), never without. */
+    PyObject *cap = PyCapsule_New(self->needs_gil ? &self->gil_iface : &self->a, CAPSULE_NAME, capsule_destructor);
     if (cap == NULL) return NULL;
     if (PyCapsule_SetContext(cap, Py_NewRef(op)) < 0) {
         Py_DECREF(op);
@@ -566,6 +612,14 @@ PyObject *zx_allocator_from_capsule(PyObject *cls, PyObject *const *args, Py_ssi
     CapsuleObject *self = (CapsuleObject *)type->tp_alloc(type, 0);
     if (self == NULL) return NULL;
     zx_allocator_setup(&self->base, st, *za, ZH_ALIGNMENT_MAX);
+    /* A capsule of a zheap allocator: the wrapper reaches its memory, so it
+     * pins it like a child (reset/deinit raise while the wrapper lives). */
+    PyObject *owner = PyCapsule_GetContext(a[0]);
+    if (owner != NULL && PyObject_TypeCheck(owner, st->Allocator_type) &&
+        (za == &ZxAllocator_CAST(owner)->a || za == &ZxAllocator_CAST(owner)->gil_iface))
+        zx_pin_child(&self->base, owner);
+    else
+        PyErr_Clear();
     zh_alignment al = zh_alignment_from_bytes(zh_page_size());
     if (a[1] != NULL && zx_parse_alignment(&self->base, a[1], &al) < 0) {
         Py_DECREF(self);

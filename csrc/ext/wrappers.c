@@ -286,6 +286,13 @@ static PyObject *Ts_new(PyTypeObject *type, PyObject *args, PyObject *kwds) {
     zh_thread_safe_init(&self->ts, zx_child_iface(c));
     zx_allocator_setup(&self->base, st, zh_thread_safe_allocator(&self->ts), c->max_align);
     zx_pin_child(&self->base, child);
+    /* A child that runs Python code: no mutex, ever. A thread holding it
+     * while the child waits for the GIL deadlocks against a thread holding
+     * the GIL while it waits for the mutex. Every caller holds the GIL and
+     * the stack's busy mark instead (stack.c: Python callers through the
+     * gate, C callers through capsule()'s gil_iface), which serialise whole
+     * operations without blocking anyone who holds the GIL. */
+    if (self->base.needs_gil) self->base.a = zx_child_iface(c);
     return (PyObject *)self;
 }
 

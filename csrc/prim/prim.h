@@ -26,6 +26,9 @@ void *_zh_prim_mremap(void *ptr, size_t old_len, size_t new_len, bool may_move);
 
 /* The OS page size, or 0 if it cannot be read. */
 size_t _zh_prim_page_size(void);
+/* Physical memory plus swap, in bytes (SIZE_MAX if unknown): no amount of
+ * memory that is written to can be larger. */
+size_t _zh_prim_memory_total(void);
 
 /* Futex-style waiting (Zig's std.Thread.Futex): sleep while *addr == expect
  * (spurious wake-ups allowed), and wake one sleeper on addr. Where the OS has

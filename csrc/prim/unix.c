@@ -15,6 +15,7 @@
 #if defined(__linux__)
 #include <linux/futex.h>
 #include <sys/syscall.h>
+#include <sys/sysinfo.h>
 #endif
 
 #ifndef MAP_ANONYMOUS
@@ -54,6 +55,20 @@ void *_zh_prim_mremap(void *ptr, size_t old_len, size_t new_len, bool may_move) 
 size_t _zh_prim_page_size(void) {
     long n = sysconf(_SC_PAGESIZE);
     return n > 0 ? (size_t)n : 0;
+}
+
+size_t _zh_prim_memory_total(void) {
+#if defined(__linux__)
+    struct sysinfo si;
+    if (sysinfo(&si) == 0) {
+        unsigned long long total = ((unsigned long long)si.totalram + si.totalswap) * si.mem_unit;
+        return total < SIZE_MAX ? (size_t)total : SIZE_MAX;
+    }
+#elif defined(_SC_PHYS_PAGES)
+    long pages = sysconf(_SC_PHYS_PAGES), size = sysconf(_SC_PAGESIZE);
+    if (pages > 0 && size > 0 && (unsigned long long)pages <= SIZE_MAX / (size_t)size) return (size_t)pages * (size_t)size;
+#endif
+    return SIZE_MAX;
 }
 
 void _zh_prim_futex_wait(const uint32_t *addr, uint32_t expect) {

@@ -1,0 +1,480 @@
+"""The safety core under attack: each example of issue 13 as a regression test.
+
+Every scenario runs in a child interpreter, because the failure it guards against is a
+segfault, an abort or a hang, not an exception. A scenario passes when the child exits
+0 and prints "OK" last; it prints what the API raised on the way, and the test checks
+those lines too, so that "nothing crashed" is not the only thing proven.
+"""
+
+import subprocess
+import sys
+import textwrap
+
+import pytest
+
+
+def run(code: str, timeout: float = 60) -> list[str]:
+    proc = subprocess.run(
+        [sys.executable, "-X", "faulthandler", "-c", textwrap.dedent(code)],
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+    )
+    assert proc.returncode == 0, f"exit {proc.returncode}\n{proc.stdout}\n{proc.stderr}"
+    lines = proc.stdout.split()
+    assert lines and lines[-1] == "OK", proc.stdout + proc.stderr
+    return proc.stdout.splitlines()
+
+
+# --- hole 1: Python code between a check and the act it guards --------------------------
+
+
+def test_finalizer_resets_the_arena_while_resize_prepares():
+    out = run(
+        """
+        import gc, zheap
+        arena = zheap.ArenaAllocator(zheap.page_allocator); v = arena.alloc(64)
+        class Bomb:
+            def __init__(self): self.me = self
+            def __del__(self):
+                arena.reset("free_all"); globals()["y"] = arena.alloc(64)
+        gc.disable(); Bomb(); gc.set_threshold(1); gc.enable()
+        try:
+            w = arena.resize(v, 32)
+            print("resized", w is not None)
+        except ValueError as e:
+            print("ValueError", e)
+        gc.set_threshold(700)
+        # Whatever happened above, y is a live block of the arena or a dead view:
+        # a reset must invalidate it, so the write raises instead of landing in
+        # memory the arena gave back.
+        arena.reset("free_all")
+        try:
+            y[:] = b"y" * 64
+            print("wrote into a reset arena")
+        except ValueError:
+            print("y invalidated")
+        except NameError:
+            print("bomb never ran")
+        print("OK")
+        """
+    )
+    assert "wrote into a reset arena" not in out
+    assert "bomb never ran" not in out
+
+
+def test_weakref_callback_during_reset_cannot_take_an_export():
+    out = run(
+        """
+        import weakref, zheap
+        arena = zheap.ArenaAllocator(); other = arena.alloc(1 << 20); leak = arena.alloc(64)
+        stash = []
+        def cb(_):
+            try:
+                stash.append(other[:])
+            except ValueError:
+                print("slice refused")
+        ref = weakref.ref(leak, cb); del leak
+        arena.reset("free_all")
+        if stash:
+            stash[0][0] = 1
+            print("wrote through a slice of a reset arena")
+        print("OK")
+        """
+    )
+    assert "wrote through a slice of a reset arena" not in out
+    assert "slice refused" in out
+
+
+def test_python_free_that_frees_the_same_view_again():
+    out = run(
+        """
+        import zheap
+        from zheap.examples import FirstFitAllocator
+        class Evil(FirstFitAllocator):
+            victim = None
+            def _free(self, address, length, alignment):
+                try:
+                    self.free(self.victim)
+                except RuntimeError as e:
+                    print("RuntimeError", e)
+                super()._free(address, length, alignment)
+        a = Evil(1 << 16)
+        keep = [a.alloc(32) for _ in range(5)]
+        v = a.alloc(64); a.victim = v
+        a.free(v)
+        assert a.live == 5, a.live
+        assert len(a.layout()["regions"][0]["blocks"]) >= 5
+        for k in keep: a.free(k)
+        assert a.live == 0 and a.free_bytes() == 1 << 16
+        print("OK")
+        """
+    )
+    assert any(line.startswith("RuntimeError") for line in out)
+
+
+def test_stats_over_a_hostile_layout():
+    out = run(
+        """
+        import zheap
+        from zheap.examples import BumpAllocator
+        class Key(str):
+            def __hash__(self): return hash("length")
+            def __eq__(self, other):
+                blocks.clear(); regions.clear()
+                return False
+        blocks = []; regions = []
+        class Hostile(BumpAllocator):
+            def layout(self):
+                blocks[:] = [{Key("x"): 1, "address": 1, "length": 10**30, "state": "live"}]
+                regions[:] = [
+                    {"kind": "region", "address": 0, "size": 10, "used": 10, "blocks": blocks}
+                ]
+                return {"allocator": "x", "regions": regions}
+        a = Hostile(4096)
+        for bad in ({"regions": 5}, {"regions": [5]}, {"regions": [{"blocks": 3}]}, None):
+            Hostile.layout = lambda self, bad=bad: bad
+            try:
+                a.stats(); print("accepted", bad)
+            except (TypeError, ValueError, OverflowError) as e:
+                print(type(e).__name__)
+        print("OK")
+        """
+    )
+    assert "OK" in out
+
+
+def test_layout_of_a_wrapper_over_a_hostile_child_layout():
+    run(
+        """
+        import zheap
+        from zheap.examples import BumpAllocator
+        class Hostile(BumpAllocator):
+            def layout(self):
+                d = {"allocator": "x", "regions": [{"kind": "r", "address": "no", "size": 1,
+                                                    "used": 1, "blocks": 7}]}
+                return d
+        ts = zheap.ThreadSafeAllocator(Hostile(4096))
+        v = ts.alloc(10)
+        for call in (ts.layout, ts.stats):
+            try:
+                call(); print("accepted")
+            except (TypeError, ValueError, OverflowError, RuntimeError) as e:
+                print(type(e).__name__)
+        ts.free(v)
+        print("OK")
+        """
+    )
+
+
+# --- hole 2: re-entrancy and locks ------------------------------------------------------
+
+
+def test_thread_safe_allocator_over_a_python_child_from_two_threads():
+    run(
+        """
+        import sys, threading, zheap
+        from zheap.examples import FirstFitAllocator
+        sys.setswitchinterval(1e-6)
+        ts = zheap.ThreadSafeAllocator(FirstFitAllocator())
+        def work():
+            for _ in range(3000): ts.free(ts.alloc(32))
+        th = [threading.Thread(target=work) for _ in range(2)]
+        [t.start() for t in th]; [t.join() for t in th]
+        assert ts.live == 0
+        print("OK")
+        """,
+        timeout=120,
+    )
+
+
+def test_debug_allocator_over_a_python_child_from_two_threads():
+    run(
+        """
+        import sys, threading, zheap
+        from zheap.examples import FirstFitAllocator
+        sys.setswitchinterval(1e-6)
+        gpa = zheap.DebugAllocator(FirstFitAllocator(1 << 22), thread_safe=True)
+        def work():
+            for i in range(1500): gpa.free(gpa.alloc(32 + i % 5000))
+        th = [threading.Thread(target=work) for _ in range(2)]
+        [t.start() for t in th]; [t.join() for t in th]
+        assert gpa.deinit() is zheap.Check.ok
+        print("OK")
+        """,
+        timeout=120,
+    )
+
+
+def test_child_that_reenters_the_wrapper_raises_runtime_error():
+    out = run(
+        """
+        import zheap
+        from zheap.examples import FirstFitAllocator
+        class Child(FirstFitAllocator):
+            parent = None
+            def _alloc(self, length, alignment):
+                if self.parent is not None:
+                    parent, self.parent = self.parent, None
+                    try:
+                        parent.alloc(8)
+                    except RuntimeError as e:
+                        print("RuntimeError", e)
+                return super()._alloc(length, alignment)
+        for wrap in (zheap.ThreadSafeAllocator, zheap.DebugAllocator, zheap.ArenaAllocator):
+            child = Child()
+            parent = wrap(child); child.parent = parent
+            v = parent.alloc(77)
+            print("got", len(v))
+            parent.free(v)
+            child.parent = parent  # a cycle through a Python allocator, for the collector
+        print("OK")
+        """,
+        timeout=60,
+    )
+    assert sum(line.startswith("RuntimeError") for line in out) == 3
+
+
+def test_reentrant_reset_from_a_python_child_changes_nothing():
+    out = run(
+        """
+        import zheap
+        from zheap.examples import FirstFitAllocator
+        class Child(FirstFitAllocator):
+            arena = None
+            def attack(self):
+                if self.arena is not None:
+                    arena, self.arena = self.arena, None
+                    for call in (lambda: arena.reset("free_all"), arena.deinit,
+                                 lambda: arena.alloc(1)):
+                        try:
+                            call()
+                        except RuntimeError:
+                            print("RuntimeError")
+            def _alloc(self, length, alignment):
+                self.attack()
+                return super()._alloc(length, alignment)
+            def _resize(self, address, length, alignment, new_length):
+                self.attack()
+                return super()._resize(address, length, alignment, new_length)
+        child = Child(1 << 20)
+        arena = zheap.ArenaAllocator(child)
+        v = arena.alloc(100); v[:] = b"v" * 100
+        child.arena = arena
+        w = arena.alloc(100_000)
+        assert bytes(v) == b"v" * 100 and len(w) == 100_000
+        arena.deinit()
+        print("OK")
+        """
+    )
+    assert out.count("RuntimeError") == 3
+
+
+# --- hole 3: one owner graph -----------------------------------------------------------
+
+
+def test_capsule_wrapper_pins_what_it_wraps():
+    out = run(
+        """
+        import zheap
+        for make in (lambda: zheap.ArenaAllocator(zheap.page_allocator),
+                     lambda: zheap.FixedBufferAllocator(1 << 16)):
+            x = make()
+            ca = zheap.Allocator.from_capsule(x.capsule()); v = ca.alloc(100)
+            try:
+                x.reset("free_all") if isinstance(x, zheap.ArenaAllocator) else x.reset()
+                print("reset while a wrapper block lives")
+            except BufferError:
+                print("BufferError")
+            v[:] = b"x" * 100
+            ca.free(v); del v, ca
+            import gc; gc.collect()
+            x.reset("free_all") if isinstance(x, zheap.ArenaAllocator) else x.reset()
+        print("OK")
+        """
+    )
+    assert out.count("BufferError") == 2
+
+
+def test_debug_allocator_deinit_invalidates_leaked_views():
+    out = run(
+        """
+        import logging, zheap
+        logging.disable(logging.CRITICAL)
+        arena = zheap.ArenaAllocator(); gpa = zheap.DebugAllocator(arena); v = gpa.alloc(64)
+        s = v[:8]
+        try:
+            gpa.deinit(); print("deinit with a slice alive")
+        except BufferError:
+            print("BufferError")
+        s.release()
+        print(gpa.deinit())
+        arena.reset("free_all")
+        try:
+            v[:] = b"x" * 64
+            print("wrote into a leaked block after its allocator went")
+        except ValueError:
+            print("invalidated")
+        print("OK")
+        """
+    )
+    assert "BufferError" in out and "invalidated" in out
+    assert "Check.leak" in out
+
+
+def test_preheated_failure_invalidates_items_a_subclass_created():
+    out = run(
+        """
+        import zheap
+        made = []
+        class Pool(zheap.MemoryPool):
+            def __init__(self, *args, **kwargs):
+                made.append(self.create())
+        child = zheap.FixedBufferAllocator(8192)
+        try:
+            Pool.preheated(64, 1000, child=child)
+        except MemoryError:
+            print("MemoryError")
+        for v in made:
+            try:
+                v[:] = b"x" * 64; print("item outlived its pool")
+            except ValueError:
+                print("invalidated")
+        child.reset()
+        print("OK")
+        """
+    )
+    assert "MemoryError" in out and "item outlived its pool" not in out
+
+
+def test_preheat_of_an_absurd_count_fails_fast():
+    out = run(
+        """
+        import time, zheap
+        pool = zheap.MemoryPool(64)
+        for n in (2**40, 2**62, 2**63 - 1):
+            t = time.perf_counter()
+            try:
+                pool.preheat(n); print("preheated", n)
+            except (MemoryError, OverflowError) as e:
+                print(type(e).__name__)
+            assert time.perf_counter() - t < 2, n
+        try:
+            zheap.MemoryPool.preheated(64, 2**40); print("preheated")
+        except (MemoryError, OverflowError) as e:
+            print(type(e).__name__)
+        print("OK")
+        """,
+        timeout=30,
+    )
+    assert "preheated" not in " ".join(out)
+
+
+def test_fba_reset_with_its_thread_safe_interface_alive():
+    run(
+        """
+        import gc, zheap
+        fba = zheap.FixedBufferAllocator(4096)
+        ts = fba.thread_safe_allocator()
+        v = ts.alloc(100); w = fba.alloc(100)
+        ts.free(v)
+        fba.free(w)
+        fba.reset()                      # the interface is the same state, not a child
+        a = ts.alloc(10); b = fba.alloc(10)
+        try:
+            fba.reset(); print("reset with live views")
+        except BufferError:
+            pass
+        del a, b; gc.collect()
+        x = ts.alloc(10); y = fba.alloc(10)
+        x[:] = b"x" * 10; y[:] = b"y" * 10
+        assert bytes(x) == b"x" * 10
+        print("OK")
+        """
+    )
+
+
+def test_fba_reset_invalidates_views_of_the_interface():
+    out = run(
+        """
+        import zheap
+        fba = zheap.FixedBufferAllocator(4096)
+        ts = fba.thread_safe_allocator()
+        v = ts.alloc(100)
+        fba.reset()
+        try:
+            v[0] = 1; print("interface view survived reset")
+        except ValueError:
+            print("invalidated")
+        print("OK")
+        """
+    )
+    assert "invalidated" in out
+
+
+def test_create_keepalive_cannot_be_released_from_python():
+    out = run(
+        """
+        import ctypes, gc, zheap
+        class S(ctypes.Structure):
+            _fields_ = [("a", ctypes.c_int64), ("b", ctypes.c_double)]
+        arena = zheap.ArenaAllocator()
+        for t in (S, ctypes.c_int64 * 4, ctypes.c_double):
+            obj = arena.create(t)
+            objs = getattr(obj, "_objects", None)
+            if isinstance(objs, dict):
+                objs.clear()
+            gc.collect()
+            try:
+                arena.reset("free_all"); print("reset under a live ctypes object")
+            except BufferError:
+                print("BufferError")
+            arena.destroy(obj)
+            gc.collect()
+            try:
+                arena.reset("free_all"); print("reset under a destroyed but live ctypes object")
+            except BufferError:
+                print("BufferError")
+            del obj, objs; gc.collect()
+            arena.reset("free_all")
+        print("OK")
+        """
+    )
+    assert out.count("BufferError") == 6
+
+
+# --- hole 4: the core bug (DebugAllocator large remap with retained metadata) ---------
+
+
+def test_debug_never_unmap_retain_metadata_remap_then_deinit():
+    run(
+        """
+        import gc, mmap, zheap
+        a = zheap.DebugAllocator(never_unmap=True, retain_metadata=True)
+        v = a.alloc(557274, 2048); v[:] = b"\\x01" * len(v); w = a.remap(v, 946053)
+        maps = [mmap.mmap(-1, 1 << 16) for _ in range(64)]
+        a.free(w); del a, v, w; gc.collect()
+        for m in maps: m[0] = 1
+        print("OK")
+        """
+    )
+
+
+# --- hole 5: interpreters ---------------------------------------------------------------
+
+
+@pytest.mark.skipif(sys.version_info < (3, 12), reason="per-interpreter GIL exists from 3.12")
+def test_subinterpreter_with_its_own_gil_is_refused():
+    out = run(
+        """
+        import _xxsubinterpreters as interpreters
+        iid = interpreters.create(isolated=True)
+        try:
+            interpreters.run_string(iid, "import zheap")
+            print("imported")
+        except Exception as e:
+            print("refused", type(e).__name__)
+        print("OK")
+        """
+    )
+    assert any(line.startswith("refused") for line in out)
