@@ -218,8 +218,10 @@ static PyGetSetDef Block_getset[] = {
     {"length", Block_get_length, NULL, "Length in bytes.", NULL},
     {"alignment", Block_get_alignment, NULL, "Alignment in bytes.", NULL},
     {"state", Block_get_state, NULL,
-     "'live', 'freed', 'moved' (superseded by a resize/remap/realloc), "
-     "'destroying' (destroy()ed, freed when its ctypes object goes) or 'untracked'.",
+     "'live', 'freed', 'moved' (superseded by a resize/remap/realloc), 'reset' "
+     "(invalidated by reset()/deinit()), 'destroying' (destroy()ed, freed when its last ctypes "
+     "object goes), 'prepared' (made for an operation still under way) or 'untracked' (never "
+     "filled, or a ctypes object's block that was never destroyed).",
      NULL},
     {"exports", Block_get_exports, NULL, "Number of buffer exports of the block right now.", NULL},
     {"allocator", Block_get_allocator, NULL, "The allocator the block came from.", NULL},

@@ -901,8 +901,11 @@ PyDoc_STRVAR(Debug_detect_leaks_doc,
 static PyObject *Debug_detect_leaks(PyObject *op, PyObject *unused) {
     (void)unused;
     DebugObject *self = Debug_CAST(op);
-    if (zx_check_open(&self->base) < 0) return NULL;
+    zx_txn t;
+    zx_txn_init(&t, &self->base);
+    if (zx_txn_begin(&t) < 0) return NULL;
     bool leaked = zh_debug_detect_leaks(&self->dbg);
+    zx_txn_release(&t);
     flush_logs(&self->base);
     return PyBool_FromLong(leaked);
 }
@@ -984,12 +987,17 @@ PyDoc_STRVAR(Debug_flush_doc,
 static PyObject *Debug_flush_retained_metadata(PyObject *op, PyObject *unused) {
     (void)unused;
     DebugObject *self = Debug_CAST(op);
-    if (zx_check_open(&self->base) < 0) return NULL;
-    if (zh_debug_flush_retained_metadata(&self->dbg) < 0) {
+    zx_txn t;
+    zx_txn_init(&t, &self->base);
+    if (zx_txn_begin(&t) < 0) return NULL;
+    int rc = zh_debug_flush_retained_metadata(&self->dbg);
+    zx_txn_release(&t);
+    flush_logs(&self->base);
+    if (rc < 0) {
         PyErr_SetString(PyExc_ValueError, "flush_retained_metadata() needs retain_metadata=True");
         return NULL;
     }
-    flush_logs(&self->base);
+    if (PyErr_Occurred()) return NULL; /* raised by a backing allocator written in Python */
     Py_RETURN_NONE;
 }
 

@@ -160,6 +160,125 @@ PyObject *zx_layout_of(PyObject *self, PyObject *regions) {
     return Py_BuildValue("{s:s,s:N}", "allocator", Py_TYPE(self)->tp_name, "regions", regions);
 }
 
+/* --- reading a layout someone else made ------------------------------------------- */
+
+/* A layout() result may come from Python code (an allocator written in
+ * Python may override layout()): every piece is read through a strong
+ * reference, type-checked, and copied into a zx_layout before anything is
+ * computed from it, so hostile dicts (keys whose __eq__ mutates the lists,
+ * wrong types) raise TypeError or ValueError instead of leaving a borrowed
+ * pointer to a freed object. Strings become the binding's own names. */
+
+static const char *const known_names[] = {
+    "live", "free", "freed", "padding", "metadata", "hole", "unused", "header",
+    "buffer", "chunk", "page", "mapping", "slab", "bucket", "large", "big", "bigpage", "run", "region", "block",
+};
+
+static const char *own_name(PyObject *s, const char *fallback) {
+    if (s == NULL || !PyUnicode_Check(s)) return fallback;
+    for (size_t i = 0; i < sizeof known_names / sizeof *known_names; i++)
+        if (PyUnicode_CompareWithASCIIString(s, known_names[i]) == 0) return known_names[i];
+    return fallback;
+}
+
+/* d[key] as a new reference, NULL (no error) if absent; TypeError if `d`
+ * is not a dict. */
+static PyObject *get_ref(PyObject *d, const char *key, int *err) {
+    if (!PyDict_Check(d)) {
+        PyErr_Format(PyExc_TypeError, "a layout is made of dicts, got %.100s", Py_TYPE(d)->tp_name);
+        *err = -1;
+        return NULL;
+    }
+    PyObject *k = PyUnicode_FromString(key);
+    PyObject *v = k ? PyDict_GetItemWithError(d, k) : NULL;
+    Py_XINCREF(v);
+    Py_XDECREF(k);
+    if (v == NULL && PyErr_Occurred()) *err = -1;
+    return v;
+}
+
+static int get_uint(PyObject *d, const char *key, bool required, uintptr_t *out) {
+    int err = 0;
+    PyObject *v = get_ref(d, key, &err);
+    *out = 0;
+    if (v == NULL) {
+        if (err == 0 && required) PyErr_Format(PyExc_TypeError, "a layout entry has no '%s'", key);
+        return err == 0 && !required ? 0 : -1;
+    }
+    int rc = 0;
+    if (!PyLong_Check(v)) {
+        PyErr_Format(PyExc_TypeError, "layout '%s' must be an int, not %.100s", key, Py_TYPE(v)->tp_name);
+        rc = -1;
+    } else {
+        unsigned long long x = PyLong_AsUnsignedLongLong(v);
+        if (x == (unsigned long long)-1 && PyErr_Occurred()) rc = -1;
+        else *out = (uintptr_t)x;
+    }
+    Py_DECREF(v);
+    return rc;
+}
+
+/* A strong snapshot of d[key], which must be a list or tuple. */
+static PyObject *get_tuple(PyObject *d, const char *key) {
+    int err = 0;
+    PyObject *v = get_ref(d, key, &err);
+    if (v == NULL) {
+        if (err == 0) PyErr_Format(PyExc_TypeError, "a layout entry has no '%s'", key);
+        return NULL;
+    }
+    PyObject *t = PyList_Check(v) || PyTuple_Check(v) ? PySequence_Tuple(v) : NULL;
+    if (t == NULL && !PyErr_Occurred())
+        PyErr_Format(PyExc_TypeError, "layout '%s' must be a list, not %.100s", key, Py_TYPE(v)->tp_name);
+    Py_DECREF(v);
+    return t;
+}
+
+/* Append the regions of `layout` and their blocks to `l`; -1 with an
+ * exception (l keeps what was read). first_item[i] gets the index of
+ * region i's first item when not NULL (sized by the caller's l->nr). */
+int zx_lay_parse(PyObject *layout, zx_layout *l) {
+    PyObject *regions = get_tuple(layout, "regions");
+    if (regions == NULL) return -1;
+    int rc = 0;
+    for (Py_ssize_t i = 0; rc == 0 && i < PyTuple_GET_SIZE(regions); i++) {
+        PyObject *r = PyTuple_GET_ITEM(regions, i); /* the tuple holds it */
+        uintptr_t addr, size, used, cls;
+        int err = 0;
+        PyObject *kind = get_ref(r, "kind", &err);
+        if (err < 0 || get_uint(r, "address", true, &addr) < 0 || get_uint(r, "size", true, &size) < 0 ||
+            get_uint(r, "used", false, &used) < 0 || get_uint(r, "size_class", false, &cls) < 0) {
+            Py_XDECREF(kind);
+            rc = -1;
+            break;
+        }
+        if (zx_lay_region(l, own_name(kind, "region"), addr, size, used, cls) < 0) rc = -1;
+        Py_XDECREF(kind);
+        PyObject *blocks = rc == 0 ? get_tuple(r, "blocks") : NULL;
+        if (blocks == NULL) {
+            rc = -1;
+            break;
+        }
+        for (Py_ssize_t j = 0; rc == 0 && j < PyTuple_GET_SIZE(blocks); j++) {
+            PyObject *b = PyTuple_GET_ITEM(blocks, j);
+            uintptr_t baddr, blen, bcls;
+            PyObject *state = get_ref(b, "state", &err);
+            if (err < 0 || get_uint(b, "address", true, &baddr) < 0 || get_uint(b, "length", true, &blen) < 0 ||
+                get_uint(b, "size_class", false, &bcls) < 0)
+                rc = -1;
+            else if (zx_lay_item(l, own_name(state, "live"), baddr, blen, bcls) < 0)
+                rc = -1;
+            Py_XDECREF(state);
+        }
+        Py_DECREF(blocks);
+    }
+    Py_DECREF(regions);
+    if (rc == 0 && l->oom) {
+        PyErr_NoMemory();
+        rc = -1;
+    }
+    return rc;
+}
+
 /* --- the generic layout() ----------------------------------------------------------- */
 
 /* An allocator whose memory has no structure of its own to show (c_allocator,
@@ -167,81 +286,40 @@ PyObject *zx_layout_of(PyObject *self, PyObject *regions) {
  * wrapper (ThreadSafeAllocator, FailingAllocator, ValidationAllocator, a
  * stack-fallback interface) shows its child's layout with its own blocks
  * placed in the child's regions. */
-PyObject *zx_merge_into_child(ZxAllocator *self, PyObject *lead) {
-    PyObject *layout = PyObject_CallMethod(self->child, "layout", NULL);
-    if (layout == NULL) return NULL;
-    PyObject *theirs = PyDict_GetItemString(layout, "regions"); /* borrowed */
-    if (theirs == NULL || !PyList_Check(theirs)) {
-        Py_DECREF(layout);
-        return PyErr_Format(PyExc_RuntimeError, "%R.layout() returned no regions", self->child);
-    }
-    /* The regions `lead` (regions of this allocator's own, e.g. a
-     * stack-fallback buffer) come first. */
-    PyObject *regions = lead ? PySequence_List(lead) : PyList_New(0);
-    Py_ssize_t n = regions ? PyList_GET_SIZE(regions) : 0;
-    if (regions == NULL || PyList_SetSlice(regions, n, n, theirs) < 0 ||
-        PyDict_SetItemString(layout, "regions", regions) < 0) {
-        Py_XDECREF(regions);
-        Py_DECREF(layout);
+PyObject *zx_merge_into_child(ZxAllocator *self, zx_layout *lead) {
+    /* The child's layout may come from Python code: read into C first. */
+    PyObject *theirs = PyObject_CallMethod(self->child, "layout", NULL);
+    if (theirs == NULL) {
+        zx_lay_free(lead);
         return NULL;
     }
-    Py_DECREF(regions); /* the layout holds it */
-    /* Our blocks are copied out first: making the dicts below may run the
-     * collector, whose finalizers can free blocks of the list being walked. */
-    zx_layout mine = {0}, orphans = {0};
+    zx_layout l = *lead; /* the regions of this allocator's own (a stack-fallback buffer) first */
+    *lead = (zx_layout){0};
+    int rc = zx_lay_parse(theirs, &l);
+    Py_DECREF(theirs);
+    if (rc < 0) {
+        zx_lay_free(&l);
+        return NULL;
+    }
+    /* Our blocks, copied out of the live list before any object is made
+     * (the collector may free blocks of the list meanwhile). A block in no
+     * region of the child's is a region of its own. */
+    zx_layout mine = {0};
     if (zx_lay_live(&mine, self, NULL) < 0) {
-        PyErr_NoMemory();
-        goto fail;
+        zx_lay_free(&mine);
+        zx_lay_free(&l);
+        return PyErr_NoMemory();
     }
+    size_t nr = l.nr;
     for (size_t k = 0; k < mine.ni; k++) {
-        uintptr_t p = mine.it[k].addr;
-        size_t len = mine.it[k].len;
-        PyObject *home = NULL;
-        for (Py_ssize_t i = 0; i < PyList_GET_SIZE(regions) && home == NULL; i++) {
-            PyObject *r = PyList_GET_ITEM(regions, i);
-            PyObject *a = PyDict_GetItemString(r, "address"), *s = PyDict_GetItemString(r, "size");
-            uintptr_t start = a ? (uintptr_t)PyLong_AsUnsignedLongLong(a) : 0;
-            size_t size = s ? PyLong_AsSize_t(s) : 0;
-            if (PyErr_Occurred()) goto fail;
-            if (p >= start && p - start < size) home = PyDict_GetItemString(r, "blocks");
-        }
-        if (home == NULL) { /* in no region of the child's: a region of its own */
-            if (zx_lay_region(&orphans, "block", p, len, len, 0) < 0 || zx_lay_item(&orphans, "live", p, len, 0) < 0) {
-                PyErr_NoMemory();
-                goto fail;
-            }
-            continue;
-        }
-        PyObject *d = item_dict(&mine.it[k]);
-        if (d == NULL || PyList_Append(home, d) < 0) {
-            Py_XDECREF(d);
-            goto fail;
-        }
-        Py_DECREF(d);
-    }
-    /* Blocks by address again, once per region (not once per block added). */
-    for (Py_ssize_t i = 0; i < PyList_GET_SIZE(regions); i++) {
-        PyObject *blocks = PyDict_GetItemString(PyList_GET_ITEM(regions, i), "blocks");
-        if (blocks != NULL && PyList_Check(blocks) && zx_sort_blocks(blocks) < 0) goto fail;
+        const zx_litem *it = &mine.it[k];
+        bool home = false;
+        for (size_t i = 0; i < nr && !home; i++) home = it->addr >= l.r[i].addr && it->addr - l.r[i].addr < l.r[i].size;
+        if (!home) zx_lay_region(&l, "block", it->addr, it->len, it->len, 0);
+        zx_lay_item(&l, "live", it->addr, it->len, 0);
     }
     zx_lay_free(&mine);
-    PyObject *own = zx_lay_finish(&orphans, (PyObject *)self);
-    PyObject *extra = own ? PyDict_GetItemString(own, "regions") : NULL;
-    Py_ssize_t end = PyList_GET_SIZE(regions);
-    if (extra == NULL || PyList_SetSlice(regions, end, end, extra) < 0) {
-        Py_XDECREF(own);
-        Py_DECREF(layout);
-        return NULL;
-    }
-    Py_DECREF(own);
-    PyObject *name = PyUnicode_FromString(Py_TYPE(self)->tp_name);
-    if (put(layout, "allocator", name) < 0) Py_CLEAR(layout);
-    return layout;
-fail:
-    zx_lay_free(&mine);
-    zx_lay_free(&orphans);
-    Py_DECREF(layout);
-    return NULL;
+    return zx_lay_finish(&l, (PyObject *)self);
 }
 
 /* Only an allocator written in Python knows where its free memory is: it
@@ -284,7 +362,10 @@ static size_t page_footprint(const ZxBlock *b, size_t *size_class) {
 PyObject *zx_allocator_layout(PyObject *op, PyObject *unused) {
     (void)unused;
     ZxAllocator *self = ZxAllocator_CAST(op);
-    if (self->child != NULL && !self->closed) return zx_merge_into_child(self, NULL);
+    if (self->child != NULL && !self->closed) {
+        zx_layout none = {0};
+        return zx_merge_into_child(self, &none);
+    }
     zx_layout l = {0};
     if (self->py != NULL) {
         zx_py_layout(self, &l); /* its regions, and every range it handed out */
@@ -318,48 +399,20 @@ static int by_lo(const void *a, const void *b) {
     return (x > y) - (x < y);
 }
 
-static bool is_state(PyObject *state, const char *name) {
-    return PyUnicode_Check(state) && PyUnicode_CompareWithASCIIString(state, name) == 0;
-}
-
-/* The longest run of free bytes in one region: its "free" blocks, and the
- * bytes past `used` that no block covers (never handed out). A hole below
- * `used` that no block covers is not free: a bump allocator cannot reuse
- * it -- that is its fragmentation. Returns -1 with an exception set. */
-static int region_free_run(PyObject *r, size_t *largest) {
-    PyObject *blocks = PyDict_GetItemString(r, "blocks");
-    PyObject *a = PyDict_GetItemString(r, "address"), *s = PyDict_GetItemString(r, "size");
-    PyObject *u = PyDict_GetItemString(r, "used");
-    if (blocks == NULL || !PyList_Check(blocks) || a == NULL || s == NULL || u == NULL) {
-        PyErr_SetString(PyExc_TypeError, "not a layout region");
-        return -1;
-    }
-    uintptr_t start = (uintptr_t)PyLong_AsUnsignedLongLong(a);
-    size_t size = PyLong_AsSize_t(s), used = PyLong_AsSize_t(u);
-    if (PyErr_Occurred()) return -1;
-    Py_ssize_t n = PyList_GET_SIZE(blocks);
-    interval *iv = PyMem_RawMalloc(((size_t)n * 2 + 1) * sizeof *iv);
-    if (iv == NULL) {
-        PyErr_NoMemory();
-        return -1;
-    }
+/* The longest run of free bytes in one region (items [first, end) of `l`,
+ * sorted by address, are its blocks): its "free" blocks, and the bytes past
+ * `used` that no block covers (never handed out). A hole below `used` that
+ * no block covers is not free: a bump allocator cannot reuse it -- that is
+ * its fragmentation. Touching free runs count as one. -1: out of memory. */
+static int region_free_run(const zx_lregion *r, const zx_litem *items, size_t n, size_t *largest) {
+    interval *iv = PyMem_RawMalloc((n * 2 + 1) * sizeof *iv);
+    if (iv == NULL) return -1;
     size_t k = 0;
-    uintptr_t tail = start + (used < size ? used : size), end = start + size;
-    for (Py_ssize_t j = 0; j < n; j++) {
-        PyObject *b = PyList_GET_ITEM(blocks, j);
-        PyObject *ba = PyDict_GetItemString(b, "address"), *bl = PyDict_GetItemString(b, "length");
-        PyObject *state = PyDict_GetItemString(b, "state");
-        if (ba == NULL || bl == NULL || state == NULL) {
-            PyMem_RawFree(iv);
-            PyErr_SetString(PyExc_TypeError, "not a layout block");
-            return -1;
-        }
-        uintptr_t lo = (uintptr_t)PyLong_AsUnsignedLongLong(ba), hi = lo + PyLong_AsSize_t(bl);
-        if (PyErr_Occurred()) {
-            PyMem_RawFree(iv);
-            return -1;
-        }
-        if (is_state(state, "free")) {
+    uintptr_t start = r->addr, used = r->used < r->size ? r->used : r->size;
+    uintptr_t tail = start + used, end = start + r->size;
+    for (size_t j = 0; j < n; j++) {
+        uintptr_t lo = items[j].addr, hi = lo + items[j].len;
+        if (items[j].state == known_names[1] /* "free" */) {
             iv[k++] = (interval){lo, hi};
         } else if (hi > tail) { /* blocks come by address: what the tail has before this one is free */
             if (lo > tail) iv[k++] = (interval){tail, lo};
@@ -378,29 +431,29 @@ static int region_free_run(PyObject *r, size_t *largest) {
     return 0;
 }
 
-/* Fragmentation and utilisation of a layout: requested (the live blocks'
- * bytes), reserved (the regions' bytes), overhead (the difference),
- * utilisation (requested / reserved) and largest_free_run (see
- * region_free_run). */
+/* requested / reserved / overhead / utilisation / largest_free_run of a
+ * layout dict, which may come from Python code (read through zx_lay_parse). */
 PyObject *zx_layout_figures(PyObject *layout) {
-    PyObject *regions = PyDict_Check(layout) ? PyDict_GetItemString(layout, "regions") : NULL;
-    if (regions == NULL || !PyList_Check(regions)) return PyErr_Format(PyExc_TypeError, "not a layout");
-    size_t requested = 0, reserved = 0, largest = 0;
-    for (Py_ssize_t i = 0; i < PyList_GET_SIZE(regions); i++) {
-        PyObject *r = PyList_GET_ITEM(regions, i);
-        if (!PyDict_Check(r) || region_free_run(r, &largest) < 0) {
-            if (!PyErr_Occurred()) PyErr_SetString(PyExc_TypeError, "not a layout region");
-            return NULL;
-        }
-        reserved += PyLong_AsSize_t(PyDict_GetItemString(r, "size"));
-        PyObject *blocks = PyDict_GetItemString(r, "blocks");
-        for (Py_ssize_t j = 0; j < PyList_GET_SIZE(blocks); j++) {
-            PyObject *b = PyList_GET_ITEM(blocks, j);
-            if (is_state(PyDict_GetItemString(b, "state"), "live"))
-                requested += PyLong_AsSize_t(PyDict_GetItemString(b, "length"));
-        }
-        if (PyErr_Occurred()) return NULL;
+    zx_layout l = {0};
+    if (zx_lay_parse(layout, &l) < 0) {
+        zx_lay_free(&l);
+        return NULL;
     }
+    if (l.ni > 1) qsort(l.it, l.ni, sizeof *l.it, zx_litem_by_address);
+    size_t requested = 0, reserved = 0, largest = 0;
+    for (size_t i = 0; i < l.nr; i++) {
+        const zx_lregion *r = &l.r[i];
+        size_t first = zx_lay_first_item(&l, r->addr), end = first;
+        while (end < l.ni && l.it[end].addr - r->addr < r->size) end++;
+        reserved += r->size;
+        for (size_t j = first; j < end; j++)
+            if (l.it[j].state == known_names[0] /* "live" */) requested += l.it[j].len;
+        if (region_free_run(r, l.it + first, end - first, &largest) < 0) {
+            zx_lay_free(&l);
+            return PyErr_NoMemory();
+        }
+    }
+    zx_lay_free(&l);
     return Py_BuildValue("{s:n,s:n,s:n,s:d,s:n}", "requested", (Py_ssize_t)requested, "reserved",
                          (Py_ssize_t)reserved, "overhead", (Py_ssize_t)(reserved - requested), "utilisation",
                          reserved ? (double)requested / (double)reserved : 0.0, "largest_free_run",

@@ -169,7 +169,16 @@ static int zheap_exec(PyObject *m) {
 static PyModuleDef_Slot zheap_slots[] = {
     {Py_mod_exec, zheap_exec},
 #ifdef Py_mod_multiple_interpreters
-    {Py_mod_multiple_interpreters, Py_MOD_PER_INTERPRETER_GIL_SUPPORTED},
+    /* One interpreter per process. The memory behind wasm_allocator and the
+     * C allocators is process-wide, an operation's busy mark (stack.c) is
+     * per thread, not per interpreter, and allocators written in Python
+     * re-enter through PyGILState_Ensure, which knows only the main
+     * interpreter: importing zheap in a subinterpreter raises ImportError. */
+    {Py_mod_multiple_interpreters, Py_MOD_MULTIPLE_INTERPRETERS_NOT_SUPPORTED},
+#endif
+#ifdef Py_mod_gil
+    /* The GIL serialises the binding's state (busy marks, live lists). */
+    {Py_mod_gil, Py_MOD_GIL_USED},
 #endif
     {0, NULL},
 };

@@ -203,12 +203,9 @@ static PyObject *SfaIface_layout(PyObject *op, PyObject *unused) {
     (void)unused;
     SfaIfaceObject *self = SfaIface_CAST(op);
     const zh_fba *fba = &self->sfa->sf.fixed_buffer_allocator;
-    PyObject *buffer = zx_layout_region("buffer", (uintptr_t)fba->buffer, fba->buffer_len, fba->end_index,
-                                        PyList_New(0));
-    PyObject *lead = buffer ? Py_BuildValue("[N]", buffer) : NULL;
-    PyObject *layout = lead ? zx_merge_into_child(&self->base, lead) : NULL;
-    Py_XDECREF(lead);
-    return layout;
+    zx_layout lead = {0};
+    zx_lay_region(&lead, "buffer", (uintptr_t)fba->buffer, fba->buffer_len, fba->end_index, 0);
+    return zx_merge_into_child(&self->base, &lead);
 }
 
 static PyObject *SfaIface_owns(PyObject *op, PyObject *view) {
