@@ -55,14 +55,14 @@ MUTANTS = [
     ),
     Mutant(
         "a Python allocator's _resize is not range-checked",
-        "csrc/ext/toolkit.c",
+        "csrc/ext/pyalloc.c",
         'check_range(self, "_resize", (uintptr_t)mem, new_len, zh_alignment_bytes(al), lr) == 0',
         "1",
         ("tests/test_gate.py", "tests/test_toolkit.py"),
     ),
     Mutant(
         "add_region's bound is off by one",
-        "csrc/ext/toolkit.c",
+        "csrc/ext/pyalloc.c",
         "len <= py->regions[i].len - (addr - b);",
         "len <= py->regions[i].len - (addr - b) + 1;",
         ("tests/test_gate.py", "tests/test_toolkit.py"),
@@ -120,14 +120,14 @@ MUTANTS = [
     ),
     Mutant(
         "FixedBufferAllocator.reset forgets its thread-safe interfaces",
-        "csrc/ext/composable.c",
+        "csrc/ext/fixed_buffer.c",
         "(void)zx_retire_all(&t, &i->base);",
         "(void)i;",
         ("tests/test_safety.py", "tests/test_composable.py"),
     ),
     Mutant(
         "a capsule wrapper does not pin what it wraps",
-        "csrc/ext/toolkit.c",
+        "csrc/ext/capsule.c",
         "        zx_pin_child(&self->base, owner);",
         "        (void)owner;",
         ("tests/test_safety.py",),

@@ -5,7 +5,9 @@
  *   alloc NULL -> MemoryError, resize false / remap NULL -> None,
  *   bad argument -> ValueError/TypeError/OverflowError, exports -> BufferError,
  *   a ValidationAllocator contract report -> zheap.ZigPanic (already set). */
-#include "ext.h"
+#include "allocator.h"
+#include "capsule.h"
+#include "pyalloc.h"
 
 #include <string.h>
 
@@ -13,145 +15,7 @@
 
 /* --- argument parsing --------------------------------------------------------- */
 
-/* Positional-or-keyword arguments for fastcall methods: fills out[0..nmax)
- * (NULL where absent) and checks the first `nreq` are present. */
-int zx_parse_args(const char *fn, const char *const *names, int nreq, int nmax, PyObject *const *args,
-                  Py_ssize_t nargs, PyObject *kwnames, PyObject **out) {
-    if (nargs > nmax) {
-        PyErr_Format(PyExc_TypeError, "%s() takes at most %d arguments (%zd given)", fn, nmax, nargs);
-        return -1;
-    }
-    for (int i = 0; i < nmax; i++) out[i] = i < nargs ? args[i] : NULL;
-    Py_ssize_t nkw = kwnames ? PyTuple_GET_SIZE(kwnames) : 0;
-    for (Py_ssize_t k = 0; k < nkw; k++) {
-        PyObject *key = PyTuple_GET_ITEM(kwnames, k);
-        int i = 0;
-        for (; i < nmax; i++)
-            if (PyUnicode_CompareWithASCIIString(key, names[i]) == 0) break;
-        if (i == nmax) {
-            PyErr_Format(PyExc_TypeError, "%s() got an unexpected keyword argument '%U'", fn, key);
-            return -1;
-        }
-        if (out[i] != NULL) {
-            PyErr_Format(PyExc_TypeError, "%s() got multiple values for argument '%s'", fn, names[i]);
-            return -1;
-        }
-        out[i] = args[nargs + k];
-    }
-    for (int i = 0; i < nreq; i++) {
-        if (out[i] == NULL) {
-            PyErr_Format(PyExc_TypeError, "%s() missing required argument '%s'", fn, names[i]);
-            return -1;
-        }
-    }
-    return 0;
-}
-
-/* A length: an int >= 0 (ValueError if negative, OverflowError if it does
- * not fit a Py_ssize_t: no buffer can be that long). */
-int zx_parse_length(PyObject *obj, const char *what, Py_ssize_t *out) {
-    if (!PyLong_Check(obj)) {
-        PyErr_Format(PyExc_TypeError, "%s must be an int, not %.100s", what, Py_TYPE(obj)->tp_name);
-        return -1;
-    }
-    Py_ssize_t n = PyLong_AsSsize_t(obj);
-    if (n == -1 && PyErr_Occurred()) return -1;
-    if (n < 0) {
-        PyErr_Format(PyExc_ValueError, "%s must be >= 0, got %zd", what, n);
-        return -1;
-    }
-    *out = n;
-    return 0;
-}
-
-/* An alignment in bytes: a power of two, at most what the allocator takes. */
-int zx_parse_alignment(ZxAllocator *self, PyObject *obj, zh_alignment *out) {
-    if (obj == NULL) {
-        *out = 0;
-        return 0;
-    }
-    if (!PyLong_Check(obj)) {
-        PyErr_Format(PyExc_TypeError, "alignment must be an int, not %.100s", Py_TYPE(obj)->tp_name);
-        return -1;
-    }
-    int overflow = 0;
-    long long sv = PyLong_AsLongLongAndOverflow(obj, &overflow);
-    if (sv == -1 && PyErr_Occurred()) return -1;
-    /* Past a signed 64-bit int, unsigned: 2**63 is a valid alignment (Zig's
-     * largest), if not a satisfiable one. */
-    unsigned long long v = overflow > 0 ? PyLong_AsUnsignedLongLong(obj) : (unsigned long long)sv;
-    if (v == (unsigned long long)-1 && PyErr_Occurred()) {
-        PyErr_Clear();
-        PyErr_Format(PyExc_OverflowError, "alignment too large: %R", obj);
-        return -1;
-    }
-    if (overflow < 0 || (overflow == 0 && sv < 0) || v == 0 || (v & (v - 1)) != 0) {
-        PyErr_Format(PyExc_ValueError, "alignment must be a positive power of two, got %R", obj);
-        return -1;
-    }
-    zh_alignment al = zh_alignment_from_bytes((size_t)v);
-    if (al > self->max_align) {
-        PyErr_Format(PyExc_ValueError, "%.100s supports alignments up to %zu bytes, got %llu",
-                     Py_TYPE(self)->tp_name, zh_alignment_bytes(self->max_align), v);
-        return -1;
-    }
-    *out = al;
-    return 0;
-}
-
 /* --- lifetime ----------------------------------------------------------------------- */
-
-int zx_check_open(ZxAllocator *self) {
-    if (!self->closed) return 0;
-    PyErr_Format(PyExc_ValueError, "%.100s was deinitialized", Py_TYPE(self)->tp_name);
-    return -1;
-}
-
-ZxAllocator *zx_as_allocator(zheap_state *st, PyObject *obj, const char *fn) {
-    if (!PyObject_TypeCheck(obj, st->Allocator_type)) {
-        PyErr_Format(PyExc_TypeError, "%s expects a zheap.Allocator, got %.100s", fn, Py_TYPE(obj)->tp_name);
-        return NULL;
-    }
-    if (zx_check_open(ZxAllocator_CAST(obj)) < 0) return NULL;
-    return ZxAllocator_CAST(obj);
-}
-
-/* The child allocator argument of a composable type's constructor as a new
- * reference, checked; `child` NULL means zheap.page_allocator (Zig's docs'
- * usual choice). */
-ZxAllocator *zx_child_or_default(zheap_state *st, PyTypeObject *type, PyObject *child, const char *fn) {
-    PyObject *obj;
-    if (child == NULL || child == Py_None) {
-        PyObject *m = PyType_GetModuleByDef(type, &zheap_module_def);
-        obj = m ? PyObject_GetAttrString(m, "page_allocator") : NULL;
-        if (obj == NULL) return NULL;
-    } else {
-        obj = Py_NewRef(child);
-    }
-    if (zx_as_allocator(st, obj, fn) == NULL) {
-        Py_DECREF(obj);
-        return NULL;
-    }
-    return ZxAllocator_CAST(obj);
-}
-
-/* Draw memory from `child` from now on: keep it alive, and make its reset
- * and deinit refuse (BufferError) until zx_unpin_child(), because they would
- * pull memory out from under this allocator's own blocks. */
-int zx_pin_child(ZxAllocator *self, PyObject *child) {
-    self->child = Py_NewRef(child);
-    ZxAllocator_CAST(child)->pins++;
-    self->pinning = true;
-    /* Python code below makes the whole stack need the GIL. */
-    self->needs_gil = self->needs_gil || ZxAllocator_CAST(child)->needs_gil;
-    return 0;
-}
-
-void zx_unpin_child(ZxAllocator *self) {
-    if (!self->pinning) return;
-    self->pinning = false;
-    ZxAllocator_CAST(self->child)->pins--;
-}
 
 /* --- the shared operations ------------------------------------------------------ */
 
@@ -464,6 +328,13 @@ static PyObject *Allocator_destroy(PyObject *op, PyObject *obj) {
     Py_RETURN_NONE;
 }
 
+/* layout(): an allocator written in Python shows its regions; any other
+ * type without a layout() of its own, its blocks (layout.c). */
+static PyObject *Allocator_layout(PyObject *op, PyObject *unused) {
+    (void)unused;
+    return ZxAllocator_CAST(op)->py != NULL ? zx_pyalloc_layout(op) : zx_generic_layout(op);
+}
+
 static PyObject *Allocator_get_live(PyObject *op, void *c) {
     (void)c;
     return PyLong_FromSsize_t(ZxAllocator_CAST(op)->nlive);
@@ -490,7 +361,7 @@ static PyMethodDef Allocator_methods[] = {
     {"create", Allocator_create, METH_O, create_doc},
     {"destroy", Allocator_destroy, METH_O, destroy_doc},
     {"__reduce__", Allocator_reduce, METH_NOARGS, NULL},
-    {"layout", zx_allocator_layout, METH_NOARGS, zx_layout_doc},
+    {"layout", Allocator_layout, METH_NOARGS, zx_layout_doc},
     {"stats", zx_allocator_stats, METH_NOARGS, zx_stats_doc},
     {"_repr_html_", zx_repr_html, METH_NOARGS, NULL},
     {"add_region", zx_allocator_add_region, METH_O, zx_add_region_doc},
@@ -511,74 +382,6 @@ static PyMemberDef Allocator_members[] = {
     {NULL},
 };
 
-void zx_allocator_setup(ZxAllocator *self, zheap_state *st, zh_allocator a, zh_alignment max_align) {
-    self->a = a;
-    self->st = st;
-    self->live = NULL;
-    self->nlive = 0;
-    self->max_align = max_align;
-    self->child = NULL;
-    self->pins = 0;
-    self->pinning = false;
-    self->closed = false;
-    self->weakreflist = NULL;
-    self->flush = NULL;
-    self->py = NULL;
-    zx_stack_init(self);
-}
-
-/* For core calls made where nothing can raise (dealloc, tp_clear): an error
- * an allocator written in Python raises during `fn(arg)` is reported as
- * unraisable, and an exception already in flight is kept. */
-void zx_call_quietly(PyObject *owner, void (*fn)(void *), void *arg) {
-    PyObject *et, *ev, *tb;
-    PyErr_Fetch(&et, &ev, &tb);
-    fn(arg);
-    /* Named by its type: `owner` may be in its dealloc, and a reference
-     * taken to it there would deallocate it a second time. */
-    if (PyErr_Occurred()) PyErr_WriteUnraisable((PyObject *)Py_TYPE(owner));
-    PyErr_Restore(et, ev, tb);
-}
-
-/* Deliver what the core queued in this allocator and in every allocator it
- * draws from (an arena's chunk allocations happen in its child). */
-void zx_flush_chain(ZxAllocator *self) {
-    for (ZxAllocator *a = self; a != NULL; a = a->child ? ZxAllocator_CAST(a->child) : NULL)
-        if (a->flush != NULL) a->flush(a);
-}
-
-int zx_allocator_traverse(PyObject *op, visitproc visit, void *arg) {
-    Py_VISIT(Py_TYPE(op));
-    Py_VISIT(ZxAllocator_CAST(op)->child);
-    int rc = 0;
-    zx_py_traverse(ZxAllocator_CAST(op), visit, arg, &rc);
-    return rc;
-}
-
-int zx_allocator_clear(PyObject *op) {
-    zx_unpin_child(ZxAllocator_CAST(op));
-    Py_CLEAR(ZxAllocator_CAST(op)->child);
-    /* A Python-implemented allocator keeps its regions until dealloc: blocks
-     * in the same garbage cycle may still point into them. */
-    return 0;
-}
-
-void zx_allocator_dealloc(PyObject *op) {
-    PyTypeObject *tp = Py_TYPE(op);
-    PyObject_GC_UnTrack(op);
-    /* Every live block holds a reference to its allocator, so none is left;
-     * every pinning allocator holds one too. */
-    assert(ZxAllocator_CAST(op)->live == NULL && ZxAllocator_CAST(op)->pins == 0);
-    if (ZxAllocator_CAST(op)->weakreflist != NULL) PyObject_ClearWeakRefs(op);
-    (void)zx_allocator_clear(op);
-    /* Each queued free holds its block, which holds this allocator. */
-    assert(ZxAllocator_CAST(op)->npending == 0);
-    PyMem_RawFree(ZxAllocator_CAST(op)->pending);
-    zx_py_free(ZxAllocator_CAST(op));
-    tp->tp_free(op);
-    Py_DECREF(tp);
-}
-
 PyDoc_STRVAR(Allocator_doc,
              "Base type of every zheap allocator (Zig's std.mem.Allocator).\n\n"
              "Memory comes as memoryview objects. A view stays valid until it is freed (or\n"
@@ -587,9 +390,9 @@ PyDoc_STRVAR(Allocator_doc,
 
 static PyType_Slot Allocator_slots[] = {
     {Py_tp_doc, (void *)Allocator_doc},
-    {Py_tp_new, zx_allocator_new},
-    {Py_tp_dealloc, zx_allocator_dealloc},
-    {Py_tp_traverse, zx_allocator_traverse},
+    {Py_tp_new, zx_pyalloc_new},
+    {Py_tp_dealloc, zx_pyalloc_dealloc},
+    {Py_tp_traverse, zx_pyalloc_traverse},
     {Py_tp_clear, zx_allocator_clear},
     {Py_tp_methods, Allocator_methods},
     {Py_tp_getset, Allocator_getset},
@@ -603,22 +406,6 @@ static PyType_Spec Allocator_spec = {
     .flags = Py_TPFLAGS_DEFAULT | Py_TPFLAGS_HAVE_GC | Py_TPFLAGS_BASETYPE | Py_TPFLAGS_IMMUTABLETYPE,
     .slots = Allocator_slots,
 };
-
-zheap_state *zx_state_of(PyTypeObject *type) {
-    PyObject *m = PyType_GetModuleByDef(type, &zheap_module_def);
-    return m ? PyModule_GetState(m) : NULL;
-}
-
-/* A subtype of zheap.Allocator from `spec`, added to the module if public. */
-PyTypeObject *zx_add_allocator_type(PyObject *module, zheap_state *st, PyType_Spec *spec, bool public) {
-    PyTypeObject *t = (PyTypeObject *)PyType_FromModuleAndSpec(module, spec, (PyObject *)st->Allocator_type);
-    if (t == NULL) return NULL;
-    if (public && PyModule_AddType(module, t) < 0) {
-        Py_DECREF(t);
-        return NULL;
-    }
-    return t;
-}
 
 int zx_allocator_init_types(PyObject *module, zheap_state *st) {
     st->Allocator_type = (PyTypeObject *)PyType_FromModuleAndSpec(module, &Allocator_spec, NULL);

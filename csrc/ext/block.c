@@ -1,7 +1,8 @@
 /* block.c -- the Block exporter and the one export guard: zheap's safety core.
  * See ext.h for the model. Nothing outside this file decides whether a view
  * is alive or exported. */
-#include "ext.h"
+#include "block.h"
+#include "trace.h"
 
 /* --- live-list bookkeeping ------------------------------------------------ */
 
@@ -482,6 +483,7 @@ void zx_txn_init(zx_txn *t, ZxAllocator *self) {
 int zx_txn_begin(zx_txn *t) {
     if (zx_stack_begin(t->self, false, &t->mark) < 0) return -1;
     t->begun = true;
+    zx_run_pending(t->self); /* frees finalizers asked for while the stack was busy */
     if (t->self->closed) {
         zx_txn_end(t);
         PyErr_Format(PyExc_ValueError, "%.100s was deinitialized", Py_TYPE(t->self)->tp_name);
@@ -493,6 +495,7 @@ int zx_txn_begin(zx_txn *t) {
 void zx_txn_end(zx_txn *t) {
     if (!t->begun) return;
     t->begun = false;
+    zx_run_pending(t->self);
     zx_stack_end(t->self, &t->mark);
 }
 
@@ -663,37 +666,3 @@ int zx_get_long_buffer(PyObject *obj, Py_buffer *out, char **range, Py_ssize_t *
     return 0;
 }
 
-/* Sort a list of block dicts by address. */
-int zx_sort_blocks(PyObject *list) {
-    PyObject *op = PyImport_ImportModule("operator");
-    PyObject *getter = op ? PyObject_CallMethod(op, "itemgetter", "s", "address") : NULL;
-    Py_XDECREF(op);
-    PyObject *sort = getter ? PyObject_GetAttrString(list, "sort") : NULL;
-    PyObject *kw = sort ? Py_BuildValue("{s:O}", "key", getter) : NULL;
-    PyObject *empty = kw ? PyTuple_New(0) : NULL;
-    PyObject *r = empty ? PyObject_Call(sort, empty, kw) : NULL;
-    Py_XDECREF(empty);
-    Py_XDECREF(kw);
-    Py_XDECREF(sort);
-    Py_XDECREF(getter);
-    if (r == NULL) return -1;
-    Py_DECREF(r);
-    return 0;
-}
-
-/* One region of a layout: {kind, address, size, used, blocks}. */
-PyObject *zx_layout_region(const char *kind, uintptr_t start, size_t size, size_t used, PyObject *blocks) {
-    if (blocks == NULL) return NULL;
-    return Py_BuildValue("{s:s,s:k,s:n,s:n,s:N}", "kind", kind, "address", (unsigned long)start, "size",
-                         (Py_ssize_t)size, "used", (Py_ssize_t)used, "blocks", blocks);
-}
-
-/* A chunk walker's callback (zh_arena_walk_chunks): append a "chunk" region
- * of w->owner, with its live blocks, to w->list. */
-int zx_chunk_walk_cb(void *user, uintptr_t start, size_t usable, size_t used) {
-    zx_chunk_walk *w = user;
-    PyObject *region = zx_layout_region("chunk", start, usable, used, zx_live_blocks_in(w->owner, start, usable));
-    int rc = region != NULL ? PyList_Append(w->list, region) : -1;
-    Py_XDECREF(region);
-    return rc;
-}

@@ -1,368 +1,24 @@
-/* debug.c -- DebugAllocator (and GeneralPurposeAllocator) as a Python type,
- * with Python tracebacks for its traces and exceptions for its reports.
- *
- * The core calls two hooks with its mutex held:
- *  - capture: the calling Python frames, interned as ids (frames.c below),
- *    the way tracemalloc stores tracebacks;
- *  - report: copied at once into a pending list of plain records (the
- *    traces resolved to zheap.Trace objects), because the trace storage may
- *    go away when the call goes on, and because logging or raising runs
- *    Python code, which must not happen under the core's lock.
- * The pending list is delivered after the call: log lines go to the `zheap`
- * logger; a double or invalid free reported by the core becomes
- * DoubleFreeError / InvalidFreeError.
+/* debug.c -- DebugAllocator (and GeneralPurposeAllocator) as a Python type
+ * (debug_allocator.c): construction, the operations that diagnose misuse,
+ * leaks, introspection. Traces are frames.c's; reports debug_report.c's.
  *
  * Double frees reach the core's own detection: a freed view keeps its Block
  * (address, length, alignment), and free/resize of it asks the core whether
  * that block is still known as freed (never reading memory the allocator
  * gave back); if so, the core's free runs and reports it with its traces. */
-#include "ext.h"
+#include "debug_report.h"
+
+#include "allocator.h"
+#include "frames.h"
 
 #include <stdlib.h>
 
 #include "structmember.h"
 
 /* ===================================================================== */
-/* Interned frames                                                        */
-/* ===================================================================== */
-
-static size_t frame_hash(PyObject *code, int lineno) {
-    uintptr_t h = (uintptr_t)code * (uintptr_t)0x9E3779B97F4A7C15ULL;
-    return (size_t)((h >> 7) ^ (uintptr_t)(unsigned)lineno * 0x85EBCA6Bu);
-}
-
-static int frames_grow_index(zx_frames *f) {
-    size_t cap = f->index_cap ? f->index_cap * 2 : 256;
-    size_t *index = PyMem_RawCalloc(cap, sizeof *index);
-    if (index == NULL) return -1;
-    for (size_t id = 1; id <= f->n; id++) {
-        size_t i = frame_hash(f->items[id - 1].code, f->items[id - 1].lineno) & (cap - 1);
-        while (index[i] != 0) i = (i + 1) & (cap - 1);
-        index[i] = id;
-    }
-    PyMem_RawFree(f->index);
-    f->index = index;
-    f->index_cap = cap;
-    return 0;
-}
-
-/* The id of (code, lineno), interning it; 0 when out of memory (the trace
- * then ends there). */
-uintptr_t zx_frames_intern(zx_frames *f, PyObject *code, int lineno) {
-    if ((f->n + 1) * 2 > f->index_cap && frames_grow_index(f) < 0) return 0;
-    size_t i = frame_hash(code, lineno) & (f->index_cap - 1);
-    for (; f->index[i] != 0; i = (i + 1) & (f->index_cap - 1)) {
-        zx_frame *fr = &f->items[f->index[i] - 1];
-        if (fr->code == code && fr->lineno == lineno) return f->index[i];
-    }
-    zx_frame *items = zx_grow(f->items, &f->cap, f->n, sizeof *items, 128);
-    if (items == NULL) return 0;
-    f->items = items;
-    items[f->n] = (zx_frame){Py_NewRef(code), lineno};
-    f->index[i] = ++f->n;
-    return f->n;
-}
-
-void zx_frames_clear(zx_frames *f) {
-    for (size_t i = 0; i < f->n; i++) Py_CLEAR(f->items[i].code);
-    PyMem_RawFree(f->items);
-    PyMem_RawFree(f->index);
-    *f = (zx_frames){0};
-}
-
-/* ===================================================================== */
-/* Trace                                                                  */
-/* ===================================================================== */
-
-/* A Trace is a tuple of (filename, lineno, name) frames, innermost first;
- * str() prints it outermost first, like a Python traceback. */
-static PyObject *Trace_str(PyObject *op) {
-    PyObject *lines = PyList_New(0);
-    if (lines == NULL) return NULL;
-    for (Py_ssize_t i = PyTuple_GET_SIZE(op) - 1; i >= 0; i--) {
-        PyObject *fr = PyTuple_GET_ITEM(op, i), *line;
-        if (!PyTuple_Check(fr) || PyTuple_GET_SIZE(fr) != 3) line = PyUnicode_FromFormat("  %R\n", fr);
-        else
-            line = PyUnicode_FromFormat("  File \"%U\", line %S, in %U\n", PyTuple_GET_ITEM(fr, 0),
-                                        PyTuple_GET_ITEM(fr, 1), PyTuple_GET_ITEM(fr, 2));
-        if (line == NULL || PyList_Append(lines, line) < 0) {
-            Py_XDECREF(line);
-            Py_DECREF(lines);
-            return NULL;
-        }
-        Py_DECREF(line);
-    }
-    PyObject *empty = PyUnicode_FromString("");
-    PyObject *text = empty ? PyUnicode_Join(empty, lines) : NULL;
-    Py_XDECREF(empty);
-    Py_DECREF(lines);
-    return text;
-}
-
-static PyObject *Trace_repr(PyObject *op) {
-    PyObject *as_tuple = PySequence_Tuple(op);
-    if (as_tuple == NULL) return NULL;
-    PyObject *r = PyUnicode_FromFormat("Trace(%R)", as_tuple);
-    Py_DECREF(as_tuple);
-    return r;
-}
-
-static PyObject *Trace_format(PyObject *op, PyObject *unused) {
-    (void)unused;
-    return Trace_str(op);
-}
-
-static PyMethodDef Trace_methods[] = {
-    {"format", Trace_format, METH_NOARGS,
-     "format($self, /)\n--\n\nThe frames as traceback lines, outermost first (what str() gives)."},
-    {NULL},
-};
-
-PyDoc_STRVAR(Trace_doc,
-             "Trace(frames)\n--\n\n"
-             "Python frames captured by a DebugAllocator: a tuple of (filename, lineno,\n"
-             "name), innermost (the caller of alloc/free) first. str() prints it like a\n"
-             "traceback, outermost first.");
-
-static PyType_Slot Trace_slots[] = {
-    {Py_tp_doc, (void *)Trace_doc},
-    {Py_tp_str, Trace_str},
-    {Py_tp_repr, Trace_repr},
-    {Py_tp_methods, Trace_methods},
-    {0, NULL},
-};
-
-static PyType_Spec Trace_spec = {
-    .name = "zheap.Trace",
-    .basicsize = 0,
-    .itemsize = 0,
-    .flags = Py_TPFLAGS_DEFAULT | Py_TPFLAGS_IMMUTABLETYPE,
-    .slots = Trace_slots,
-};
-
-/* A Trace from `n` frame ids (zero-terminated when shorter); None for NULL. */
-static PyObject *trace_from_ids(zheap_state *st, const uintptr_t *ids, size_t n) {
-    if (ids == NULL) Py_RETURN_NONE;
-    size_t len = 0;
-    while (len < n && ids[len] != 0 && ids[len] <= st->frames.n) len++;
-    PyObject *frames = PyTuple_New((Py_ssize_t)len);
-    if (frames == NULL) return NULL;
-    for (size_t i = 0; i < len; i++) {
-        zx_frame *fr = &st->frames.items[ids[i] - 1];
-        PyCodeObject *co = (PyCodeObject *)fr->code;
-        PyObject *t = Py_BuildValue("(OiO)", co->co_filename, fr->lineno, co->co_name);
-        if (t == NULL) {
-            Py_DECREF(frames);
-            return NULL;
-        }
-        PyTuple_SET_ITEM(frames, (Py_ssize_t)i, t);
-    }
-    PyObject *trace = PyObject_CallOneArg((PyObject *)st->Trace_type, frames);
-    Py_DECREF(frames);
-    return trace;
-}
-
-/* ===================================================================== */
 /* DebugAllocator                                                          */
 /* ===================================================================== */
 
-typedef struct {
-    ZxAllocator base;
-    zh_debug dbg;
-    PyObject *pending;  /* list of report records, delivered after each call */
-    Py_ssize_t lost;    /* reports that could not be recorded (out of memory) */
-    bool raise_on_leak;
-    bool inited;        /* dbg is initialised and not yet deinitialised */
-    bool thread_safe;   /* as configured; the core's own mutex is never used (stack.c) */
-} DebugObject;
-
-#define Debug_CAST(op) ((DebugObject *)(op))
-
-/* --- hooks (core mutex held; GIL held: every caller is the binding) ------- */
-
-static void capture_hook(void *user, uintptr_t ret_addr, uintptr_t *out, size_t n) {
-    (void)ret_addr;
-    DebugObject *self = user;
-    zx_capture_frames(&self->base.st->frames, out, n);
-}
-
-/* The calling Python frames, innermost first, as interned ids in out[0..n)
- * (0 past the last one). Called under core locks: getting a frame object
- * may allocate one, and an allocation may start a garbage collection whose
- * finalizers could call back into the locked allocator, so the collector
- * is off meanwhile. */
-void zx_capture_frames(zx_frames *frames, uintptr_t *out, size_t n) {
-    int gc_was_on = PyGC_Disable();
-    PyFrameObject *f = PyThreadState_GetFrame(PyThreadState_Get());
-    for (size_t i = 0; f != NULL && i < n; i++) {
-        PyCodeObject *co = PyFrame_GetCode(f);
-        out[i] = zx_frames_intern(frames, (PyObject *)co, PyFrame_GetLineNumber(f));
-        Py_DECREF(co);
-        PyFrameObject *back = PyFrame_GetBack(f);
-        Py_DECREF(f);
-        f = back;
-        if (out[i] == 0) break;
-    }
-    Py_XDECREF(f);
-    if (gc_was_on) PyGC_Enable();
-}
-
-/* A record: (kind, message, address, length, given_length, alignment,
- * given_alignment, alloc trace, first free trace, this call's trace). */
-static void report_hook(void *user, const zh_debug_report *r) {
-    DebugObject *self = user;
-    zheap_state *st = self->base.st;
-    /* Called in the middle of an operation: the objects made here must not
-     * start a collection, whose finalizers could call back into the stack. */
-    int gc_was_on = PyGC_Disable();
-    PyObject *et, *ev, *tb;
-    PyErr_Fetch(&et, &ev, &tb); /* a report must not clobber an error being raised */
-    PyObject *t0 = trace_from_ids(st, r->traces[0], r->frames);
-    PyObject *t1 = t0 ? trace_from_ids(st, r->traces[1], r->frames) : NULL;
-    PyObject *t2 = t1 ? trace_from_ids(st, r->traces[2], r->frames) : NULL;
-    PyObject *rec = t2 ? Py_BuildValue("(isknnnnOOO)", (int)r->kind, r->message, (unsigned long)r->address,
-                                       (Py_ssize_t)r->length, (Py_ssize_t)r->given_length,
-                                       (Py_ssize_t)r->alignment, (Py_ssize_t)r->given_alignment, t0, t1, t2)
-                       : NULL;
-    if (rec == NULL || PyList_Append(self->pending, rec) < 0) {
-        PyErr_Clear();
-        self->lost++;
-    }
-    Py_XDECREF(rec);
-    Py_XDECREF(t0);
-    Py_XDECREF(t1);
-    Py_XDECREF(t2);
-    PyErr_Restore(et, ev, tb);
-    if (gc_was_on) PyGC_Enable();
-}
-
-/* --- delivering reports ---------------------------------------------------- */
-
-static const char *const trace_labels[3] = {"Allocation", "First free", "Second free"};
-
-/* "message Allocation:\n<trace> ..." as Zig's log line, traces as Python's. */
-static PyObject *format_record(PyObject *rec) {
-    int kind = (int)PyLong_AsLong(PyTuple_GET_ITEM(rec, 0));
-    PyObject *text = Py_NewRef(PyTuple_GET_ITEM(rec, 1));
-    for (int k = 0; k < 3 && text != NULL; k++) {
-        PyObject *t = PyTuple_GET_ITEM(rec, 7 + k);
-        if (t == Py_None) continue;
-        const char *label = kind == ZH_DEBUG_LEAK ? "" : trace_labels[k];
-        if (kind != ZH_DEBUG_DOUBLE_FREE && kind != ZH_DEBUG_LEAK && k == 2) label = "Free";
-        PyObject *piece = PyUnicode_FromFormat("%U %s%s\n%S", text, label, *label ? ":" : "", t);
-        Py_SETREF(text, piece);
-    }
-    return text;
-}
-
-/* The exception a record stands for, or NULL (with no error) for one that is
- * only logged. */
-static PyObject *record_exception(DebugObject *self, PyObject *rec) {
-    zheap_state *st = self->base.st;
-    int kind = (int)PyLong_AsLong(PyTuple_GET_ITEM(rec, 0));
-    PyObject *type, *reason = NULL;
-    switch (kind) {
-    case ZH_DEBUG_DOUBLE_FREE:
-    case ZH_DEBUG_UNRECOVERABLE_DOUBLE_FREE:
-        type = st->DoubleFreeError;
-        break;
-    case ZH_DEBUG_INVALID_FREE:
-        type = st->InvalidFreeError;
-        reason = PyUnicode_FromString("not owned");
-        break;
-    case ZH_DEBUG_SIZE_MISMATCH:
-        type = st->InvalidFreeError;
-        reason = PyUnicode_FromString("wrong size");
-        break;
-    case ZH_DEBUG_ALIGNMENT_MISMATCH:
-        type = st->InvalidFreeError;
-        reason = PyUnicode_FromString("wrong alignment");
-        break;
-    default:
-        return NULL;
-    }
-    PyObject *msg = format_record(rec);
-    PyObject *exc = msg ? PyObject_CallOneArg(type, msg) : NULL;
-    Py_XDECREF(msg);
-    if (exc == NULL) {
-        Py_XDECREF(reason);
-        return NULL;
-    }
-    static const char *const attrs[] = {"address",          "length",           "alignment",
-                                        "allocation_trace", "first_free_trace", "free_trace"};
-    static const int idx[] = {2, 3, 5, 7, 8, 9};
-    for (int i = 0; i < 6; i++) {
-        if (PyObject_SetAttrString(exc, attrs[i], PyTuple_GET_ITEM(rec, idx[i])) < 0) goto fail;
-    }
-    if (PyObject_SetAttrString(exc, "reason", reason ? reason : Py_None) < 0) goto fail;
-    Py_XDECREF(reason);
-    return exc;
-fail:
-    Py_XDECREF(reason);
-    Py_DECREF(exc);
-    return NULL;
-}
-
-static PyObject *get_logger(void) {
-    PyObject *logging = PyImport_ImportModule("logging");
-    if (logging == NULL) return NULL;
-    PyObject *logger = PyObject_CallMethod(logging, "getLogger", "s", "zheap");
-    Py_DECREF(logging);
-    return logger;
-}
-
-/* Deliver every pending record. Log lines go to the `zheap` logger (info for
- * verbose_log, error for Zig's error lines). When `raising`, the first
- * double/invalid-free record becomes the returned exception (not logged);
- * otherwise those are logged too. Logging failures are unraisable: a report
- * must never turn a successful call into a failed one. */
-static PyObject *deliver(DebugObject *self, bool raising) {
-    if (self->pending == NULL || PyList_GET_SIZE(self->pending) == 0) return NULL;
-    PyObject *records = self->pending;
-    self->pending = PyList_New(0);
-    if (self->pending == NULL) {
-        PyErr_WriteUnraisable((PyObject *)self);
-        self->pending = records; /* keep them for the next delivery */
-        return NULL;
-    }
-    PyObject *error = NULL, *logger = NULL;
-    for (Py_ssize_t i = 0; i < PyList_GET_SIZE(records); i++) {
-        PyObject *rec = PyList_GET_ITEM(records, i);
-        if (raising && error == NULL) {
-            error = record_exception(self, rec);
-            if (error != NULL) continue;
-            if (PyErr_Occurred()) PyErr_WriteUnraisable((PyObject *)self);
-        }
-        int kind = (int)PyLong_AsLong(PyTuple_GET_ITEM(rec, 0));
-        if (logger == NULL && (logger = get_logger()) == NULL) {
-            PyErr_WriteUnraisable((PyObject *)self);
-            break;
-        }
-        PyObject *text = format_record(rec);
-        PyObject *r = text ? PyObject_CallMethod(logger, kind == ZH_DEBUG_INFO ? "info" : "error", "sO", "%s", text)
-                           : NULL;
-        if (r == NULL) PyErr_WriteUnraisable((PyObject *)self);
-        Py_XDECREF(r);
-        Py_XDECREF(text);
-    }
-    Py_XDECREF(logger);
-    Py_DECREF(records);
-    return error;
-}
-
-static void flush_logs(ZxAllocator *base) {
-    PyObject *error = deliver((DebugObject *)base, false);
-    Py_XDECREF(error);
-}
-
-/* Raise what the core reported during the call just made; -1 if it did. */
-static int raise_reported(DebugObject *self) {
-    PyObject *error = deliver(self, true);
-    if (error == NULL) return 0;
-    PyErr_SetObject((PyObject *)Py_TYPE(error), error);
-    Py_DECREF(error);
-    return -1;
-}
 
 /* --- construction ------------------------------------------------------------- */
 
@@ -428,7 +84,7 @@ static PyObject *Debug_new(PyTypeObject *type, PyObject *args, PyObject *kwds) {
         Py_DECREF(b);
         return NULL;
     }
-    zh_debug_hooks hooks = {report_hook, capture_hook, self};
+    zh_debug_hooks hooks = {zx_debug_report_hook, zx_debug_capture_hook, self};
     /* The hooks make Python objects, so every call holds the GIL and the
      * stack's busy mark (stack.c); a core mutex held while waiting for the
      * GIL would deadlock. thread_safe=True is kept by those instead. */
@@ -443,7 +99,7 @@ static PyObject *Debug_new(PyTypeObject *type, PyObject *args, PyObject *kwds) {
     self->inited = true;
     self->raise_on_leak = raise_on_leak;
     zx_allocator_setup(&self->base, st, zh_debug_allocator(&self->dbg), b->max_align);
-    self->base.flush = flush_logs;
+    self->base.flush = zx_debug_flush_logs;
     self->base.needs_gil = true;
     zx_pin_child(&self->base, (PyObject *)b);
     Py_DECREF(b);
@@ -493,7 +149,7 @@ static PyObject *double_free(DebugObject *self, ZxBlock *b, bool resizing) {
         else zh_raw_free(self->base.a, b->ptr, b->len, b->align, 0);
     }
     zx_txn_release(&t);
-    if (state == ZH_DEBUG_FREED && raise_reported(self) < 0) return NULL;
+    if (state == ZH_DEBUG_FREED && zx_debug_raise_reported(self) < 0) return NULL;
     /* The core no longer has the block's metadata (its page went back to the
      * backing allocator, or the address was reused): report with the traces
      * the binding noted at the first free, and this call's. */
@@ -504,12 +160,12 @@ static PyObject *double_free(DebugObject *self, ZxBlock *b, bool resizing) {
     if (frames != 0) {
         uintptr_t ids[64];
         memset(ids, 0, sizeof ids);
-        capture_hook(self, 0, ids, frames);
-        Py_SETREF(here, trace_from_ids(self->base.st, ids, frames));
+        zx_debug_capture_hook(self, 0, ids, frames);
+        Py_SETREF(here, zx_trace_from_ids(self->base.st, ids, frames));
         if (here != NULL && noted) {
             const uintptr_t *kept = (const uintptr_t *)(void *)PyBytes_AS_STRING(b->note);
-            Py_SETREF(alloc_t, trace_from_ids(self->base.st, kept, frames));
-            Py_SETREF(free_t, alloc_t ? trace_from_ids(self->base.st, kept + frames, frames) : NULL);
+            Py_SETREF(alloc_t, zx_trace_from_ids(self->base.st, kept, frames));
+            Py_SETREF(free_t, alloc_t ? zx_trace_from_ids(self->base.st, kept + frames, frames) : NULL);
         }
     }
     if (here == NULL || alloc_t == NULL || free_t == NULL) {
@@ -527,7 +183,7 @@ static PyObject *double_free(DebugObject *self, ZxBlock *b, bool resizing) {
     Py_DECREF(alloc_t);
     Py_DECREF(free_t);
     if (rec == NULL) return NULL;
-    PyObject *exc = record_exception(self, rec);
+    PyObject *exc = zx_debug_record_exception(self, rec);
     Py_DECREF(rec);
     if (exc != NULL) {
         PyErr_SetObject((PyObject *)Py_TYPE(exc), exc);
@@ -572,7 +228,7 @@ static void note_free_trace(DebugObject *self, ZxBlock *b, PyObject *note) {
     }
     const uintptr_t *ft = zh_debug_trace_of(&self->dbg, b->ptr, b->len, b->align, ZH_DEBUG_TRACE_FREE);
     if (ft != NULL) memcpy(ids, ft, frames * sizeof(uintptr_t));
-    else capture_hook(self, 0, ids, frames); /* the metadata is gone already: capture it here */
+    else zx_debug_capture_hook(self, 0, ids, frames); /* the metadata is gone already: capture it here */
     Py_XSETREF(b->note, Py_NewRef(note));
 }
 
@@ -702,7 +358,7 @@ static PyObject *Debug_raw_free(PyObject *op, PyObject *const *args, Py_ssize_t 
                                       "raw_free(): the memory belongs to a live view; free the view instead.",
                                       (unsigned long)addr, len, (Py_ssize_t)0, (Py_ssize_t)zh_alignment_bytes(al),
                                       (Py_ssize_t)0, Py_None, Py_None, Py_None);
-        PyObject *exc = rec ? record_exception(self, rec) : NULL;
+        PyObject *exc = rec ? zx_debug_record_exception(self, rec) : NULL;
         PyObject *reason = exc ? PyUnicode_FromString("in use by a view") : NULL;
         if (reason != NULL && PyObject_SetAttrString(exc, "reason", reason) == 0)
             PyErr_SetObject((PyObject *)Py_TYPE(exc), exc);
@@ -711,7 +367,7 @@ static PyObject *Debug_raw_free(PyObject *op, PyObject *const *args, Py_ssize_t 
         Py_XDECREF(rec);
         return NULL;
     }
-    if (raise_reported(self) < 0) return NULL;
+    if (zx_debug_raise_reported(self) < 0) return NULL;
     zx_flush_chain(&self->base);
     Py_RETURN_NONE;
 }
@@ -727,7 +383,7 @@ typedef struct {
 static int collect_block(void *user, uintptr_t address, size_t length, size_t alignment, const uintptr_t *trace,
                          size_t frames) {
     collect_ctx *c = user;
-    PyObject *t = trace_from_ids(c->st, frames ? trace : NULL, frames);
+    PyObject *t = zx_trace_from_ids(c->st, frames ? trace : NULL, frames);
     PyObject *rec = t ? Py_BuildValue("{s:k,s:n,s:n,s:O}", "address", (unsigned long)address, "length",
                                       (Py_ssize_t)length, "alignment", (Py_ssize_t)alignment, "trace", t)
                       : NULL;
@@ -906,7 +562,7 @@ static PyObject *Debug_detect_leaks(PyObject *op, PyObject *unused) {
     if (zx_txn_begin(&t) < 0) return NULL;
     bool leaked = zh_debug_detect_leaks(&self->dbg);
     zx_txn_release(&t);
-    flush_logs(&self->base);
+    zx_debug_flush_logs(&self->base);
     return PyBool_FromLong(leaked);
 }
 
@@ -956,7 +612,7 @@ static PyObject *Debug_deinit(PyObject *op, PyObject *unused) {
     self->base.closed = true;
     zx_unpin_child(&self->base);
     zx_txn_release(&t);
-    flush_logs(&self->base);
+    zx_debug_flush_logs(&self->base);
     if (check == ZH_CHECK_LEAK && leaks != NULL && PyList_GET_SIZE(leaks) > 0) {
         PyObject *exc = PyObject_CallFunction(self->base.st->LeakError, "s",
                                               "the DebugAllocator leaked memory (see the 'leaks' attribute)");
@@ -992,7 +648,7 @@ static PyObject *Debug_flush_retained_metadata(PyObject *op, PyObject *unused) {
     if (zx_txn_begin(&t) < 0) return NULL;
     int rc = zh_debug_flush_retained_metadata(&self->dbg);
     zx_txn_release(&t);
-    flush_logs(&self->base);
+    zx_debug_flush_logs(&self->base);
     if (rc < 0) {
         PyErr_SetString(PyExc_ValueError, "flush_retained_metadata() needs retain_metadata=True");
         return NULL;
@@ -1197,30 +853,7 @@ static PyType_Spec Debug_spec = {
 
 /* ===================================================================== */
 
-static PyObject *new_error(PyObject *module, const char *name, const char *doc, PyObject *base) {
-    PyObject *e = PyErr_NewExceptionWithDoc(name, doc, base, NULL);
-    if (e != NULL && PyModule_AddObjectRef(module, strrchr(name, '.') + 1, e) < 0) Py_CLEAR(e);
-    return e;
-}
-
 int zx_debug_init_types(PyObject *module, zheap_state *st) {
-    st->Trace_type = (PyTypeObject *)PyType_FromModuleAndSpec(module, &Trace_spec, (PyObject *)&PyTuple_Type);
-    if (st->Trace_type == NULL || PyModule_AddType(module, st->Trace_type) < 0) return -1;
     if ((st->DebugAllocator_type = zx_add_allocator_type(module, st, &Debug_spec, true)) == NULL) return -1;
-    st->DoubleFreeError = new_error(
-        module, "zheap.DoubleFreeError",
-        "A block was freed twice (DebugAllocator). Attributes: address, length, allocation_trace,\n"
-        "first_free_trace, free_trace (zheap.Trace, or None where unknown), reason (None).",
-        PyExc_ValueError);
-    st->InvalidFreeError = new_error(
-        module, "zheap.InvalidFreeError",
-        "A free the DebugAllocator cannot match to a block it handed out (Zig's \"Invalid free\").\n"
-        "Attributes: address, length, reason ('not owned', ...), and the traces where known.",
-        PyExc_ValueError);
-    st->LeakError = new_error(module, "zheap.LeakError",
-                              "DebugAllocator.deinit() found leaks (raise_on_leak=True). Attribute: leaks, the\n"
-                              "records DebugAllocator.leaks() returns.",
-                              PyExc_RuntimeError);
-    if (st->DoubleFreeError == NULL || st->InvalidFreeError == NULL || st->LeakError == NULL) return -1;
     return 0;
 }

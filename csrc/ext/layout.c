@@ -6,23 +6,10 @@
  * under the allocators' locks, where no Python object may be made. It is
  * then turned into the dicts layout() documents: every block goes into the
  * region that contains its address, by address. */
-#include "ext.h"
+#include "layout.h"
 
 #include <stdlib.h>
 #include <string.h>
-
-/* Room for element n of the growable array `items` (*cap elements of `size`
- * bytes), doubling from `first`: the array, perhaps moved, or NULL when
- * memory ran out (`items` is then unchanged). Raw memory, so callable under
- * the core's locks. */
-void *zx_grow(void *items, size_t *cap, size_t n, size_t size, size_t first) {
-    if (n < *cap) return items;
-    size_t new_cap = *cap ? *cap * 2 : first, bytes;
-    if (__builtin_mul_overflow(new_cap, size, &bytes)) return NULL;
-    void *grown = PyMem_RawRealloc(items, bytes);
-    if (grown != NULL) *cap = new_cap;
-    return grown;
-}
 
 int zx_lay_region(zx_layout *l, const char *kind, uintptr_t addr, size_t size, size_t used, size_t size_class) {
     zx_lregion *r = zx_grow(l->r, &l->cr, l->nr, sizeof *r, 16);
@@ -322,58 +309,20 @@ PyObject *zx_merge_into_child(ZxAllocator *self, zx_layout *lead) {
     return zx_lay_finish(&l, (PyObject *)self);
 }
 
-/* Only an allocator written in Python knows where its free memory is: it
- * may say so with an optional _free_blocks() -> iterable of (address,
- * length), shown as "free" blocks. */
-static int py_free_blocks(PyObject *op, zx_layout *l) {
-    if (!PyObject_HasAttrString(op, "_free_blocks")) return 0;
-    PyObject *fn = PyObject_GetAttrString(op, "_free_blocks");
-    if (fn == NULL) return -1;
-    PyObject *result = PyObject_CallNoArgs(fn);
-    Py_DECREF(fn);
-    PyObject *it = result ? PyObject_GetIter(result) : NULL;
-    Py_XDECREF(result);
-    if (it == NULL) return -1;
-    PyObject *pair;
-    while ((pair = PyIter_Next(it)) != NULL) {
-        unsigned long long addr = 0, len = 0;
-        int ok = PyTuple_Check(pair) && PyArg_ParseTuple(pair, "KK", &addr, &len);
-        Py_DECREF(pair);
-        if (!ok) {
-            if (!PyErr_Occurred() || PyErr_ExceptionMatches(PyExc_TypeError)) {
-                PyErr_Clear();
-                PyErr_Format(PyExc_TypeError, "%.100s._free_blocks() must give (address, length) pairs of ints",
-                             Py_TYPE(op)->tp_name);
-            }
-            break;
-        }
-        if (zx_lay_item(l, "free", (uintptr_t)addr, (size_t)len, 0) < 0) break;
-    }
-    Py_DECREF(it);
-    return PyErr_Occurred() ? -1 : 0;
-}
-
 static size_t page_footprint(const ZxBlock *b, size_t *size_class) {
     size_t page = zh_page_size();
     *size_class = 0;
     return (b->len + page - 1) / page * page;
 }
 
-PyObject *zx_allocator_layout(PyObject *op, PyObject *unused) {
-    (void)unused;
+PyObject *zx_generic_layout(PyObject *op) {
     ZxAllocator *self = ZxAllocator_CAST(op);
     if (self->child != NULL && !self->closed) {
         zx_layout none = {0};
         return zx_merge_into_child(self, &none);
     }
     zx_layout l = {0};
-    if (self->py != NULL) {
-        zx_py_layout(self, &l); /* its regions, and every range it handed out */
-        if (py_free_blocks(op, &l) < 0) {
-            zx_lay_free(&l);
-            return NULL;
-        }
-    } else if (PyObject_TypeCheck(op, self->st->PageAllocator_type)) {
+    if (PyObject_TypeCheck(op, self->st->PageAllocator_type)) {
         /* The page allocator maps whole pages per block. */
         for (ZxBlock *b = self->live; b != NULL; b = b->next) {
             size_t cls, took = page_footprint(b, &cls);
@@ -509,3 +458,96 @@ const char zx_stats_doc[] =
     "A dict: ``live`` and ``live_bytes`` (blocks handed out through Python),\n"
     "and the figures of layout(): ``requested``, ``reserved``, ``overhead``,\n"
     "``utilisation`` and ``largest_free_run``.";
+
+/* One region of a layout: {kind, address, size, used, blocks}. */
+PyObject *zx_layout_region(const char *kind, uintptr_t start, size_t size, size_t used, PyObject *blocks) {
+    if (blocks == NULL) return NULL;
+    return Py_BuildValue("{s:s,s:k,s:n,s:n,s:N}", "kind", kind, "address", (unsigned long)start, "size",
+                         (Py_ssize_t)size, "used", (Py_ssize_t)used, "blocks", blocks);
+}
+
+/* A chunk walker's callback (zh_arena_walk_chunks): append a "chunk" region
+ * of w->owner, with its live blocks, to w->list. */
+int zx_chunk_walk_cb(void *user, uintptr_t start, size_t usable, size_t used) {
+    zx_chunk_walk *w = user;
+    PyObject *region = zx_layout_region("chunk", start, usable, used, zx_live_blocks_in(w->owner, start, usable));
+    int rc = region != NULL ? PyList_Append(w->list, region) : -1;
+    Py_XDECREF(region);
+    return rc;
+}
+
+/* Sort a list of block dicts by address. */
+int zx_sort_blocks(PyObject *list) {
+    PyObject *op = PyImport_ImportModule("operator");
+    PyObject *getter = op ? PyObject_CallMethod(op, "itemgetter", "s", "address") : NULL;
+    Py_XDECREF(op);
+    PyObject *sort = getter ? PyObject_GetAttrString(list, "sort") : NULL;
+    PyObject *kw = sort ? Py_BuildValue("{s:O}", "key", getter) : NULL;
+    PyObject *empty = kw ? PyTuple_New(0) : NULL;
+    PyObject *r = empty ? PyObject_Call(sort, empty, kw) : NULL;
+    Py_XDECREF(empty);
+    Py_XDECREF(kw);
+    Py_XDECREF(sort);
+    Py_XDECREF(getter);
+    if (r == NULL) return -1;
+    Py_DECREF(r);
+    return 0;
+}
+
+/* --- carved memory: slabs and big pages (SmpAllocator, Wasm/SbrkAllocator) ------- */
+
+int zx_span_add(zx_carved_walk *w, zx_spans *s, uintptr_t addr, size_t size) {
+    zx_span *v = zx_grow(s->v, &s->cap, s->n, sizeof *v, 16);
+    if (v == NULL) return w->l.oom = -1;
+    s->v = v;
+    v[s->n++] = (zx_span){addr, size};
+    return 0;
+}
+
+int zx_span_by_address(const void *a, const void *b) {
+    uintptr_t x = ((const zx_span *)a)->addr, y = ((const zx_span *)b)->addr;
+    return (x > y) - (x < y);
+}
+
+/* The zx_span of `s` starting in [lo, lo + len), or NULL (s sorted). */
+const zx_span *zx_span_in(const zx_spans *s, uintptr_t lo, size_t len) {
+    size_t a = 0, b = s->n;
+    while (a < b) {
+        size_t mid = a + (b - a) / 2;
+        if (s->v[mid].addr < lo) a = mid + 1;
+        else b = mid;
+    }
+    return a < s->n && s->v[a].addr - lo < len ? &s->v[a] : NULL;
+}
+
+/* The slot size of the first block in [lo, lo + len), 0 if none (items sorted). */
+size_t zx_class_in(const zx_layout *l, uintptr_t lo, size_t len) {
+    size_t a = zx_lay_first_item(l, lo);
+    return a < l->ni && l->it[a].addr - lo < len ? l->it[a].size_class : 0;
+}
+
+/* One slab-like region of `len` bytes at `start`: its slot size from its
+ * blocks or bump pointer, and in use up to the bump pointer if it has one. */
+void zx_lay_carved(zx_carved_walk *w, const char *kind, uintptr_t start, size_t len) {
+    const zx_span *next = zx_span_in(&w->next, start, len);
+    size_t cls = next ? next->size : zx_class_in(&w->l, start, len);
+    size_t used = next ? next->addr - start : (cls ? len : 0);
+    zx_lay_region(&w->l, kind, start, len, used, cls);
+}
+
+PyObject *zx_carved_finish(zx_carved_walk *w, PyObject *op) {
+    PyMem_RawFree(w->next.v);
+    PyMem_RawFree(w->runs.v);
+    return zx_lay_finish(&w->l, op);
+}
+
+/* A list of sizes, for stats(). */
+PyObject *zx_size_list(const size_t *v, size_t n) {
+    PyObject *l = PyList_New((Py_ssize_t)n);
+    for (size_t i = 0; l != NULL && i < n; i++) {
+        PyObject *x = PyLong_FromSize_t(v[i]);
+        if (x == NULL) Py_CLEAR(l);
+        else PyList_SET_ITEM(l, (Py_ssize_t)i, x);
+    }
+    return l;
+}

@@ -6,7 +6,7 @@
  * that every item is a Block like any allocation: the same views, export
  * guard, bulk invalidation and double-free errors. The head's zh_allocator is
  * a small adapter whose free is the pool's destroy. */
-#include "ext.h"
+#include "allocator.h"
 
 #include "structmember.h"
 

@@ -2,7 +2,12 @@
  * state (the types and the exception), the singletons and module functions.
  * No static PyObject state: every interpreter that imports zheap gets its
  * own types and singletons. */
-#include "ext.h"
+#include "allocator.h"
+#include "capsule.h"
+#include "frames.h"
+#include "types.h"
+
+#include <string.h>
 
 static int zheap_traverse(PyObject *m, visitproc visit, void *arg) {
     zheap_state *st = PyModule_GetState(m);
@@ -138,23 +143,58 @@ static int add_size(PyObject *m, const char *name, size_t value) {
     return rc;
 }
 
+/* The exceptions, all made here (types raise them through the state). */
+static PyObject *add_error(PyObject *m, const char *name, const char *doc, PyObject *base) {
+    PyObject *e = PyErr_NewExceptionWithDoc(name, doc, base, NULL);
+    if (e != NULL && PyModule_AddObjectRef(m, strrchr(name, '.') + 1, e) < 0) Py_CLEAR(e);
+    return e;
+}
+
+static int add_errors(PyObject *m, zheap_state *st) {
+    st->ZigPanic = add_error(m, "zheap.ZigPanic",
+                             "A contract violation Zig would panic on (reported by a ValidationAllocator).",
+                             PyExc_RuntimeError);
+    if (st->ZigPanic == NULL) return -1;
+    st->AllocatorContractError = add_error(
+        m, "zheap.AllocatorContractError",
+        "An allocator written in Python broke the allocator contract: an address outside its regions,\n"
+        "misaligned, or overlapping a live block. The message names the rule and the blocks.",
+        st->ZigPanic);
+    st->DoubleFreeError = add_error(
+        m, "zheap.DoubleFreeError",
+        "A block was freed twice (DebugAllocator). Attributes: address, length, allocation_trace,\n"
+        "first_free_trace, free_trace (zheap.Trace, or None where unknown), reason (None).",
+        PyExc_ValueError);
+    st->InvalidFreeError = add_error(
+        m, "zheap.InvalidFreeError",
+        "A free the DebugAllocator cannot match to a block it handed out (Zig's \"Invalid free\").\n"
+        "Attributes: address, length, reason ('not owned', ...), and the traces where known.",
+        PyExc_ValueError);
+    st->LeakError = add_error(m, "zheap.LeakError",
+                              "DebugAllocator.deinit() found leaks (raise_on_leak=True). Attribute: leaks, the\n"
+                              "records DebugAllocator.leaks() returns.",
+                              PyExc_RuntimeError);
+    return st->AllocatorContractError && st->DoubleFreeError && st->InvalidFreeError && st->LeakError ? 0 : -1;
+}
+
 static int zheap_exec(PyObject *m) {
     zheap_state *st = PyModule_GetState(m);
+    if (add_errors(m, st) < 0) return -1;
     if (zx_block_init_type(m, st) < 0) return -1;
+    if (zx_frames_init_type(m, st) < 0) return -1;
     if (PyModule_AddFunctions(m, zx_trace_methods) < 0) return -1;
     if (zx_allocator_init_types(m, st) < 0) return -1;
     if (zx_os_allocators_init_types(m, st) < 0) return -1;
-    if (zx_composable_init_types(m, st) < 0) return -1;
-    if (zx_wrappers_init_types(m, st) < 0) return -1;
+    if (zx_fixed_buffer_init_types(m, st) < 0) return -1;
+    if (zx_arena_init_type(m, st) < 0) return -1;
+    if (zx_stack_fallback_init_types(m, st) < 0) return -1;
+    if (zx_thread_safe_init_type(m, st) < 0) return -1;
     if (zx_memory_pool_init_types(m, st) < 0) return -1;
     if (zx_debug_init_types(m, st) < 0) return -1;
-    if (zx_general_init_types(m, st) < 0) return -1;
-    st->ZigPanic = PyErr_NewExceptionWithDoc(
-        "zheap.ZigPanic",
-        "A contract violation Zig would panic on (reported by a ValidationAllocator).",
-        PyExc_RuntimeError, NULL);
-    if (st->ZigPanic == NULL || PyModule_AddObjectRef(m, "ZigPanic", st->ZigPanic) < 0) return -1;
-    if (zx_toolkit_init_types(m, st) < 0) return -1;
+    if (zx_smp_init_type(m, st) < 0) return -1;
+    if (zx_bigpage_init_types(m, st) < 0) return -1;
+    if (zx_failing_init_type(m, st) < 0) return -1;
+    if (zx_capsule_init_type(m, st) < 0) return -1;
     if (add_instance(m, "page_allocator", st->PageAllocator_type) < 0) return -1;
     if (add_instance(m, "c_allocator", st->CAllocator_type) < 0) return -1;
     if (add_instance(m, "raw_c_allocator", st->RawCAllocator_type) < 0) return -1;

@@ -3,7 +3,7 @@
  * ValidationAllocator (validationWrap over any other allocator). Each only
  * picks the core allocator and its alignment limit; every operation is the
  * base type's. */
-#include "ext.h"
+#include "allocator.h"
 
 static int no_args(const char *name, PyObject *args, PyObject *kwds) {
     if (PyTuple_GET_SIZE(args) != 0 || (kwds != NULL && PyDict_GET_SIZE(kwds) != 0)) {

@@ -18,7 +18,7 @@
  * thread holding one while it waits for the GIL deadlocks against a thread
  * holding the GIL while it waits for the mutex. C callers reach them through
  * gil_iface, which takes the GIL and the marks instead. */
-#include "ext.h"
+#include "stack.h"
 
 #include "pythread.h"
 
@@ -82,13 +82,11 @@ int zx_stack_begin(ZxAllocator *self, bool nested_ok, zx_mark *m) {
     for (ZxAllocator *a = self; a != NULL; a = next_of(a)) a->busy_thread = me;
     m->marked = true;
     in_act = 1;
-    zx_run_pending(self);
     return 0;
 }
 
 void zx_stack_end(ZxAllocator *self, zx_mark *m) {
     if (!m->marked) return;
-    zx_run_pending(self);
     for (ZxAllocator *a = self; a != NULL; a = next_of(a)) a->busy_thread = 0;
     m->marked = false;
     in_act = m->saved_in_act;

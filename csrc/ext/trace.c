@@ -13,7 +13,8 @@
  * objects -- and turned into tuples when Python asks for them. An event is
  * recorded when its operation begins, so a parent's event comes before the
  * child events it causes, and its result is filled in when it ends. */
-#include "ext.h"
+#include "trace.h"
+#include "frames.h"
 
 #include <string.h>
 

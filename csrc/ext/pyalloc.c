@@ -1,164 +1,20 @@
-/* toolkit.c -- what zheap.testing builds on:
- *  - FailingAllocator (Zig's std.testing.FailingAllocator) as a Python type;
- *  - allocators written in Python: a subclass of zheap.Allocator implements
- *    _alloc/_resize/_remap/_free at the address level, and the binding turns
- *    them into a zh_allocator, checking every address they return against
- *    the memory the subclass declared (add_region), the alignment asked for,
- *    and every block still live, so a buggy allocator raises instead of
- *    corrupting memory;
- *  - capsules: every allocator exports its zh_allocator to C code, and any
- *    zh_allocator from C (another extension, ctypes) becomes an allocator. */
-#include "ext.h"
+/* pyalloc.c -- allocators written in Python: a subclass of zheap.Allocator
+ * implements _alloc/_resize/_remap/_free at the address level, and the
+ * binding turns them into a zh_allocator, checking every address they
+ * return against the memory the subclass declared (add_region), the
+ * alignment asked for, and every block still live, so a buggy allocator
+ * raises instead of corrupting memory. The trampolines enter Python code
+ * through stack.c: with the GIL, under the stack's busy mark, and with this
+ * thread's "in act" flag cleared, so the code cannot re-enter the stack. */
+#include "pyalloc.h"
 
-/* ===================================================================== */
-/* FailingAllocator                                                        */
-/* ===================================================================== */
+#include <string.h>
 
-typedef struct {
-    ZxAllocator base;
-    zh_failing f;
-    PyObject *trace; /* where the induced failure happened (a zheap.Trace), or NULL */
-} FailingObject;
-
-#define Failing_CAST(op) ((FailingObject *)(op))
-
-static void on_induced_failure(void *user) {
-    FailingObject *self = user;
-    /* Zig captures a stack trace here; this is the Python one. Python code
-     * runs in the middle of an operation: marked as such, so that it cannot
-     * re-enter the stack (stack.c). */
-    PyObject *et, *ev, *tb;
-    PyErr_Fetch(&et, &ev, &tb);
-    int saved = zx_python_enter();
-    PyObject *traceback = PyImport_ImportModule("traceback");
-    PyObject *stack = traceback ? PyObject_CallMethod(traceback, "extract_stack", NULL) : NULL;
-    Py_XDECREF(traceback);
-    zx_python_leave(saved);
-    if (stack == NULL) PyErr_Clear();
-    /* A StackSummary holds FrameSummary objects only: dropping the old one
-     * runs no finalizer. */
-    Py_XSETREF(self->trace, stack);
-    PyErr_Restore(et, ev, tb);
-}
-
-static int parse_index(PyObject *obj, const char *what, size_t *out) {
-    *out = SIZE_MAX;
-    if (obj == NULL || obj == Py_None) return 0;
-    Py_ssize_t v;
-    if (zx_parse_length(obj, what, &v) < 0) return -1;
-    *out = (size_t)v;
-    return 0;
-}
-
-static PyObject *Failing_new(PyTypeObject *type, PyObject *args, PyObject *kwds) {
-    static char *kwlist[] = {"child", "fail_index", "resize_fail_index", NULL};
-    PyObject *child, *fail = NULL, *resize_fail = NULL;
-    if (!PyArg_ParseTupleAndKeywords(args, kwds, "O|$OO:FailingAllocator", kwlist, &child, &fail, &resize_fail))
-        return NULL;
-    size_t fi, rfi;
-    if (parse_index(fail, "fail_index", &fi) < 0 || parse_index(resize_fail, "resize_fail_index", &rfi) < 0)
-        return NULL;
-    zheap_state *st = zx_state_of(type);
-    ZxAllocator *c = st ? zx_as_allocator(st, child, "FailingAllocator()") : NULL;
-    if (c == NULL) return NULL;
-    FailingObject *self = (FailingObject *)type->tp_alloc(type, 0);
-    if (self == NULL) return NULL;
-    zh_failing_init(&self->f, zx_child_iface(c), fi, rfi);
-    self->f.on_induced_failure = on_induced_failure;
-    self->f.user = self;
-    zx_allocator_setup(&self->base, st, zh_failing_allocator(&self->f), c->max_align);
-    self->base.needs_gil = true; /* the failure callback runs Python code */
-    zx_pin_child(&self->base, child);
-    return (PyObject *)self;
-}
-
-static int Failing_traverse(PyObject *op, visitproc visit, void *arg) {
-    Py_VISIT(Failing_CAST(op)->trace);
-    return zx_allocator_traverse(op, visit, arg);
-}
-
-static int Failing_clear(PyObject *op) {
-    Py_CLEAR(Failing_CAST(op)->trace);
-    return zx_allocator_clear(op);
-}
-
-static void Failing_dealloc(PyObject *op) {
-    Py_CLEAR(Failing_CAST(op)->trace);
-    zx_allocator_dealloc(op);
-}
-
-#define FAILING_FIELD(name)                                              \
-    static PyObject *Failing_get_##name(PyObject *op, void *c) {         \
-        (void)c;                                                         \
-        size_t v = Failing_CAST(op)->f.name;                             \
-        return v == SIZE_MAX ? Py_NewRef(Py_None) : PyLong_FromSize_t(v); \
-    }
-FAILING_FIELD(alloc_index)
-FAILING_FIELD(resize_index)
-FAILING_FIELD(fail_index)
-FAILING_FIELD(resize_fail_index)
-FAILING_FIELD(allocated_bytes)
-FAILING_FIELD(freed_bytes)
-FAILING_FIELD(allocations)
-FAILING_FIELD(deallocations)
-
-static PyObject *Failing_get_induced(PyObject *op, void *c) {
-    (void)c;
-    return PyBool_FromLong(Failing_CAST(op)->f.has_induced_failure);
-}
-
-static PyObject *Failing_get_trace(PyObject *op, void *c) {
-    (void)c;
-    PyObject *t = Failing_CAST(op)->trace;
-    return Py_NewRef(t ? t : Py_None);
-}
-
-static PyObject *Failing_repr(PyObject *op) {
-    zh_failing *f = &Failing_CAST(op)->f;
-    return PyUnicode_FromFormat("<zheap.FailingAllocator alloc_index=%zu fail_index=%zd allocated=%zu freed=%zu%s>",
-                                f->alloc_index, f->fail_index == SIZE_MAX ? (Py_ssize_t)-1 : (Py_ssize_t)f->fail_index,
-                                f->allocated_bytes, f->freed_bytes, f->has_induced_failure ? " failed" : "");
-}
-
-static PyGetSetDef Failing_getset[] = {
-    {"alloc_index", Failing_get_alloc_index, NULL, "Successful allocations so far.", NULL},
-    {"resize_index", Failing_get_resize_index, NULL, "Successful resizes and remaps so far.", NULL},
-    {"fail_index", Failing_get_fail_index, NULL, "The allocation that fails (and all after it), or None.", NULL},
-    {"resize_fail_index", Failing_get_resize_fail_index, NULL, "The resize/remap that fails, or None.", NULL},
-    {"allocated_bytes", Failing_get_allocated_bytes, NULL, "Bytes allocated (and grown) so far.", NULL},
-    {"freed_bytes", Failing_get_freed_bytes, NULL, "Bytes freed (and shrunk) so far.", NULL},
-    {"allocations", Failing_get_allocations, NULL, "Successful allocations.", NULL},
-    {"deallocations", Failing_get_deallocations, NULL, "Frees.", NULL},
-    {"has_induced_failure", Failing_get_induced, NULL, "Whether an allocation was made to fail.", NULL},
-    {"failure_trace", Failing_get_trace, NULL,
-     "The Python stack (traceback.StackSummary) where the first induced failure happened, or None.", NULL},
-    {NULL},
-};
-
-PyDoc_STRVAR(Failing_doc,
-             "FailingAllocator(child, *, fail_index=None, resize_fail_index=None)\n--\n\n"
-             "Zig's std.testing.FailingAllocator: forwards to ``child``, except that the\n"
-             "``fail_index``-th allocation (counting from 0) and every one after it fail\n"
-             "(MemoryError), and so does the ``resize_fail_index``-th resize/remap. Counts\n"
-             "bytes allocated and freed, so a test can check nothing leaked.");
-
-static PyType_Slot Failing_slots[] = {
-    {Py_tp_doc, (void *)Failing_doc},
-    {Py_tp_new, Failing_new},
-    {Py_tp_dealloc, Failing_dealloc},
-    {Py_tp_traverse, Failing_traverse},
-    {Py_tp_clear, Failing_clear},
-    {Py_tp_repr, Failing_repr},
-    {Py_tp_getset, Failing_getset},
-    {0, NULL},
-};
-
-static PyType_Spec Failing_spec = {
-    .name = "zheap.FailingAllocator",
-    .basicsize = sizeof(FailingObject),
-    .flags = Py_TPFLAGS_DEFAULT | Py_TPFLAGS_HAVE_GC | Py_TPFLAGS_IMMUTABLETYPE,
-    .slots = Failing_slots,
-};
+#include "args.h"
+#include "block.h"
+#include "layout.h"
+#include "owner.h"
+#include "stack.h"
 
 /* ===================================================================== */
 /* Allocators written in Python                                            */
@@ -183,16 +39,13 @@ struct zx_py {
     size_t nlive, cap;
 };
 
-void zx_py_traverse(ZxAllocator *self, visitproc visit, void *arg, int *rc) {
+static void py_traverse(ZxAllocator *self, visitproc visit, void *arg, int *rc) {
     if (self->py == NULL) return;
     for (size_t i = 0; i < self->py->nregions && *rc == 0; i++)
         if (self->py->regions[i].view.obj != NULL) *rc = visit(self->py->regions[i].view.obj, arg);
 }
 
-void zx_py_free(ZxAllocator *self) {
-    struct zx_py *py = self->py;
-    if (py == NULL) return;
-    self->py = NULL;
+static void py_free_state(struct zx_py *py) {
     for (size_t i = 0; i < py->nregions; i++) PyBuffer_Release(&py->regions[i].view);
     PyMem_Free(py->regions);
     PyMem_Free(py->live);
@@ -201,7 +54,7 @@ void zx_py_free(ZxAllocator *self) {
 
 /* layout(): the regions given to add_region, and every range handed out
  * (also those a parent allocator drew through the C interface). */
-void zx_py_layout(ZxAllocator *self, zx_layout *l) {
+static void py_layout(ZxAllocator *self, zx_layout *l) {
     const struct zx_py *py = self->py;
     for (size_t i = 0; i < py->nregions; i++)
         zx_lay_region(l, "region", (uintptr_t)py->regions[i].base, py->regions[i].len, py->regions[i].len, 0);
@@ -459,7 +312,7 @@ static const zh_allocator_vtable py_vtable = {py_alloc, py_resize, py_remap, py_
 
 /* tp_new of zheap.Allocator: abstract itself; a Python subclass becomes an
  * allocator over its _alloc/_resize/_remap/_free. */
-PyObject *zx_allocator_new(PyTypeObject *type, PyObject *args, PyObject *kwds) {
+PyObject *zx_pyalloc_new(PyTypeObject *type, PyObject *args, PyObject *kwds) {
     (void)args, (void)kwds;
     zheap_state *st = zx_state_of(type);
     if (st == NULL) return NULL;
@@ -530,134 +383,65 @@ PyObject *zx_allocator_add_region(PyObject *op, PyObject *memory) {
     return PyLong_FromVoidPtr(r->base);
 }
 
-/* ===================================================================== */
-/* Capsules                                                               */
-/* ===================================================================== */
-
-#define CAPSULE_NAME "zheap.allocator"
-
-static void capsule_destructor(PyObject *capsule) {
-    PyObject *owner = PyCapsule_GetContext(capsule);
-    Py_XDECREF(owner);
+/* Only an allocator written in Python knows where its free memory is: it
+ * may say so with an optional _free_blocks() -> iterable of (address,
+ * length), shown as "free" blocks. */
+static int py_free_blocks(PyObject *op, zx_layout *l) {
+    if (!PyObject_HasAttrString(op, "_free_blocks")) return 0;
+    PyObject *fn = PyObject_GetAttrString(op, "_free_blocks");
+    if (fn == NULL) return -1;
+    PyObject *result = PyObject_CallNoArgs(fn);
+    Py_DECREF(fn);
+    PyObject *it = result ? PyObject_GetIter(result) : NULL;
+    Py_XDECREF(result);
+    if (it == NULL) return -1;
+    PyObject *pair;
+    while ((pair = PyIter_Next(it)) != NULL) {
+        unsigned long long addr = 0, len = 0;
+        int ok = PyTuple_Check(pair) && PyArg_ParseTuple(pair, "KK", &addr, &len);
+        Py_DECREF(pair);
+        if (!ok) {
+            if (!PyErr_Occurred() || PyErr_ExceptionMatches(PyExc_TypeError)) {
+                PyErr_Clear();
+                PyErr_Format(PyExc_TypeError, "%.100s._free_blocks() must give (address, length) pairs of ints",
+                             Py_TYPE(op)->tp_name);
+            }
+            break;
+        }
+        if (zx_lay_item(l, "free", (uintptr_t)addr, (size_t)len, 0) < 0) break;
+    }
+    Py_DECREF(it);
+    return PyErr_Occurred() ? -1 : 0;
 }
 
-const char zx_capsule_doc[] =
-             ("capsule($self, /)\n--\n\n"
-             "A PyCapsule named \"zheap.allocator\" holding a pointer to this allocator's\n"
-             "zh_allocator (zheap.h), for C code. The capsule keeps the allocator alive; blocks\n"
-             "C code allocates through it are not tracked by Python.");
+/* --- the base type's slots and layout ------------------------------------------ */
 
-PyObject *zx_allocator_capsule(PyObject *op, PyObject *unused) {
-    (void)unused;
+/* tp_traverse / tp_dealloc of zheap.Allocator: the C types' head, plus the
+ * regions of an allocator written in Python (its subclasses inherit them). */
+int zx_pyalloc_traverse(PyObject *op, visitproc visit, void *arg) {
+    int rc = 0;
+    py_traverse(ZxAllocator_CAST(op), visit, arg, &rc);
+    return rc != 0 ? rc : zx_allocator_traverse(op, visit, arg);
+}
+
+void zx_pyalloc_dealloc(PyObject *op) {
+    /* The regions go after the head: blocks of the same garbage cycle may
+     * still point into them until the head is cleared. */
     ZxAllocator *self = ZxAllocator_CAST(op);
-    if (zx_check_open(self) < 0) return NULL;
-    /* A stack that runs Python code is entered by C threads with the GIL and
-     * the busy marks (stack.c), never without. */
-    PyObject *cap = PyCapsule_New(self->needs_gil ? &self->gil_iface : &self->a, CAPSULE_NAME, capsule_destructor);
-    if (cap == NULL) return NULL;
-    if (PyCapsule_SetContext(cap, Py_NewRef(op)) < 0) {
-        Py_DECREF(op);
-        Py_DECREF(cap);
-        return NULL;
-    }
-    return cap;
-}
-
-typedef struct {
-    ZxAllocator base;
-    PyObject *capsule;
-} CapsuleObject;
-
-static int Capsule_traverse(PyObject *op, visitproc visit, void *arg) {
-    Py_VISIT(((CapsuleObject *)op)->capsule);
-    return zx_allocator_traverse(op, visit, arg);
-}
-
-static int Capsule_clear(PyObject *op) {
-    Py_CLEAR(((CapsuleObject *)op)->capsule);
-    return zx_allocator_clear(op);
-}
-
-static void Capsule_dealloc(PyObject *op) {
-    Py_CLEAR(((CapsuleObject *)op)->capsule);
+    struct zx_py *py = self->py;
+    self->py = NULL;
     zx_allocator_dealloc(op);
+    if (py != NULL) py_free_state(py);
 }
 
-static PyObject *Capsule_repr(PyObject *op) {
-    return PyUnicode_FromFormat("<zheap.CapsuleAllocator of %R live=%zd>", ((CapsuleObject *)op)->capsule,
-                                ZxAllocator_CAST(op)->nlive);
-}
-
-const char zx_from_capsule_doc[] =
-             ("from_capsule(capsule, /, max_alignment=4096)\n--\n\n"
-             "An allocator over a zh_allocator from C: ``capsule`` is a PyCapsule named\n"
-             "\"zheap.allocator\" whose pointer is a ``zh_allocator *`` (zheap.h: a context\n"
-             "pointer and a vtable of alloc/resize/remap/free), valid as long as the capsule\n"
-             "lives (the allocator keeps it). Blocks get the usual safe views.");
-
-PyObject *zx_allocator_from_capsule(PyObject *cls, PyObject *const *args, Py_ssize_t nargs, PyObject *kwnames) {
-    static const char *const names[] = {"capsule", "max_alignment"};
-    PyObject *a[2];
-    if (zx_parse_args("from_capsule", names, 1, 2, args, nargs, kwnames, a) < 0) return NULL;
-    zheap_state *st = zx_state_of((PyTypeObject *)cls);
-    if (st == NULL) return NULL;
-    zh_allocator *za = PyCapsule_GetPointer(a[0], CAPSULE_NAME);
-    if (za == NULL) return NULL;
-    if (za->vtable == NULL || za->vtable->alloc == NULL || za->vtable->resize == NULL ||
-        za->vtable->remap == NULL || za->vtable->free == NULL) {
-        PyErr_SetString(PyExc_ValueError, "from_capsule(): the zh_allocator has a missing vtable entry");
+/* layout() of an allocator written in Python: the regions given to
+ * add_region, every range handed out, and the free runs it declares. */
+PyObject *zx_pyalloc_layout(PyObject *op) {
+    zx_layout l = {0};
+    py_layout(ZxAllocator_CAST(op), &l);
+    if (py_free_blocks(op, &l) < 0) {
+        zx_lay_free(&l);
         return NULL;
     }
-    PyTypeObject *type = st->CapsuleAllocator_type;
-    CapsuleObject *self = (CapsuleObject *)type->tp_alloc(type, 0);
-    if (self == NULL) return NULL;
-    zx_allocator_setup(&self->base, st, *za, ZH_ALIGNMENT_MAX);
-    /* A capsule of a zheap allocator: the wrapper reaches its memory, so it
-     * pins it like a child (reset/deinit raise while the wrapper lives). */
-    PyObject *owner = PyCapsule_GetContext(a[0]);
-    if (owner != NULL && PyObject_TypeCheck(owner, st->Allocator_type) &&
-        (za == &ZxAllocator_CAST(owner)->a || za == &ZxAllocator_CAST(owner)->gil_iface))
-        zx_pin_child(&self->base, owner);
-    else
-        PyErr_Clear();
-    zh_alignment al = zh_alignment_from_bytes(zh_page_size());
-    if (a[1] != NULL && zx_parse_alignment(&self->base, a[1], &al) < 0) {
-        Py_DECREF(self);
-        return NULL;
-    }
-    self->base.max_align = al;
-    self->capsule = Py_NewRef(a[0]);
-    return (PyObject *)self;
-}
-
-static PyType_Slot Capsule_slots[] = {
-    {Py_tp_doc, (void *)"An allocator over a zh_allocator from C (Allocator.from_capsule())."},
-    {Py_tp_dealloc, Capsule_dealloc},
-    {Py_tp_traverse, Capsule_traverse},
-    {Py_tp_clear, Capsule_clear},
-    {Py_tp_repr, Capsule_repr},
-    {0, NULL},
-};
-
-static PyType_Spec Capsule_spec = {
-    .name = "zheap.CapsuleAllocator",
-    .basicsize = sizeof(CapsuleObject),
-    .flags = Py_TPFLAGS_DEFAULT | Py_TPFLAGS_HAVE_GC | Py_TPFLAGS_IMMUTABLETYPE | Py_TPFLAGS_DISALLOW_INSTANTIATION,
-    .slots = Capsule_slots,
-};
-
-/* ===================================================================== */
-
-int zx_toolkit_init_types(PyObject *module, zheap_state *st) {
-    if ((st->FailingAllocator_type = zx_add_allocator_type(module, st, &Failing_spec, true)) == NULL) return -1;
-    if ((st->CapsuleAllocator_type = zx_add_allocator_type(module, st, &Capsule_spec, true)) == NULL) return -1;
-    st->AllocatorContractError = PyErr_NewExceptionWithDoc(
-        "zheap.AllocatorContractError",
-        "An allocator written in Python broke the allocator contract: an address outside its regions,\n"
-        "misaligned, or overlapping a live block. The message names the rule and the blocks.",
-        st->ZigPanic, NULL);
-    if (st->AllocatorContractError == NULL ||
-        PyModule_AddObjectRef(module, "AllocatorContractError", st->AllocatorContractError) < 0)
-        return -1;
-    return 0;
+    return zx_lay_finish(&l, op);
 }

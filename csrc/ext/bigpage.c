@@ -1,123 +1,11 @@
-/* general.c -- the general-purpose allocators as Python types: SmpAllocator
- * (the process-wide one), WasmAllocator (over an emulated linear memory)
- * and SbrkAllocator (over an emulated or Python-driven program break).
- * Every operation is the base type's; this file adds construction,
- * introspection, and the checks on a Python sbrk function. */
-#include "ext.h"
+/* bigpage.c -- WasmAllocator (wasm_allocator.c) and SbrkAllocator
+ * (sbrk_allocator.c), the two allocators over the core's big-page engine
+ * (bigpage.c), as Python types: construction, the checks on a Python sbrk
+ * function, and the big pages as a layout. */
+#include "allocator.h"
 
 #include <stdlib.h>
 #include <string.h>
-
-/* ===================================================================== */
-/* layout(): slabs and big pages, from the core's free lists               */
-/* ===================================================================== */
-
-typedef struct {
-    uintptr_t addr;
-    size_t size;
-} span;
-
-typedef struct {
-    span *v;
-    size_t n, cap;
-} spans;
-
-typedef struct {
-    zx_layout l;
-    spans next; /* bump pointers inside partly carved slabs/pages, with the slot size */
-    spans runs; /* big blocks and free runs of big pages */
-} gp_walk;
-
-static int span_add(gp_walk *w, spans *s, uintptr_t addr, size_t size) {
-    span *v = zx_grow(s->v, &s->cap, s->n, sizeof *v, 16);
-    if (v == NULL) return w->l.oom = -1;
-    s->v = v;
-    v[s->n++] = (span){addr, size};
-    return 0;
-}
-
-static int by_span_address(const void *a, const void *b) {
-    uintptr_t x = ((const span *)a)->addr, y = ((const span *)b)->addr;
-    return (x > y) - (x < y);
-}
-
-/* The span of `s` starting in [lo, lo + len), or NULL (s sorted). */
-static const span *span_in(const spans *s, uintptr_t lo, size_t len) {
-    size_t a = 0, b = s->n;
-    while (a < b) {
-        size_t mid = a + (b - a) / 2;
-        if (s->v[mid].addr < lo) a = mid + 1;
-        else b = mid;
-    }
-    return a < s->n && s->v[a].addr - lo < len ? &s->v[a] : NULL;
-}
-
-/* The slot size of the first block in [lo, lo + len), 0 if none (items sorted). */
-static size_t class_in(const zx_layout *l, uintptr_t lo, size_t len) {
-    size_t a = zx_lay_first_item(l, lo);
-    return a < l->ni && l->it[a].addr - lo < len ? l->it[a].size_class : 0;
-}
-
-/* One slab-like region of `len` bytes at `start`: its slot size from its
- * blocks or bump pointer, and in use up to the bump pointer if it has one. */
-static void lay_carved(gp_walk *w, const char *kind, uintptr_t start, size_t len) {
-    const span *next = span_in(&w->next, start, len);
-    size_t cls = next ? next->size : class_in(&w->l, start, len);
-    size_t used = next ? next->addr - start : (cls ? len : 0);
-    zx_lay_region(&w->l, kind, start, len, used, cls);
-}
-
-static PyObject *gp_finish(gp_walk *w, PyObject *op) {
-    PyMem_RawFree(w->next.v);
-    PyMem_RawFree(w->runs.v);
-    return zx_lay_finish(&w->l, op);
-}
-
-/* --- SmpAllocator: slabs of one size class each, and large blocks mapped alone --- */
-
-static size_t smp_footprint(const ZxBlock *b, size_t *size_class) {
-    size_t slot = zh_smp_footprint(b->len, b->align), page = zh_page_size();
-    *size_class = slot;
-    return slot ? slot : (b->len + page - 1) / page * page;
-}
-
-static int smp_item(void *user, zh_smp_item kind, uintptr_t addr, size_t slot_size) {
-    gp_walk *w = user;
-    if (kind == ZH_SMP_NEXT) return span_add(w, &w->next, addr, slot_size);
-    return zx_lay_item(&w->l, "free", addr, slot_size, slot_size);
-}
-
-PyDoc_STRVAR(Smp_layout_doc,
-             "layout($self, /)\n--\n\n"
-             "The slabs (64 KiB, one size class each) that hold this object's blocks or\n"
-             "any thread slot's free slots or bump pointer, and this object's large blocks\n"
-             "(mapped on their own). The slabs are process-wide: bytes no block covers are\n"
-             "in use by other code, or not carved yet. Format as Allocator.layout().");
-
-static PyObject *Smp_layout(PyObject *op, PyObject *unused) {
-    (void)unused;
-    gp_walk w = {0};
-    zx_lay_live(&w.l, ZxAllocator_CAST(op), smp_footprint);
-    for (unsigned i = 0, n = zh_smp_slot_count(); i < n && w.l.oom == 0; i++) zh_smp_walk_slot(i, smp_item, &w);
-    /* Every slab something is known in; large blocks are mappings. */
-    for (ZxBlock *b = ZxAllocator_CAST(op)->live; b != NULL; b = b->next) {
-        size_t cls, took = smp_footprint(b, &cls);
-        if (b->len != 0 && cls == 0) zx_lay_region(&w.l, "mapping", (uintptr_t)b->ptr, took, b->len, 0);
-    }
-    spans slabs = {0};
-    for (size_t i = 0; i < w.l.ni && w.l.oom == 0; i++)
-        if (w.l.it[i].size_class != 0)
-            span_add(&w, &slabs, w.l.it[i].addr & ~(uintptr_t)(ZH_SMP_SLAB_LEN - 1), ZH_SMP_SLAB_LEN);
-    for (size_t i = 0; i < w.next.n && w.l.oom == 0; i++)
-        span_add(&w, &slabs, w.next.v[i].addr & ~(uintptr_t)(ZH_SMP_SLAB_LEN - 1), ZH_SMP_SLAB_LEN);
-    if (w.l.ni > 1) qsort(w.l.it, w.l.ni, sizeof *w.l.it, zx_litem_by_address);
-    if (w.next.n > 1) qsort(w.next.v, w.next.n, sizeof *w.next.v, by_span_address);
-    if (slabs.n > 1) qsort(slabs.v, slabs.n, sizeof *slabs.v, by_span_address);
-    for (size_t i = 0; i < slabs.n && w.l.oom == 0; i++)
-        if (i == 0 || slabs.v[i].addr != slabs.v[i - 1].addr) lay_carved(&w, "slab", slabs.v[i].addr, ZH_SMP_SLAB_LEN);
-    PyMem_RawFree(slabs.v);
-    return gp_finish(&w, op);
-}
 
 /* --- WasmAllocator, SbrkAllocator: 64 KiB big pages from a growing memory --- */
 
@@ -128,12 +16,12 @@ static size_t bigpage_footprint(const ZxBlock *b, size_t *size_class) {
 }
 
 static int bigpage_item(void *user, zh_bigpage_item kind, uintptr_t addr, size_t size) {
-    gp_walk *w = user;
+    zx_carved_walk *w = user;
     switch (kind) {
     case ZH_BIGPAGE_NEXT:
-        return span_add(w, &w->next, addr, size);
+        return zx_span_add(w, &w->next, addr, size);
     case ZH_BIGPAGE_FREE_RUN:
-        if (span_add(w, &w->runs, addr, size) < 0) return -1;
+        if (zx_span_add(w, &w->runs, addr, size) < 0) return -1;
         return zx_lay_item(&w->l, "free", addr, size, 0);
     case ZH_BIGPAGE_FREE_SLOT:
         break;
@@ -144,27 +32,27 @@ static int bigpage_item(void *user, zh_bigpage_item kind, uintptr_t addr, size_t
 /* The memory [lo, hi) in order: a "big" region for each big block or free
  * run, a "bigpage" (64 KiB, carved into one size class) for every other page. */
 static PyObject *bigpage_layout(PyObject *op, const zh_bigpage_state *s, uintptr_t lo, uintptr_t hi) {
-    gp_walk w = {0};
+    zx_carved_walk w = {0};
     zx_lay_live(&w.l, ZxAllocator_CAST(op), bigpage_footprint);
     for (ZxBlock *b = ZxAllocator_CAST(op)->live; b != NULL; b = b->next) {
         size_t cls, took = bigpage_footprint(b, &cls);
-        if (b->len != 0 && cls == 0) span_add(&w, &w.runs, (uintptr_t)b->ptr, took);
+        if (b->len != 0 && cls == 0) zx_span_add(&w, &w.runs, (uintptr_t)b->ptr, took);
     }
     zh_bigpage_walk(s, bigpage_item, &w);
     if (w.l.ni > 1) qsort(w.l.it, w.l.ni, sizeof *w.l.it, zx_litem_by_address);
-    if (w.next.n > 1) qsort(w.next.v, w.next.n, sizeof *w.next.v, by_span_address);
-    if (w.runs.n > 1) qsort(w.runs.v, w.runs.n, sizeof *w.runs.v, by_span_address);
+    if (w.next.n > 1) qsort(w.next.v, w.next.n, sizeof *w.next.v, zx_span_by_address);
+    if (w.runs.n > 1) qsort(w.runs.v, w.runs.n, sizeof *w.runs.v, zx_span_by_address);
     for (uintptr_t p = lo; p < hi && w.l.oom == 0;) {
-        const span *run = span_in(&w.runs, p, 1);
+        const zx_span *run = zx_span_in(&w.runs, p, 1);
         if (run != NULL) {
             zx_lay_region(&w.l, "big", p, run->size, run->size, 0);
             p += run->size;
         } else {
-            lay_carved(&w, "bigpage", p, ZH_BIGPAGE_SIZE);
+            zx_lay_carved(&w, "bigpage", p, ZH_BIGPAGE_SIZE);
             p += ZH_BIGPAGE_SIZE;
         }
     }
-    return gp_finish(&w, op);
+    return zx_carved_finish(&w, op);
 }
 
 PyDoc_STRVAR(bigpage_layout_doc,
@@ -173,100 +61,6 @@ PyDoc_STRVAR(bigpage_layout_doc,
              "(\"bigpage\", with its slot size), and each block of whole big pages or free\n"
              "run of them (\"big\"). Blocks: this object's live ones (slot slack as padding)\n"
              "and the free lists' slots. Format as Allocator.layout().");
-
-/* ===================================================================== */
-/* SmpAllocator                                                           */
-/* ===================================================================== */
-
-static PyObject *Smp_new(PyTypeObject *type, PyObject *args, PyObject *kwds) {
-    if (PyTuple_GET_SIZE(args) != 0 || (kwds != NULL && PyDict_GET_SIZE(kwds) != 0)) {
-        PyErr_SetString(PyExc_TypeError, "SmpAllocator() takes no arguments");
-        return NULL;
-    }
-    zheap_state *st = zx_state_of(type);
-    if (st == NULL) return NULL;
-    ZxAllocator *self = (ZxAllocator *)type->tp_alloc(type, 0);
-    if (self != NULL) zx_allocator_setup(self, st, zh_smp_allocator(), ZH_ALIGNMENT_MAX);
-    return (PyObject *)self;
-}
-
-PyDoc_STRVAR(Smp_stats_doc,
-             "stats($self, /)\n--\n\n"
-             "The thread slots' caches right now: a dict with slot_count, slab_len,\n"
-             "slot_sizes (one per size class) and slots, a list with one dict per slot:\n"
-             "free (free-list lengths per size class) and slabs (slabs mapped per class).\n"
-             "The caches are process-wide: every SmpAllocator shows the same.");
-
-static PyObject *list_of(const size_t *v, size_t n) {
-    PyObject *l = PyList_New((Py_ssize_t)n);
-    for (size_t i = 0; l != NULL && i < n; i++) {
-        PyObject *x = PyLong_FromSize_t(v[i]);
-        if (x == NULL) Py_CLEAR(l);
-        else PyList_SET_ITEM(l, (Py_ssize_t)i, x);
-    }
-    return l;
-}
-
-static PyObject *Smp_stats(PyObject *op, PyObject *unused) {
-    (void)op, (void)unused;
-    unsigned n = zh_smp_slot_count();
-    PyObject *slots = PyList_New(n);
-    if (slots == NULL) return NULL;
-    for (unsigned i = 0; i < n; i++) {
-        zh_smp_slot_stats s;
-        zh_smp_slot_stats_of(i, &s);
-        PyObject *d = Py_BuildValue("{s:N,s:N}", "free", list_of(s.free_counts, ZH_SMP_SIZE_CLASS_COUNT), "slabs",
-                                    list_of(s.slabs, ZH_SMP_SIZE_CLASS_COUNT));
-        if (d == NULL) {
-            Py_DECREF(slots);
-            return NULL;
-        }
-        PyList_SET_ITEM(slots, i, d);
-    }
-    size_t sizes[ZH_SMP_SIZE_CLASS_COUNT];
-    for (size_t c = 0; c < ZH_SMP_SIZE_CLASS_COUNT; c++) sizes[c] = (size_t)8 << c;
-    return Py_BuildValue("{s:I,s:n,s:N,s:N}", "slot_count", n, "slab_len", (Py_ssize_t)ZH_SMP_SLAB_LEN,
-                         "slot_sizes", list_of(sizes, ZH_SMP_SIZE_CLASS_COUNT), "slots", slots);
-}
-ZX_STATS_WITH_FIGURES(Smp_stats)
-
-static PyObject *Smp_repr(PyObject *op) {
-    return PyUnicode_FromFormat("<zheap.SmpAllocator live=%zd slots=%u>", ZxAllocator_CAST(op)->nlive,
-                                zh_smp_slot_count());
-}
-
-static PyMethodDef Smp_methods[] = {
-    {"layout", Smp_layout, METH_NOARGS, Smp_layout_doc},
-    {"stats", Smp_stats_with_figures, METH_NOARGS, Smp_stats_doc},
-    {NULL},
-};
-
-PyDoc_STRVAR(Smp_doc,
-             "SmpAllocator()\n--\n\n"
-             "Zig's SmpAllocator: the process-wide general-purpose allocator for threaded\n"
-             "programs. Per-thread slots (up to 128, one per CPU) each cache, per power-of-\n"
-             "two size class up to 32 KiB, a bump pointer into a 64 KiB slab and a free list;\n"
-             "larger blocks go to the page allocator. Slabs are never given back. Any\n"
-             "thread may free any block. ``zheap.smp_allocator`` is the instance; every\n"
-             "instance shares the same global caches.");
-
-static PyType_Slot Smp_slots[] = {
-    {Py_tp_doc, (void *)Smp_doc},
-    {Py_tp_new, Smp_new},
-    {Py_tp_repr, Smp_repr},
-    {Py_tp_methods, Smp_methods},
-    {Py_tp_dealloc, zx_allocator_dealloc},
-    {Py_tp_traverse, zx_allocator_traverse},
-    {Py_tp_clear, zx_allocator_clear},
-    {0, NULL},
-};
-
-static PyType_Spec Smp_spec = {
-    .name = "zheap.SmpAllocator",
-    .basicsize = sizeof(ZxAllocator),
-    .flags = Py_TPFLAGS_DEFAULT | Py_TPFLAGS_HAVE_GC | Py_TPFLAGS_IMMUTABLETYPE,
-    .slots = Smp_slots,
-};
 
 /* ===================================================================== */
 /* The big-page allocators' introspection                                  */
@@ -291,8 +85,8 @@ static PyObject *bigpage_stats(const zh_bigpage_state *s) {
     }
     size_t sizes[ZH_BIGPAGE_SIZE_CLASS_COUNT];
     for (size_t c = 0; c < ZH_BIGPAGE_SIZE_CLASS_COUNT; c++) sizes[c] = (size_t)16 << c;
-    return Py_BuildValue("{s:N,s:N,s:N}", "slot_sizes", list_of(sizes, ZH_BIGPAGE_SIZE_CLASS_COUNT), "free",
-                         list_of(st.free_counts, ZH_BIGPAGE_SIZE_CLASS_COUNT), "big_free", big);
+    return Py_BuildValue("{s:N,s:N,s:N}", "slot_sizes", zx_size_list(sizes, ZH_BIGPAGE_SIZE_CLASS_COUNT), "free",
+                         zx_size_list(st.free_counts, ZH_BIGPAGE_SIZE_CLASS_COUNT), "big_free", big);
 }
 
 static int put_size(PyObject *d, const char *key, size_t v) {
@@ -680,10 +474,7 @@ static PyType_Spec Sbrk_spec = {
     .slots = Sbrk_slots,
 };
 
-/* ===================================================================== */
-
-int zx_general_init_types(PyObject *module, zheap_state *st) {
-    if ((st->SmpAllocator_type = zx_add_allocator_type(module, st, &Smp_spec, true)) == NULL) return -1;
+int zx_bigpage_init_types(PyObject *module, zheap_state *st) {
     if ((st->WasmAllocator_type = zx_add_allocator_type(module, st, &Wasm_spec, true)) == NULL) return -1;
     if ((st->SbrkAllocator_type = zx_add_allocator_type(module, st, &Sbrk_spec, true)) == NULL) return -1;
     PyObject *global = wasm_make(st->WasmAllocator_type, st, 0, true);

@@ -1,0 +1,82 @@
+/* layout.h -- layouts in C, and their dicts (layout.c). */
+#ifndef ZHEAP_EXT_LAYOUT_H
+#define ZHEAP_EXT_LAYOUT_H
+
+#include "state.h"
+
+/* layout.c: layouts gathered in C (no Python objects: walkers run under
+ * the core's locks), then turned into layout() dicts. */
+typedef struct zx_lregion {
+    const char *kind;
+    uintptr_t addr;
+    size_t size, used, size_class; /* size_class 0: none */
+} zx_lregion;
+typedef struct zx_litem {
+    const char *state; /* live, free, freed, padding, metadata */
+    uintptr_t addr;
+    size_t len, size_class;
+} zx_litem;
+typedef struct zx_layout {
+    zx_lregion *r;
+    size_t nr, cr;
+    zx_litem *it;
+    size_t ni, ci;
+    int oom; /* -1 once an append failed: finish raises MemoryError */
+} zx_layout;
+int zx_lay_region(zx_layout *l, const char *kind, uintptr_t addr, size_t size, size_t used, size_t size_class);
+int zx_lay_item(zx_layout *l, const char *state, uintptr_t addr, size_t len, size_t size_class);
+int zx_lay_live(zx_layout *l, ZxAllocator *owner, size_t (*footprint)(const ZxBlock *b, size_t *size_class));
+void zx_lay_free(zx_layout *l);
+int zx_litem_by_address(const void *a, const void *b);
+size_t zx_lay_first_item(const zx_layout *l, uintptr_t addr);
+PyObject *zx_lay_finish(zx_layout *l, PyObject *self);
+PyObject *zx_layout_of(PyObject *self, PyObject *regions);
+PyObject *zx_generic_layout(PyObject *op);
+PyObject *zx_merge_into_child(ZxAllocator *self, zx_layout *lead);
+int zx_lay_parse(PyObject *layout, zx_layout *l);
+PyObject *zx_layout_figures(PyObject *layout);
+PyObject *zx_stats_with_figures(PyObject *self, PyObject *unused, PyObject *(*own)(PyObject *, PyObject *));
+PyObject *zx_allocator_stats(PyObject *op, PyObject *unused);
+/* NAME_with_figures: a type's stats method NAME, plus the layout figures. */
+#define ZX_STATS_WITH_FIGURES(name)                                           \
+    static PyObject *name##_with_figures(PyObject *op, PyObject *unused) {   \
+        return zx_stats_with_figures(op, unused, name);                      \
+    }
+PyObject *zx_repr_html(PyObject *op, PyObject *unused);
+extern const char zx_layout_doc[], zx_stats_doc[];
+
+PyObject *zx_live_blocks_in(ZxAllocator *owner, uintptr_t lo, size_t size);
+int zx_sort_blocks(PyObject *list);
+typedef struct {
+    ZxAllocator *owner;
+    PyObject *list;
+} zx_chunk_walk;
+int zx_chunk_walk_cb(void *user, uintptr_t start, size_t usable, size_t used);
+PyObject *zx_layout_region(const char *kind, uintptr_t start, size_t size, size_t used, PyObject *blocks);
+
+/* Carved memory (slabs, big pages): spans known inside it (bump pointers,
+ * runs) and the layout being gathered. */
+typedef struct {
+    uintptr_t addr;
+    size_t size;
+} zx_span;
+
+typedef struct {
+    zx_span *v;
+    size_t n, cap;
+} zx_spans;
+
+typedef struct {
+    zx_layout l;
+    zx_spans next; /* bump pointers inside partly carved slabs/pages, with the slot size */
+    zx_spans runs; /* big blocks and free runs of big pages */
+} zx_carved_walk;
+int zx_span_add(zx_carved_walk *w, zx_spans *s, uintptr_t addr, size_t size);
+int zx_span_by_address(const void *a, const void *b);
+const zx_span *zx_span_in(const zx_spans *s, uintptr_t lo, size_t len);
+size_t zx_class_in(const zx_layout *l, uintptr_t lo, size_t len);
+void zx_lay_carved(zx_carved_walk *w, const char *kind, uintptr_t start, size_t len);
+PyObject *zx_carved_finish(zx_carved_walk *w, PyObject *op);
+PyObject *zx_size_list(const size_t *v, size_t n);
+
+#endif

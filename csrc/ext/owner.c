@@ -1,0 +1,147 @@
+/* owner.c -- the allocator object's head (ZxAllocator) and the owner graph.
+ * An edge "X draws from / reaches into Y" (a child, the allocator behind a
+ * capsule wrapper) is a pin: X keeps Y alive, Y's reset and deinit raise
+ * BufferError while the pin lasts, and an operation on X marks Y busy too
+ * (stack.c walks the `child` edges). Pins are added and dropped here only. */
+#include "owner.h"
+
+#include "stack.h"
+
+zheap_state *zx_state_of(PyTypeObject *type) {
+    PyObject *m = PyType_GetModuleByDef(type, &zheap_module_def);
+    return m ? PyModule_GetState(m) : NULL;
+}
+
+/* A subtype of zheap.Allocator from `spec`, added to the module if public. */
+PyTypeObject *zx_add_allocator_type(PyObject *module, zheap_state *st, PyType_Spec *spec, bool public) {
+    PyTypeObject *t = (PyTypeObject *)PyType_FromModuleAndSpec(module, spec, (PyObject *)st->Allocator_type);
+    if (t == NULL) return NULL;
+    if (public && PyModule_AddType(module, t) < 0) {
+        Py_DECREF(t);
+        return NULL;
+    }
+    return t;
+}
+
+int zx_check_open(ZxAllocator *self) {
+    if (!self->closed) return 0;
+    PyErr_Format(PyExc_ValueError, "%.100s was deinitialized", Py_TYPE(self)->tp_name);
+    return -1;
+}
+
+ZxAllocator *zx_as_allocator(zheap_state *st, PyObject *obj, const char *fn) {
+    if (!PyObject_TypeCheck(obj, st->Allocator_type)) {
+        PyErr_Format(PyExc_TypeError, "%s expects a zheap.Allocator, got %.100s", fn, Py_TYPE(obj)->tp_name);
+        return NULL;
+    }
+    if (zx_check_open(ZxAllocator_CAST(obj)) < 0) return NULL;
+    return ZxAllocator_CAST(obj);
+}
+
+/* The child allocator argument of a composable type's constructor as a new
+ * reference, checked; `child` NULL means zheap.page_allocator (Zig's docs'
+ * usual choice). */
+ZxAllocator *zx_child_or_default(zheap_state *st, PyTypeObject *type, PyObject *child, const char *fn) {
+    PyObject *obj;
+    if (child == NULL || child == Py_None) {
+        PyObject *m = PyType_GetModuleByDef(type, &zheap_module_def);
+        obj = m ? PyObject_GetAttrString(m, "page_allocator") : NULL;
+        if (obj == NULL) return NULL;
+    } else {
+        obj = Py_NewRef(child);
+    }
+    if (zx_as_allocator(st, obj, fn) == NULL) {
+        Py_DECREF(obj);
+        return NULL;
+    }
+    return ZxAllocator_CAST(obj);
+}
+
+/* Draw memory from `child` from now on: keep it alive, and make its reset
+ * and deinit refuse (BufferError) until zx_unpin_child(), because they would
+ * pull memory out from under this allocator's own blocks. */
+int zx_pin_child(ZxAllocator *self, PyObject *child) {
+    self->child = Py_NewRef(child);
+    ZxAllocator_CAST(child)->pins++;
+    self->pinning = true;
+    /* Python code below makes the whole stack need the GIL. */
+    self->needs_gil = self->needs_gil || ZxAllocator_CAST(child)->needs_gil;
+    return 0;
+}
+
+void zx_unpin_child(ZxAllocator *self) {
+    if (!self->pinning) return;
+    self->pinning = false;
+    ZxAllocator_CAST(self->child)->pins--;
+}
+
+void zx_allocator_setup(ZxAllocator *self, zheap_state *st, zh_allocator a, zh_alignment max_align) {
+    self->a = a;
+    self->st = st;
+    self->live = NULL;
+    self->nlive = 0;
+    self->max_align = max_align;
+    self->child = NULL;
+    self->pins = 0;
+    self->pinning = false;
+    self->closed = false;
+    self->weakreflist = NULL;
+    self->flush = NULL;
+    self->py = NULL;
+    zx_stack_init(self);
+}
+
+/* For core calls made where nothing can raise (dealloc, tp_clear): an error
+ * an allocator written in Python raises during `fn(arg)` is reported as
+ * unraisable, and an exception already in flight is kept. */
+void zx_call_quietly(PyObject *owner, void (*fn)(void *), void *arg) {
+    PyObject *et, *ev, *tb;
+    PyErr_Fetch(&et, &ev, &tb);
+    fn(arg);
+    /* Named by its type: `owner` may be in its dealloc, and a reference
+     * taken to it there would deallocate it a second time. */
+    if (PyErr_Occurred()) PyErr_WriteUnraisable((PyObject *)Py_TYPE(owner));
+    PyErr_Restore(et, ev, tb);
+}
+
+/* Deliver what the core queued in this allocator and in every allocator it
+ * draws from (an arena's chunk allocations happen in its child). */
+void zx_flush_chain(ZxAllocator *self) {
+    for (ZxAllocator *a = self; a != NULL; a = a->child ? ZxAllocator_CAST(a->child) : NULL)
+        if (a->flush != NULL) a->flush(a);
+}
+
+int zx_allocator_traverse(PyObject *op, visitproc visit, void *arg) {
+    Py_VISIT(Py_TYPE(op));
+    Py_VISIT(ZxAllocator_CAST(op)->child);
+    return 0;
+}
+
+int zx_allocator_clear(PyObject *op) {
+    zx_unpin_child(ZxAllocator_CAST(op));
+    Py_CLEAR(ZxAllocator_CAST(op)->child);
+    /* A Python-implemented allocator keeps its regions until dealloc: blocks
+     * in the same garbage cycle may still point into them. */
+    return 0;
+}
+
+void zx_allocator_dealloc(PyObject *op) {
+    PyTypeObject *tp = Py_TYPE(op);
+    PyObject_GC_UnTrack(op);
+    /* Every live block holds a reference to its allocator, so none is left;
+     * every pinning allocator holds one too. */
+    assert(ZxAllocator_CAST(op)->live == NULL && ZxAllocator_CAST(op)->pins == 0);
+    if (ZxAllocator_CAST(op)->weakreflist != NULL) PyObject_ClearWeakRefs(op);
+    (void)zx_allocator_clear(op);
+    /* Each queued free holds its block, which holds this allocator. */
+    assert(ZxAllocator_CAST(op)->npending == 0);
+    PyMem_RawFree(ZxAllocator_CAST(op)->pending);
+    tp->tp_free(op);
+    Py_DECREF(tp);
+}
+
+/* __enter__ of every type with deinit(). */
+PyObject *zx_enter(PyObject *op, PyObject *unused) {
+    (void)unused;
+    return Py_NewRef(op);
+}
