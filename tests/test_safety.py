@@ -167,6 +167,34 @@ def test_layout_of_a_wrapper_over_a_hostile_child_layout():
     )
 
 
+def test_layouts_survive_finalizers_that_reset_mid_walk():
+    run(
+        """
+        import gc, zheap
+        for make in (lambda: zheap.ArenaAllocator(),
+                     lambda: zheap.MemoryPool(64),
+                     lambda: zheap.FixedBufferAllocator(1 << 18)):
+            a = make()
+            alloc = a.create if isinstance(a, zheap.MemoryPool) else (lambda: a.alloc(4000))
+            views = [alloc() for _ in range(40)]
+            class Bomb:
+                def __init__(self): self.me = self
+                def __del__(self):
+                    try:
+                        a.reset()
+                    except (BufferError, RuntimeError):
+                        pass
+            for _ in range(3):
+                gc.disable(); Bomb(); gc.set_threshold(1); gc.enable()
+                layout = a.layout(); stats = a.stats()
+                gc.set_threshold(700)
+                assert isinstance(layout["regions"], list) and "requested" in stats
+            del views
+        print("OK")
+        """
+    )
+
+
 # --- hole 2: re-entrancy and locks ------------------------------------------------------
 
 
@@ -278,7 +306,7 @@ def test_capsule_wrapper_pins_what_it_wraps():
         """
         import zheap
         for make in (lambda: zheap.ArenaAllocator(zheap.page_allocator),
-                     lambda: zheap.FixedBufferAllocator(1 << 16)):
+                     lambda: zheap.FixedBufferAllocator(1 << 18)):
             x = make()
             ca = zheap.Allocator.from_capsule(x.capsule()); v = ca.alloc(100)
             try:

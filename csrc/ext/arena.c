@@ -141,10 +141,11 @@ static PyObject *Arena_repr(PyObject *op) {
 static PyObject *Arena_layout(PyObject *op, PyObject *unused) {
     (void)unused;
     ArenaObject *self = Arena_CAST(op);
-    zx_chunk_walk w = {&self->base, PyList_New(0)};
-    if (w.list == NULL) return NULL;
-    if (!self->base.closed && zh_arena_walk_chunks(&self->arena, zx_chunk_walk_cb, &w) != 0) Py_CLEAR(w.list);
-    return zx_layout_of(op, w.list);
+    /* Gathered in C, then made Python (layout.c). */
+    zx_layout l = {0};
+    if (!self->base.closed) (void)zh_arena_walk_chunks(&self->arena, zx_lay_chunk, &l);
+    zx_lay_live(&l, &self->base, NULL);
+    return zx_lay_finish(&l, op);
 }
 
 static PyMethodDef Arena_methods[] = {

@@ -178,10 +178,10 @@ static PyObject *Fba_repr(PyObject *op) {
 static PyObject *Fba_layout(PyObject *op, PyObject *unused) {
     (void)unused;
     FbaObject *self = Fba_CAST(op);
-    uintptr_t start = (uintptr_t)self->fba.buffer;
-    PyObject *region = zx_layout_region("buffer", start, self->fba.buffer_len, self->fba.end_index,
-                                 zx_live_blocks_in(&self->base, start, self->fba.buffer_len));
-    return zx_layout_of(op, region ? Py_BuildValue("[N]", region) : NULL);
+    zx_layout l = {0};
+    zx_lay_region(&l, "buffer", (uintptr_t)self->fba.buffer, self->fba.buffer_len, self->fba.end_index, 0);
+    zx_lay_live(&l, &self->base, NULL);
+    return zx_lay_finish(&l, op);
 }
 
 static PyMethodDef Fba_methods[] = {

@@ -80,25 +80,11 @@ size_t zx_lay_first_item(const zx_layout *l, uintptr_t addr) {
     return lo;
 }
 
-/* layout(): the live blocks of `owner` that start in [lo, lo+size), as
- * dicts (address, length, state "live"), by address. Copied out of the
- * live list before any dict is made: making one may run the collector,
- * whose finalizers can free blocks of the list. */
-PyObject *zx_live_blocks_in(ZxAllocator *owner, uintptr_t lo, size_t size) {
-    zx_layout l = {0};
-    for (ZxBlock *b = owner->live; b != NULL; b = b->next) {
-        uintptr_t p = (uintptr_t)b->ptr;
-        if (p >= lo && p - lo < size) zx_lay_item(&l, "live", p, b->len, 0);
-    }
-    PyObject *list = l.oom ? PyErr_NoMemory() : PyList_New(0);
-    if (l.ni > 1) qsort(l.it, l.ni, sizeof *l.it, zx_litem_by_address);
-    for (size_t i = 0; list != NULL && i < l.ni; i++) {
-        PyObject *d = item_dict(&l.it[i]);
-        if (d == NULL || PyList_Append(list, d) < 0) Py_CLEAR(list);
-        Py_XDECREF(d);
-    }
-    zx_lay_free(&l);
-    return list;
+/* One region of a layout: {kind, address, size, used, blocks}. */
+static PyObject *layout_region(const char *kind, uintptr_t start, size_t size, size_t used, PyObject *blocks) {
+    if (blocks == NULL) return NULL;
+    return Py_BuildValue("{s:s,s:k,s:n,s:n,s:N}", "kind", kind, "address", (unsigned long)start, "size",
+                         (Py_ssize_t)size, "used", (Py_ssize_t)used, "blocks", blocks);
 }
 
 /* The layout dict of `self` from what was gathered (and frees it). Regions
@@ -125,7 +111,7 @@ PyObject *zx_lay_finish(zx_layout *l, PyObject *self) {
             }
             Py_DECREF(d);
         }
-        PyObject *region = zx_layout_region(r->kind, r->addr, r->size, r->used, blocks);
+        PyObject *region = layout_region(r->kind, r->addr, r->size, r->used, blocks);
         if (region != NULL && r->size_class && put(region, "size_class", PyLong_FromSize_t(r->size_class)) < 0)
             Py_CLEAR(region);
         if (region == NULL || PyList_Append(regions, region) < 0) {
@@ -459,39 +445,11 @@ const char zx_stats_doc[] =
     "and the figures of layout(): ``requested``, ``reserved``, ``overhead``,\n"
     "``utilisation`` and ``largest_free_run``.";
 
-/* One region of a layout: {kind, address, size, used, blocks}. */
-PyObject *zx_layout_region(const char *kind, uintptr_t start, size_t size, size_t used, PyObject *blocks) {
-    if (blocks == NULL) return NULL;
-    return Py_BuildValue("{s:s,s:k,s:n,s:n,s:N}", "kind", kind, "address", (unsigned long)start, "size",
-                         (Py_ssize_t)size, "used", (Py_ssize_t)used, "blocks", blocks);
-}
-
-/* A chunk walker's callback (zh_arena_walk_chunks): append a "chunk" region
- * of w->owner, with its live blocks, to w->list. */
-int zx_chunk_walk_cb(void *user, uintptr_t start, size_t usable, size_t used) {
-    zx_chunk_walk *w = user;
-    PyObject *region = zx_layout_region("chunk", start, usable, used, zx_live_blocks_in(w->owner, start, usable));
-    int rc = region != NULL ? PyList_Append(w->list, region) : -1;
-    Py_XDECREF(region);
-    return rc;
-}
-
-/* Sort a list of block dicts by address. */
-int zx_sort_blocks(PyObject *list) {
-    PyObject *op = PyImport_ImportModule("operator");
-    PyObject *getter = op ? PyObject_CallMethod(op, "itemgetter", "s", "address") : NULL;
-    Py_XDECREF(op);
-    PyObject *sort = getter ? PyObject_GetAttrString(list, "sort") : NULL;
-    PyObject *kw = sort ? Py_BuildValue("{s:O}", "key", getter) : NULL;
-    PyObject *empty = kw ? PyTuple_New(0) : NULL;
-    PyObject *r = empty ? PyObject_Call(sort, empty, kw) : NULL;
-    Py_XDECREF(empty);
-    Py_XDECREF(kw);
-    Py_XDECREF(sort);
-    Py_XDECREF(getter);
-    if (r == NULL) return -1;
-    Py_DECREF(r);
-    return 0;
+/* A chunk walker's callback (zh_arena_walk_chunks): a "chunk" region into
+ * the zx_layout `user`. C only: the walk runs over the core's list, which
+ * Python code (a finalizer run by making an object) could change. */
+int zx_lay_chunk(void *user, uintptr_t start, size_t usable, size_t used) {
+    return zx_lay_region(user, "chunk", start, usable, used, 0);
 }
 
 /* --- carved memory: slabs and big pages (SmpAllocator, Wasm/SbrkAllocator) ------- */

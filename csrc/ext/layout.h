@@ -22,6 +22,7 @@ typedef struct zx_layout {
     zx_litem *it;
     size_t ni, ci;
     int oom; /* -1 once an append failed: finish raises MemoryError */
+    size_t item_len; /* for walkers that report addresses only (a pool's free items) */
 } zx_layout;
 int zx_lay_region(zx_layout *l, const char *kind, uintptr_t addr, size_t size, size_t used, size_t size_class);
 int zx_lay_item(zx_layout *l, const char *state, uintptr_t addr, size_t len, size_t size_class);
@@ -45,14 +46,7 @@ PyObject *zx_allocator_stats(PyObject *op, PyObject *unused);
 PyObject *zx_repr_html(PyObject *op, PyObject *unused);
 extern const char zx_layout_doc[], zx_stats_doc[];
 
-PyObject *zx_live_blocks_in(ZxAllocator *owner, uintptr_t lo, size_t size);
-int zx_sort_blocks(PyObject *list);
-typedef struct {
-    ZxAllocator *owner;
-    PyObject *list;
-} zx_chunk_walk;
-int zx_chunk_walk_cb(void *user, uintptr_t start, size_t usable, size_t used);
-PyObject *zx_layout_region(const char *kind, uintptr_t start, size_t size, size_t used, PyObject *blocks);
+int zx_lay_chunk(void *user, uintptr_t start, size_t usable, size_t used);
 
 /* Carved memory (slabs, big pages): spans known inside it (bump pointers,
  * runs) and the layout being gathered. */

@@ -363,35 +363,24 @@ static PyObject *Pool_reduce(PyObject *op, PyObject *unused) {
     return NULL;
 }
 
-/* A free item: add it to the blocks of the chunk it lies in. */
-static int add_free_item(void *user, uintptr_t item) {
-    zx_chunk_walk *w = user;
-    for (Py_ssize_t i = 0; i < PyList_GET_SIZE(w->list); i++) {
-        PyObject *region = PyList_GET_ITEM(w->list, i);
-        uintptr_t start = (uintptr_t)PyLong_AsUnsignedLong(PyDict_GetItemString(region, "address"));
-        size_t size = PyLong_AsSize_t(PyDict_GetItemString(region, "size"));
-        if (item < start || item - start >= size) continue;
-        PyObject *d = Py_BuildValue("{s:k,s:n,s:s}", "address", (unsigned long)item, "length",
-                                    (Py_ssize_t)((PoolObject *)w->owner)->view_len, "state", "free");
-        int rc = d ? PyList_Append(PyDict_GetItemString(region, "blocks"), d) : -1;
-        Py_XDECREF(d);
-        return rc;
-    }
-    return 0;
+/* A free item, into the zx_layout `user` (C only, like the chunk walk). */
+static int lay_free_item(void *user, uintptr_t item) {
+    zx_layout *l = user;
+    return zx_lay_item(l, "free", item, l->item_len, 0);
 }
 
 static PyObject *Pool_layout(PyObject *op, PyObject *unused) {
     (void)unused;
     PoolObject *self = Pool_CAST(op);
-    zx_chunk_walk w = {&self->base, PyList_New(0)};
-    if (w.list == NULL) return NULL;
-    if (!self->base.closed && (zh_arena_walk_chunks(&self->pool.arena, zx_chunk_walk_cb, &w) != 0 ||
-                               zh_memory_pool_walk_free(&self->pool, SIZE_MAX, add_free_item, &w) != 0))
-        Py_CLEAR(w.list);
-    for (Py_ssize_t i = 0; w.list != NULL && i < PyList_GET_SIZE(w.list); i++)
-        if (zx_sort_blocks(PyDict_GetItemString(PyList_GET_ITEM(w.list, i), "blocks")) < 0) Py_CLEAR(w.list);
-    if (w.list == NULL) return NULL;
-    return Py_BuildValue("{s:s,s:N}", "allocator", Py_TYPE(op)->tp_name, "regions", w.list);
+    /* Gathered in C, then made Python (layout.c). */
+    zx_layout l = {0};
+    l.item_len = self->view_len;
+    if (!self->base.closed) {
+        (void)zh_arena_walk_chunks(&self->pool.arena, zx_lay_chunk, &l);
+        (void)zh_memory_pool_walk_free(&self->pool, SIZE_MAX, lay_free_item, &l);
+    }
+    zx_lay_live(&l, &self->base, NULL);
+    return zx_lay_finish(&l, op);
 }
 
 static PyMethodDef Pool_methods[] = {
