@@ -24,6 +24,9 @@
  *  - a large block goes back to the backing allocator with its recorded
  *    length and alignment, not the caller's (a wrong length is reported, and
  *    must not reach munmap/mremap);
+ *  - with retain_metadata, the freed record a moving remap leaves at the old
+ *    address keeps the old length and is never freed by the flush/deinit
+ *    of retained metadata: the remap gave that range back;
  *  - the memory-limit total is rolled back when an allocation fails, small
  *    resizes are accounted without safety too, and a small free subtracts the
  *    recorded size, so total_requested_bytes always equals the live total.
@@ -51,6 +54,11 @@ typedef struct large_rec {
     size_t requested_size;
     zh_alignment align;
     bool freed;
+    /* Freed by a remap that moved the block: the record stays (a later free
+     * of the old address is a double free) but the range is not ours any
+     * more -- the backing allocator released it, and mremap may already have
+     * handed it to another mapping -- so nothing may free it again. */
+    bool moved;
 } large_rec;
 
 typedef struct page_rec {
@@ -592,6 +600,7 @@ static void *alloc_large(zh_debug *d, size_t len, zh_alignment al, uintptr_t ret
     r->requested_size = len;
     r->align = al;
     r->freed = false;
+    r->moved = false;
     if (d->config.stack_trace_frames) capture(d, ret_addr, large_trace(d, i, ZH_DEBUG_TRACE_ALLOC));
     if (d->config.verbose_log) {
         char msg[96];
@@ -667,6 +676,7 @@ static void *resize_large(zh_debug *d, void *mem, size_t len, zh_alignment al, s
         d->total_requested_bytes = prev_total;
         return NULL;
     }
+    size_t old_len = r->len, old_requested = r->requested_size;
     r->requested_size = new_size;
     if (d->config.verbose_log) {
         char msg[160];
@@ -683,7 +693,15 @@ static void *resize_large(zh_debug *d, void *mem, size_t len, zh_alignment al, s
         uintptr_t traces[128];
         if (tw) memcpy(traces, large_trace(d, i, 0), tw * sizeof(uintptr_t));
         if (d->config.retain_metadata) {
+            /* The old record describes the old block, which the remap gave
+             * back: its own length, and marked as owning nothing. (Zig
+             * 0.15.1 leaves the new slice in it, so with never_unmap
+             * freeRetainedMetadata frees the new block through it, live or
+             * already freed through its own record.) */
+            r->len = old_len;
+            r->requested_size = old_requested;
             r->freed = true;
+            r->moved = true;
             if (d->config.stack_trace_frames) capture(d, ret_addr, large_trace(d, i, ZH_DEBUG_TRACE_FREE));
         } else {
             tbl_remove_at(&d->large, sizeof(large_rec), tw, i);
@@ -691,6 +709,7 @@ static void *resize_large(zh_debug *d, void *mem, size_t len, zh_alignment al, s
         size_t j = tbl_put_assume_capacity(&d->large, sizeof(large_rec), tw, (uintptr_t)p);
         copy.key = (uintptr_t)p;
         copy.freed = false;
+        copy.moved = false;
         *large_at(d, j) = copy;
         if (tw) memcpy(large_trace(d, j, 0), traces, tw * sizeof(uintptr_t));
     }
@@ -819,8 +838,9 @@ int zh_debug_flush_retained_metadata(zh_debug *self) {
             i++;
             continue;
         }
-        /* freeRetainedMetadata: with never_unmap the bytes were kept; free them. */
-        if (self->config.never_unmap)
+        /* freeRetainedMetadata: with never_unmap the bytes were kept; free
+         * them -- unless a remap moved the block, which gave them back. */
+        if (self->config.never_unmap && !r->moved)
             zh_raw_free(self->backing_allocator, (void *)r->key, r->len, r->align, ZH_RET_ADDR);
         /* Backward shift may move another entry into i: look at i again. */
         tbl_remove_at(&self->large, sizeof(large_rec), large_tw(self), i);

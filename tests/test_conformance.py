@@ -3,7 +3,8 @@
 import pytest
 from allocators import ALLOCATORS
 
-from zheap import testing
+from zheap import DebugAllocator, testing
+from zheap.testing import profiles
 from zheap.testing.machine import AllocatorMachine
 
 SUITES = [
@@ -38,4 +39,7 @@ def test_aligned_suite_respects_raw_c_cap():
 
 for _name, _factory, _ in ALLOCATORS:
     _cls = AllocatorMachine.for_allocator(_factory, name=f"Machine_{_name}")
+    if isinstance(_factory(), DebugAllocator):
+        # Longer runs under ci (profiles.DEEP): hole 4 hid from 60 x 40.
+        _cls.TestCase.settings = profiles.deep(_cls.TestCase.settings)
     globals()[f"TestMachine_{_name.replace('(', '_').replace(')', '')}"] = _cls.TestCase

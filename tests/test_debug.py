@@ -3,6 +3,10 @@
 import ctypes
 import inspect
 import logging
+import os
+import subprocess
+import sys
+import textwrap
 import warnings
 
 import pytest
@@ -149,6 +153,33 @@ def test_retain_metadata_and_never_unmap():
     for _ in range(2):
         g.free(g.alloc(8))
     assert g.deinit() is Check.ok
+
+
+def test_moving_remap_with_retained_metadata_unmaps_nothing_it_gave_back():
+    """Hole 4: after a remap moved a large block, deinit unmapped the old range.
+
+    The record kept at the old address had the new length, and with never_unmap
+    deinit freed it: the mappings the kernel had since placed in the old hole were
+    gone, and touching one was a segfault. In a subprocess for that reason.
+    """
+    code = textwrap.dedent(
+        """
+        import gc, mmap, zheap
+        a = zheap.DebugAllocator(never_unmap=True, retain_metadata=True)
+        v = a.alloc(557274, 2048); v[:] = b"\\x01" * len(v); w = a.remap(v, 946053)
+        maps = [mmap.mmap(-1, 1 << 16) for _ in range(64)]   # the kernel fills the old hole
+        a.free(w); del a, v, w; gc.collect()
+        for m in maps: m[0] = 1                                # segfault
+        print(zheap.__file__)
+        """
+    )
+    # -c puts the working directory first on sys.path: run where this zheap is.
+    root = os.path.dirname(os.path.dirname(os.path.abspath(zheap.__file__)))
+    out = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, timeout=60, cwd=root
+    )
+    assert out.returncode == 0, (out.returncode, out.stderr)
+    assert out.stdout.strip() == os.path.abspath(zheap.__file__)
 
 
 # --- double frees reach the allocator's own detection ------------------------------

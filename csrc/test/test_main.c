@@ -1061,6 +1061,147 @@ static bool test_debug_retain_metadata_never_unmap(void) {
     return true;
 }
 
+/* A backing allocator that keeps a ledger of the blocks it handed out and
+ * checks that every resize, remap and free names one of them exactly
+ * (address, length, alignment) while it is still out. Anything else is
+ * counted in `bad` and not passed on, so a wrong call fails the test instead
+ * of unmapping someone else's pages. Its remap always moves (the contract
+ * allows it), so the caller's moving path runs every time. */
+typedef struct ledger {
+    zh_allocator child;
+    struct {
+        void *p;
+        size_t len;
+        uint8_t al;
+    } out[64];
+    int n, bad, moves;
+} ledger;
+
+static int ledger_find(ledger *l, void *m, size_t len, uint8_t al) {
+    for (int i = 0; i < l->n; i++)
+        if (l->out[i].p == m && l->out[i].len == len && l->out[i].al == al) return i;
+    l->bad++;
+    return -1;
+}
+static void *ledger_alloc(void *ctx, size_t len, uint8_t al, uintptr_t ra) {
+    ledger *l = ctx;
+    if (l->n == 64) return NULL;
+    void *p = zh_raw_alloc(l->child, len, al, ra);
+    if (p != NULL) l->out[l->n].p = p, l->out[l->n].len = len, l->out[l->n++].al = al;
+    return p;
+}
+static bool ledger_resize(void *ctx, void *m, size_t len, uint8_t al, size_t nl, uintptr_t ra) {
+    ledger *l = ctx;
+    int i = ledger_find(l, m, len, al);
+    if (i < 0 || !zh_raw_resize(l->child, m, len, al, nl, ra)) return false;
+    l->out[i].len = nl;
+    return true;
+}
+static void *ledger_remap(void *ctx, void *m, size_t len, uint8_t al, size_t nl, uintptr_t ra) {
+    ledger *l = ctx;
+    int i = ledger_find(l, m, len, al);
+    if (i < 0) return NULL;
+    void *p = zh_raw_alloc(l->child, nl, al, ra); /* while m is out: a new address */
+    if (p == NULL) return NULL;
+    memcpy(p, m, len < nl ? len : nl);
+    zh_raw_free(l->child, m, len, al, ra);
+    l->out[i].p = p, l->out[i].len = nl;
+    l->moves++;
+    return p;
+}
+static void ledger_free(void *ctx, void *m, size_t len, uint8_t al, uintptr_t ra) {
+    ledger *l = ctx;
+    int i = ledger_find(l, m, len, al);
+    if (i < 0) return;
+    zh_raw_free(l->child, m, len, al, ra);
+    l->out[i] = l->out[--l->n];
+}
+static const zh_allocator_vtable ledger_vtable = {ledger_alloc, ledger_resize, ledger_remap, ledger_free};
+
+/* Hole 4: a large block moved by remap left a retained record at its old
+ * address with the new length, and the release of retained metadata (flush,
+ * deinit) freed that range, which the remap had already given back. Every
+ * call the debug allocator makes on its backing must be on a block it still
+ * owns, with the length it has now. */
+static bool test_debug_moving_remap_retained(void) {
+    ledger l = {.child = zh_page_allocator()};
+    zh_allocator backing = {&l, &ledger_vtable};
+    zh_debug d;
+    reports rep;
+    zh_debug_config c = zh_debug_config_default();
+    c.never_unmap = c.retain_metadata = c.enable_memory_limit = true;
+    EXPECT(dbg_setup(&d, backing, &c, &rep));
+    zh_allocator a = zh_debug_allocator(&d);
+    const size_t n1 = 557274, n2 = 946053; /* the sizes */
+    const zh_alignment al = 11;
+    unsigned char *p = zh_alloc(a, 1, n1, al);
+    EXPECT(p != NULL);
+    memset(p, 0x5A, n1);
+    unsigned char *q = zh_remap(a, p, 1, n1, al, n2);
+    EXPECT(q != NULL && q != p && l.moves == 1 && q[0] == 0x5A && q[n1 - 1] == 0x5A);
+    EXPECT(d.total_requested_bytes == n2);
+    /* the old address keeps a freed record: freeing it is a double free */
+    EXPECT(zh_debug_block_state_of(&d, p, n1, al) == ZH_DEBUG_FREED);
+    zh_raw_free(a, p, n1, al, 0);
+    EXPECT(rep.counts[ZH_DEBUG_DOUBLE_FREE] == 1 && d.total_requested_bytes == n2);
+    /* shrink in place, then free: the record follows the length */
+    EXPECT(zh_resize(a, q, 1, n2, al, n1));
+    zh_free(a, q, 1, n1, al);
+    EXPECT(d.total_requested_bytes == 0);
+    EXPECT(zh_debug_large_count(&d, true) == 2 && zh_debug_large_count(&d, false) == 0);
+    EXPECT(zh_debug_flush_retained_metadata(&d) == 0 && zh_debug_large_count(&d, true) == 0);
+    EXPECT(l.bad == 0);
+    /* the same through deinit, with the moved block leaked: deinit reports
+     * it and leaves it alone (the stale record must not free it either) */
+    unsigned char *r = zh_alloc(a, 1, n1, al);
+    unsigned char *s = r ? zh_remap(a, r, 1, n1, al, n2) : NULL;
+    EXPECT(s != NULL && s != r && l.moves == 2);
+    EXPECT(zh_debug_deinit(&d) == ZH_CHECK_LEAK && rep.counts[ZH_DEBUG_LEAK] == 1 && l.bad == 0);
+    EXPECT(l.n == 1 && l.out[0].p == s && l.out[0].len == n2);
+    zh_raw_free(backing, s, n2, al, 0);
+    EXPECT(l.n == 0 && l.bad == 0 && errors_of(&rep) == 2);
+    return true;
+}
+
+/* The same with the real kernel: after mremap moved the block, the old
+ * range is mapped again by someone else; deinit must leave that mapping
+ * alone. In a child process: with the bug, touching it is a SIGSEGV. */
+static bool test_debug_moving_remap_leaves_old_hole(void) {
+    fflush(NULL);
+    pid_t pid = fork();
+    EXPECT(pid >= 0);
+    if (pid == 0) {
+        zh_debug d;
+        reports rep;
+        zh_debug_config c = zh_debug_config_default();
+        c.never_unmap = c.retain_metadata = true;
+        if (!dbg_setup(&d, zh_page_allocator(), &c, &rep)) _exit(2);
+        zh_allocator a = zh_debug_allocator(&d);
+        size_t n = 1 << 20;
+        char *p = zh_alloc(a, 1, n, 0);
+        if (p == NULL) _exit(2);
+        void *old_hint = zh_next_mmap_addr_hint();
+        zh_set_next_mmap_addr_hint(p + n); /* a neighbour, so growing must move */
+        char *blocker = zh_page_map(n, 0);
+        char *q = zh_remap(a, p, 1, n, 0, 2 * n);
+        if (blocker == NULL || q == NULL || q == p) _exit(4); /* could not set the scene */
+        zh_set_next_mmap_addr_hint(p);
+        char *hole = zh_page_map(n, 0); /* the kernel's next mapping in the old range */
+        zh_set_next_mmap_addr_hint(old_hint);
+        if (hole != p) _exit(4);
+        zh_free(a, q, 1, 2 * n, 0);
+        if (zh_debug_deinit(&d) != ZH_CHECK_OK || errors_of(&rep) != 0) _exit(3);
+        hole[0] = 1, hole[n - 1] = 1, blocker[0] = 1; /* SIGSEGV if deinit unmapped them */
+        _exit(0);
+    }
+    int status = 0;
+    EXPECT(waitpid(pid, &status, 0) == pid);
+    EXPECT(!WIFSIGNALED(status));
+    if (WEXITSTATUS(status) == 4) fprintf(stderr, "  %s: mremap did not move into a free hole; skipped\n", current);
+    EXPECT(WIFEXITED(status) && (WEXITSTATUS(status) == 0 || WEXITSTATUS(status) == 4));
+    return true;
+}
+
 static bool test_debug_detects_misuse(void) {
     zh_debug d;
     reports rep;
@@ -1532,6 +1673,8 @@ int main(void) {
     run("DebugAllocator large objects grow/shrink/small", test_debug_large_objects);
     run("DebugAllocator memory cap and requested-size accounting", test_debug_memory_limit);
     run("DebugAllocator retain_metadata + never_unmap", test_debug_retain_metadata_never_unmap);
+    run("DebugAllocator moving remap, retained: frees only what it owns", test_debug_moving_remap_retained);
+    run("DebugAllocator moving remap, retained: deinit leaves the old hole", test_debug_moving_remap_leaves_old_hole);
     run("DebugAllocator detects double/invalid frees and mismatches", test_debug_detects_misuse);
     run("DebugAllocator leaks and verbose log", test_debug_leaks);
     run("DebugAllocator mutex, backing and config variants", test_debug_config_variants);
