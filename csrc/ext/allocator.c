@@ -20,11 +20,7 @@
 /* --- the shared operations ------------------------------------------------------ */
 
 static PyObject *no_memory(ZxAllocator *self, size_t len, zh_alignment al) {
-    /* A ValidationAllocator report is already set as ZigPanic; an allocator
-     * written in Python may have raised. */
-    if (PyErr_Occurred()) return NULL;
-    return PyErr_Format(PyExc_MemoryError, "%.100s: out of memory allocating %zu bytes (alignment %zu)",
-                        Py_TYPE(self)->tp_name, len, zh_alignment_bytes(al));
+    return zx_no_memory((PyObject *)self, "allocating", len, "bytes", zh_alignment_bytes(al));
 }
 
 /* alloc(len, al) as a view (new reference), one transaction. Zero length

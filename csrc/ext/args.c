@@ -1,7 +1,8 @@
-/* args.c -- the arguments every type parses the same way: fastcall
- * positional-or-keyword arguments, lengths, alignments, reset modes. No
- * argument here can run Python code (ints are taken as ints: no __index__),
- * so parsing never needs to be re-checked. */
+/* args.c -- the arguments every type parses the same way (fastcall
+ * positional-or-keyword arguments, lengths, alignments, reset modes), and
+ * the one wording of running out of memory. No argument here can run Python
+ * code (ints are taken as ints: no __index__), so parsing never needs to be
+ * re-checked. The exception types are made in module.c. */
 #include "args.h"
 
 #include <string.h>
@@ -127,4 +128,16 @@ int zx_parse_reset_mode(PyObject *mode, PyObject *limit, zh_arena_reset_mode *ou
         }
     }
     return 0;
+}
+
+/* MemoryError for `who` failing to `what` (e.g. "allocating" 64 "bytes"): the
+ * one wording of out-of-memory. An error already set (an allocator written
+ * in Python raised, a ValidationAllocator reported) is kept instead. */
+PyObject *zx_no_memory(PyObject *who, const char *what, size_t n, const char *unit, size_t alignment) {
+    if (PyErr_Occurred()) return NULL;
+    if (alignment != 0)
+        return PyErr_Format(PyExc_MemoryError, "%.100s: out of memory %s %zu %s (alignment %zu)",
+                            Py_TYPE(who)->tp_name, what, n, unit, alignment);
+    return PyErr_Format(PyExc_MemoryError, "%.100s: out of memory %s %zu %s", Py_TYPE(who)->tp_name, what,
+                        n, unit);
 }

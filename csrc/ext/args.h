@@ -14,5 +14,8 @@ int zx_parse_length(PyObject *obj, const char *what, Py_ssize_t *out);
 int zx_parse_alignment(ZxAllocator *self, PyObject *obj, zh_alignment *out);
 /* reset()'s (mode, limit), shared by ArenaAllocator and the pools. */
 int zx_parse_reset_mode(PyObject *mode, PyObject *limit, zh_arena_reset_mode *out, size_t *lim);
+/* MemoryError "<type>: out of memory <what> <n> <unit> (alignment
+ * A)", unless an error is already set. Returns NULL. */
+PyObject *zx_no_memory(PyObject *who, const char *what, size_t n, const char *unit, size_t alignment);
 
 #endif

@@ -313,7 +313,7 @@ static PyObject *Debug_raw_alloc(PyObject *op, PyObject *const *args, Py_ssize_t
     zx_txn_release(&t);
     zx_flush_chain(&self->base);
     if (p == NULL)
-        return PyErr_Format(PyExc_MemoryError, "zheap.DebugAllocator: out of memory allocating %zd bytes", len);
+        return zx_no_memory(op, "allocating", (size_t)len, "bytes", zh_alignment_bytes(al));
     return PyLong_FromVoidPtr(p);
 }
 

@@ -134,8 +134,7 @@ static PyObject *Pool_create(PyObject *op, PyObject *unused) {
         if (!self->pool.growable)
             PyErr_Format(PyExc_MemoryError, "%.100s: no free item and the pool is not growable", Py_TYPE(op)->tp_name);
         else
-            PyErr_Format(PyExc_MemoryError, "%.100s: out of memory creating an item of %zu bytes",
-                         Py_TYPE(op)->tp_name, self->view_len);
+            zx_no_memory(op, "creating an item of", self->view_len, "bytes", 0);
         goto fail;
     }
     zx_commit_block(b, view, p, self->view_len, self->pool.item_alignment);
@@ -222,8 +221,7 @@ static PyObject *Pool_preheat(PyObject *op, PyObject *n_obj) {
     zx_flush_chain(&self->base);
     if (!ok && PyErr_Occurred()) return NULL;
     if (!ok)
-        return PyErr_Format(PyExc_MemoryError, "%.100s: out of memory preheating %zd items", Py_TYPE(op)->tp_name,
-                            n);
+        return zx_no_memory(op, "preheating", (size_t)n, "items", 0);
     Py_RETURN_NONE;
 }
 

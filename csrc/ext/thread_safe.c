@@ -68,8 +68,11 @@ PyDoc_STRVAR(Ts_doc,
              "ThreadSafeAllocator(child)\n--\n\n"
              "Zig's ThreadSafeAllocator: every call on ``child`` runs under one mutex, so\n"
              "threads of C code (through capsule()) can share an allocator that is not\n"
-             "thread-safe (an arena, a fixed buffer). Python threads are serialised by the\n"
-             "GIL already. While it lives, ``child`` cannot be reset.");
+             "thread-safe (an arena, a fixed buffer). Over a child that runs Python code (an\n"
+             "allocator written in Python, a DebugAllocator), no mutex is held while Python\n"
+             "runs: the GIL and the stack's busy marks serialise whole operations instead,\n"
+             "and a thread waits for another's with the GIL released. While it lives,\n"
+             "``child`` cannot be reset.");
 
 static PyType_Slot Ts_slots[] = {
     {Py_tp_doc, (void *)Ts_doc},
