@@ -234,6 +234,39 @@ def test_debug_allocator_over_a_python_child_from_two_threads():
     )
 
 
+def test_two_threads_calling_into_each_others_busy_stack_do_not_hang():
+    out = run(
+        """
+        import sys, threading, time, zheap
+        from zheap.examples import FirstFitAllocator
+        sys.setswitchinterval(1e-6)
+        class Child(FirstFitAllocator):
+            other = None
+            go = None
+            def _alloc(self, length, alignment):
+                if self.other is not None:
+                    other, self.other = self.other, None
+                    self.go.wait(5)  # both threads are now inside their own operation
+                    try:
+                        other.alloc(8)
+                    except RuntimeError as e:
+                        print("RuntimeError", "waiting would never end" in str(e))
+                return super()._alloc(length, alignment)
+        a, b = Child(), Child()
+        a.other, b.other = b, a
+        barrier = threading.Barrier(2)
+        a.go = b.go = barrier
+        results = []
+        th = [threading.Thread(target=lambda x=x: results.append(len(x.alloc(16)))) for x in (a, b)]
+        [t.start() for t in th]; [t.join(30) for t in th]
+        assert not any(t.is_alive() for t in th), "hung"
+        print("OK")
+        """,
+        timeout=60,
+    )
+    assert "RuntimeError True" in out
+
+
 def test_child_that_reenters_the_wrapper_raises_runtime_error():
     out = run(
         """

@@ -66,6 +66,49 @@ static int wait_for_other_thread(int round) {
     return PyErr_CheckSignals();
 }
 
+/* Who waits for whom (under the GIL): a thread waiting for an allocator
+ * whose holder waits, through such a chain, for this thread would wait
+ * forever. Python code of two stacks' operations calling into each other's
+ * stack from two threads is the way there; it gets RuntimeError instead. */
+#define ZX_MAX_WAITERS 64
+static struct {
+    unsigned long thread;
+    ZxAllocator *on;
+} waiters[ZX_MAX_WAITERS];
+
+static ZxAllocator *waits_on(unsigned long thread) {
+    for (size_t i = 0; i < ZX_MAX_WAITERS; i++)
+        if (waiters[i].thread == thread) return waiters[i].on;
+    return NULL;
+}
+
+static bool would_deadlock(unsigned long me, ZxAllocator *busy) {
+    for (int hops = 0; busy != NULL && hops < ZX_MAX_WAITERS; hops++) {
+        unsigned long holder = busy->busy_thread;
+        if (holder == me) return true;
+        busy = holder != 0 ? waits_on(holder) : NULL;
+    }
+    return false;
+}
+
+/* Record that `me` waits for `on` (NULL: no longer waits). Past
+ * ZX_MAX_WAITERS waiting threads, a wait goes unrecorded (and undetected). */
+static void set_waiting(unsigned long me, ZxAllocator *on) {
+    size_t free_slot = ZX_MAX_WAITERS;
+    for (size_t i = 0; i < ZX_MAX_WAITERS; i++) {
+        if (waiters[i].thread == me) {
+            waiters[i].thread = on != NULL ? me : 0;
+            waiters[i].on = on;
+            return;
+        }
+        if (waiters[i].thread == 0 && free_slot == ZX_MAX_WAITERS) free_slot = i;
+    }
+    if (on != NULL && free_slot < ZX_MAX_WAITERS) {
+        waiters[free_slot].thread = me;
+        waiters[free_slot].on = on;
+    }
+}
+
 int zx_stack_begin(ZxAllocator *self, bool nested_ok, zx_mark *m) {
     unsigned long me = PyThread_get_thread_ident();
     m->marked = false;
@@ -74,11 +117,25 @@ int zx_stack_begin(ZxAllocator *self, bool nested_ok, zx_mark *m) {
         ZxAllocator *busy = first_busy(self);
         if (busy == NULL) break;
         if (busy->busy_thread == me) {
+            set_waiting(me, NULL);
             if (nested_ok && in_act) return 0; /* the operation's own path down */
             return reentered(self, busy);
         }
-        if (wait_for_other_thread(round) < 0) return -1;
+        if (would_deadlock(me, busy)) {
+            set_waiting(me, NULL);
+            PyErr_Format(PyExc_RuntimeError,
+                         "%.100s is in the middle of an operation of another thread, which waits for an "
+                         "operation of this thread to end: waiting would never end",
+                         Py_TYPE(busy)->tp_name);
+            return -1;
+        }
+        set_waiting(me, busy);
+        if (wait_for_other_thread(round) < 0) {
+            set_waiting(me, NULL);
+            return -1;
+        }
     }
+    set_waiting(me, NULL);
     for (ZxAllocator *a = self; a != NULL; a = next_of(a)) a->busy_thread = me;
     m->marked = true;
     in_act = 1;
@@ -93,13 +150,10 @@ void zx_stack_end(ZxAllocator *self, zx_mark *m) {
 }
 
 int zx_stack_idle(ZxAllocator *self) {
-    unsigned long me = PyThread_get_thread_ident();
-    for (int round = 0;; round++) {
-        ZxAllocator *busy = first_busy(self);
-        if (busy == NULL) return 0;
-        if (busy->busy_thread == me) return reentered(self, busy);
-        if (wait_for_other_thread(round) < 0) return -1;
-    }
+    zx_mark m;
+    if (zx_stack_begin(self, false, &m) < 0) return -1;
+    zx_stack_end(self, &m); /* marked and unmarked with no code between: only waited */
+    return 0;
 }
 
 int zx_python_enter(void) {
