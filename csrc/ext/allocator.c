@@ -30,9 +30,8 @@ PyObject *zx_alloc_view(ZxAllocator *self, Py_ssize_t len, zh_alignment al) {
     zx_txn t;
     zx_txn_init(&t, self);
     ZxBlock *b;
-    PyObject *view = NULL;
+    PyObject *view;
     if (zx_prepare_block(self, &t, &b, &view) < 0) return NULL;
-    Py_DECREF(b); /* the transaction and the view hold it */
     if (zx_txn_begin(&t) < 0) goto fail;
     char *p = len == 0 ? zh_empty(al) : zh_raw_alloc(zx_iface(self), (size_t)len, al, 0);
     zx_txn_end(&t);
@@ -46,11 +45,11 @@ PyObject *zx_alloc_view(ZxAllocator *self, Py_ssize_t len, zh_alignment al) {
      * error is what the caller sees. */
     if (PyErr_Occurred()) goto fail;
     zx_txn_release(&t);
-    zx_flush_chain(self);
+    if (self->flush != NULL || self->child != NULL) zx_flush_chain(self);
     return view;
 fail:
-    Py_CLEAR(view);
-    zx_txn_release(&t);
+    zx_txn_release(&t); /* before the view goes: makes an unfilled block dead */
+    Py_DECREF(view);
     zx_flush_chain(self);
     return NULL;
 }
@@ -123,7 +122,6 @@ static PyObject *resize_common(ZxAllocator *self, PyObject *const *args, Py_ssiz
     ZxBlock *nb;
     PyObject *nview = NULL, *result = NULL;
     if (zx_prepare_block(self, &t, &nb, &nview) < 0) return NULL;
-    Py_DECREF(nb);
     if (zx_txn_begin(&t) < 0) goto done;
     ZxBlock *b = zx_block_from_view(self, a[0], fn);
     if (b == NULL || zx_guard(b, mv) < 0) goto done;
@@ -163,8 +161,8 @@ static PyObject *resize_common(ZxAllocator *self, PyObject *const *args, Py_ssiz
     zx_commit_block(nb, nview, p, (size_t)new_len, al);
     if (!PyErr_Occurred()) result = Py_NewRef(nview);
 done:
+    zx_txn_release(&t); /* before the view goes: makes an unfilled block dead */
     Py_XDECREF(nview);
-    zx_txn_release(&t);
     zx_flush_chain(self);
     return result;
 }

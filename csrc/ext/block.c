@@ -68,22 +68,20 @@ static ZxBlock *block_new(ZxAllocator *owner) {
 
 /* Prepare: a block and its view, made before the operation that fills them
  * (making objects can run the collector, hence any Python code). The view
- * is empty, at the zero-length sentinel, until zx_commit_block; both are
- * dropped with the transaction if the operation does not happen. *b and
- * *view are new references the caller keeps; the transaction holds one
- * more of each for release. */
+ * is empty, at the zero-length sentinel, until zx_commit_block. *view is a
+ * new reference; *b is borrowed (the view holds it). If the operation does
+ * not fill it, the transaction's release makes it dead: release the
+ * transaction before dropping the view. */
 int zx_prepare_block(ZxAllocator *owner, zx_txn *t, ZxBlock **b, PyObject **view) {
-    *b = block_new(owner);
-    if (*b == NULL) return -1;
-    (*b)->ptr = zh_empty(0);
-    *view = PyMemoryView_FromObject((PyObject *)*b);
-    if (*view == NULL) {
-        (*b)->state = ZX_UNTRACKED;
-        Py_CLEAR(*b);
-        return -1;
-    }
-    zx_txn_drop(t, Py_NewRef(*view));
-    zx_txn_drop(t, Py_NewRef(*b));
+    ZxBlock *nb = block_new(owner);
+    if (nb == NULL) return -1;
+    nb->ptr = zh_empty(0);
+    *view = PyMemoryView_FromObject((PyObject *)nb);
+    if (*view == NULL) nb->state = ZX_UNTRACKED;
+    Py_DECREF(nb);
+    if (*view == NULL) return -1;
+    *b = nb;
+    t->prepared = nb;
     return 0;
 }
 
@@ -470,6 +468,7 @@ int zx_txn_begin_bulk(zx_txn *t, const char *what) {
 
 void zx_txn_init(zx_txn *t, ZxAllocator *self) {
     t->self = self;
+    t->prepared = NULL;
     t->begun = false;
     t->mark.marked = false;
     t->ndrop = 0;
@@ -483,7 +482,7 @@ void zx_txn_init(zx_txn *t, ZxAllocator *self) {
 int zx_txn_begin(zx_txn *t) {
     if (zx_stack_begin(t->self, false, &t->mark) < 0) return -1;
     t->begun = true;
-    zx_run_pending(t->self); /* frees finalizers asked for while the stack was busy */
+    if (t->self->npending > 0) zx_run_pending(t->self); /* frees finalizers asked for while busy */
     if (t->self->closed) {
         zx_txn_end(t);
         PyErr_Format(PyExc_ValueError, "%.100s was deinitialized", Py_TYPE(t->self)->tp_name);
@@ -495,7 +494,7 @@ int zx_txn_begin(zx_txn *t) {
 void zx_txn_end(zx_txn *t) {
     if (!t->begun) return;
     t->begun = false;
-    zx_run_pending(t->self);
+    if (t->self->npending > 0) zx_run_pending(t->self);
     zx_stack_end(t->self, &t->mark);
 }
 
@@ -513,13 +512,14 @@ void zx_txn_drop(zx_txn *t, PyObject *obj) {
  * kept across the finalizers. */
 void zx_txn_release(zx_txn *t) {
     zx_txn_end(t);
+    if (t->prepared != NULL) {
+        abandon(t->prepared);
+        t->prepared = NULL;
+    }
+    if (t->ndrop == 0 && t->nbulk == 0 && t->bulk == NULL) return;
     PyObject *et, *ev, *tb;
     PyErr_Fetch(&et, &ev, &tb);
-    for (size_t i = 0; i < t->ndrop; i++) {
-        PyObject *o = t->drop[i];
-        if (Py_IS_TYPE(o, t->self->st->Block_type)) abandon(Block_CAST(o));
-        Py_DECREF(o);
-    }
+    for (size_t i = 0; i < t->ndrop; i++) Py_DECREF(t->drop[i]);
     t->ndrop = 0;
     for (size_t i = 0; i < t->nbulk; i++) Py_DECREF(t->bulk[i]);
     PyMem_RawFree(t->bulk);

@@ -16,6 +16,7 @@
 #define ZX_TXN_DROPS 6
 typedef struct zx_txn {
     ZxAllocator *self;
+    ZxBlock *prepared; /* borrowed (its view holds it): made dead at release unless committed */
     zx_mark mark;
     bool begun;
     PyObject *drop[ZX_TXN_DROPS];

@@ -123,7 +123,6 @@ static PyObject *Pool_create(PyObject *op, PyObject *unused) {
     ZxBlock *b;
     PyObject *view;
     if (zx_prepare_block(&self->base, &t, &b, &view) < 0) return NULL;
-    Py_DECREF(b);
     if (zx_txn_begin(&t) < 0) goto fail;
     size_t tok = zx_trace_begin(&self->base, ZX_OP_CREATE, NULL, self->view_len, self->pool.item_alignment, 0);
     char *p = zh_memory_pool_create(&self->pool);
@@ -143,8 +142,8 @@ static PyObject *Pool_create(PyObject *op, PyObject *unused) {
     zx_flush_chain(&self->base);
     return view;
 fail:
+    zx_txn_release(&t); /* before the view goes: makes an unfilled block dead */
     Py_DECREF(view);
-    zx_txn_release(&t);
     zx_flush_chain(&self->base);
     return NULL;
 }

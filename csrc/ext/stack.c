@@ -22,8 +22,10 @@
 
 #include "pythread.h"
 
-/* This thread is running the C part of an operation (not Python code). */
-static _Thread_local int in_act;
+/* This thread is running the C part of an operation (not Python code).
+ * initial-exec: in a shared object the default TLS model calls
+ * __tls_get_addr on every access, and this is read on every operation. */
+static _Thread_local int in_act __attribute__((tls_model("initial-exec")));
 
 static ZxAllocator *next_of(ZxAllocator *a) { return a->child ? ZxAllocator_CAST(a->child) : NULL; }
 
@@ -117,7 +119,7 @@ int zx_stack_begin(ZxAllocator *self, bool nested_ok, zx_mark *m) {
         ZxAllocator *busy = first_busy(self);
         if (busy == NULL) break;
         if (busy->busy_thread == me) {
-            set_waiting(me, NULL);
+            if (round > 0) set_waiting(me, NULL);
             if (nested_ok && in_act) return 0; /* the operation's own path down */
             return reentered(self, busy);
         }
@@ -134,8 +136,8 @@ int zx_stack_begin(ZxAllocator *self, bool nested_ok, zx_mark *m) {
             set_waiting(me, NULL);
             return -1;
         }
+        if (first_busy(self) == NULL) set_waiting(me, NULL); /* the wait is over */
     }
-    set_waiting(me, NULL);
     for (ZxAllocator *a = self; a != NULL; a = next_of(a)) a->busy_thread = me;
     m->marked = true;
     in_act = 1;
