@@ -3384,6 +3384,20 @@ class _Run:
     last_mtime: int = 0
 
 
+def _crash_kind(rc: int, err: str) -> str:
+    """Describe a crash: the signal, and the core's panic or the sanitizer's report."""
+    parts = [_signal_name(rc)] if rc < 0 else []
+    panic = re.search(r"^.*panic: .*$", err, re.M)
+    asan = re.search(
+        r"(ERROR: AddressSanitizer: [\w-]+|runtime error: .*|ERROR: LeakSanitizer.*)", err
+    )
+    if asan:
+        parts.append(asan.group(1))
+    elif panic:
+        parts.append(panic.group(0).strip())
+    return ": ".join(parts) or "crash"
+
+
 def _signal_name(rc: int) -> str:
     try:
         return signal.Signals(-rc).name
@@ -3569,7 +3583,7 @@ class Campaign:
             op = stmt.rsplit("# ", 1)[-1] if "  # " in stmt else "?"
             if rc < 0 or sanitizer:
                 self.crashes += 1
-                what = sanitizer.group(1) if sanitizer else _signal_name(rc)
+                what = _crash_kind(rc, err)
                 frame = re.search(r"#\d+ 0x[0-9a-f]+ in (\w+) .*?csrc/", err)
                 where = f" in {frame.group(1)}" if frame else ""
                 checking = " (while checking)" if lines and lines[-1] == "# check" else ""
