@@ -366,6 +366,10 @@ class Hostile(FirstFitAllocator):
         with _as_hostile():
             return self._free_blocks_()
 
+    def __del__(self) -> None:
+        """Run the actions armed for "del" (a finalizer on a Python allocator)."""
+        self._fire("del")
+
     def _alloc_(self, length: int, alignment: int) -> Any:
         lie = self._fire("alloc")
         if lie is not None:
@@ -1030,12 +1034,24 @@ class Fuzzer:
             if lied:
                 exp = Exp(vague=True)
             if nested or e.origin in ("finalizer", "weakref", "index", "bool", "from_buffer"):
-                exp = Exp(ok=exp.ok, errs=(*exp.errs, RuntimeError), vague=exp.vague, why=exp.why)
+                # it may run inside the statement's operation (RuntimeError), and an export
+                # dying with it may be released before or after it runs (BufferError)
+                extra = (
+                    (RuntimeError, BufferError)
+                    if e.origin in ("finalizer", "weakref")
+                    else (RuntimeError,)
+                )
+                exp = Exp(
+                    ok=exp.ok or BufferError in exp.errs,
+                    errs=(*exp.errs, *extra),
+                    vague=exp.vague,
+                    why=exp.why,
+                )
             self.judge(a, exp, e.exc, e.message, top=False, origin=e.origin)
             self.apply(
                 a, e.exc, vague=exp.vague or (e.exc is not None and issubclass(e.exc, RuntimeError))
             )
-            if a.mutating and e.exc is None:
+            if (a.mutating or a.op in ("write", "export") or a.kw.get("vague")) and e.exc is None:
                 disturbed = True
         return disturbed, lie_top
 
@@ -1739,6 +1755,10 @@ class Fuzzer:
                 if n in self.allocs:
                     self.allocs[n].uncertain = True
                     self.allocs[n].temp_pins = True
+        if a.kw.get("donate") and exc is None:
+            dv = self.views.get(a.kw["donate"])
+            if dv is not None:
+                dv.donated = True
         if a.kw.get("trace") and exc is None:
             self.traces[a.kw["trace"][0]] = a.kw["trace"][1]
         if a.kw.get("tamper") and exc is None:
@@ -1804,7 +1824,7 @@ class Fuzzer:
             addr = zheap.address_of(obj)
             if addr != v.addr:
                 self.violate("address-changed", f"{v.name} moved from {v.addr:#x} to {addr:#x}")
-            if v.known:
+            if v.known and not v.donated:
                 data = obj[: v.known].tobytes() if v.known < n else obj.tobytes()
                 if data != v.shadow[: v.known]:
                     at = next(i for i in range(v.known) if data[i] != v.shadow[i])
@@ -2343,6 +2363,9 @@ class Episode(Fuzzer):
                     (),
                     {"errs": DOCUMENTED, "tamper": c.name},
                 )
+        elif r < 0.92 and self.traces and self.on("trace"):
+            t = rng.choice(list(self.traces))
+            a = Act("misc", f"{t}.stop()", (), {"errs": DOCUMENTED})
         elif r < 0.95 or not self.on("trace"):
             am = self.pick_alloc(pool=None)
             if am is not None:
@@ -2410,6 +2433,8 @@ class Episode(Fuzzer):
             ("threads", 1),
             ("threshold", 1),
             ("misc", 2),
+            ("race", 5),
+            ("region", 1),
         )
 
     def gen_alloc(self) -> Act | None:
@@ -2870,7 +2895,18 @@ class Episode(Fuzzer):
             ("type('X', (zheap.Allocator,), {'_alloc': lambda s, n, a: None})()", (TypeError,)),
             ("type('Y', (S.Hostile,), {'max_alignment': 0})()", (ValueError,)),
             ("s = zheap.stack_fallback(8, zheap.c_allocator); s.get(); s.get()", (zheap.ZigPanic,)),
+            (f"__import__('copy').copy({name})", (TypeError,)),
+            ("type('Z', (zheap.ArenaAllocator,), {})", (TypeError,)),
+            ("zheap.Allocator.alloc(zheap.MemoryPool(8), 5)", (TypeError,)),
+            (f"zheap.MemoryPool.create({name})", (TypeError,)),
         ]
+        kind = am.kind if am else "c"
+        if kind != "arena":
+            cases.append((f"zheap.ArenaAllocator.reset({name})", (TypeError,)))
+        if kind != "debug":
+            cases.append((f"zheap.DebugAllocator.raw_alloc({name}, 8)", (TypeError,)))
+        if kind != "fba":
+            cases.append((f"zheap.FixedBufferAllocator.reset({name})", (TypeError,)))
         if v is not None:
             cases.append((f"pickle.dumps({v.name}.obj)", (TypeError,)))
             if self.ns.get(v.alloc) is not zheap.c_allocator:
@@ -3020,7 +3056,7 @@ class Episode(Fuzzer):
                 return None
             arg = f", {hook.src!r}" if hook else ", None"
             return Act("misc", f"{am.name}.sbrk.arm({kind!r}{arg}, {after})", (), {"errs": ()})
-        method = rng.choice(("alloc", "alloc", "resize", "remap", "free", "*"))
+        method = rng.choice(("alloc", "alloc", "resize", "remap", "free", "*", "del"))
         lies = {
             "alloc": (
                 "raise",
@@ -3036,6 +3072,7 @@ class Episode(Fuzzer):
             "resize": ("raise", "true", "badbool", "actbool"),
             "free": ("raise",),
             "*": ("raise",),
+            "del": ("sleep",),
         }[method]
         r = rng.random()
         if r < 0.5:
@@ -3224,6 +3261,164 @@ class Episode(Fuzzer):
             {"errs": DOCUMENTED},
         )
 
+    def gen_race(self) -> Act | None:
+        """Run Python code at the worst moment: between a call's check and its act.
+
+        A finalizer, weakref callback or hook acts on the very view or allocator the
+        next call works on.
+        """
+        rng = self.rng
+        if not (self.on("bombs") or self.on("weakrefs") or self.on("hooks")):
+            return None
+        v = self.pick_view(pred=lambda v: not v.cobj)
+        if v is None:
+            return None
+        am = self.allocs[v.alloc]
+        name = am.name
+        nv0, e0 = self.fresh("v"), self.fresh("e")
+        call = "destroy" if am.pool else "free"
+        targets = [
+            Act(
+                "pdestroy" if am.pool else "free",
+                f"{name}.{call}({v.name})",
+                (name,),
+                {"v": v.name},
+            ),
+            Act("write", f"S.fill({v.name}, 7)", (), {"v": v.name, "seed": 7}),
+            Act(
+                "export",
+                f"{e0} = memoryview({v.name})",
+                (),
+                {"v": v.name, "e": e0, "kind": "mv", "off": 0, "len": v.length},
+            ),
+            Act("gc", "gc.collect()"),
+        ]
+        if am.reset == "fba":
+            targets.append(Act("reset", f"{name}.reset()", (name,)))
+        elif am.reset:
+            targets.append(Act("reset", f"{name}.reset({rng.choice(MODES[:2])!r})", (name,)))
+        if am.deinit:
+            targets.append(Act("deinit", f"{name}.deinit()", (name,)))
+        if not am.pool:
+            targets.append(
+                Act("alloc", f"{nv0} = {name}.alloc(64)", (name,), {"v": nv0, "n": 64, "al": 1})
+            )
+            targets.append(
+                Act(
+                    "realloc",
+                    f"{nv0} = {name}.realloc({v.name}, 1)",
+                    (name,),
+                    {"v": v.name, "new": nv0, "n": 1},
+                )
+            )
+        act_ = self.register(rng.choice(targets))
+        way = rng.choice(("bomb", "wref", "hook"))
+        if way == "hook":
+            hostile = [a for a in self.chain(name) if self.allocs[a].kind == "hostile"]
+            if not hostile or not self.on("hooks"):
+                way = "bomb"
+            else:
+                method = rng.choice(("alloc", "resize", "remap", "free", "*"))
+                self.run(
+                    Act(
+                        "misc",
+                        f"{hostile[0]}.arm({method!r}, 'act', {act_.src!r})",
+                        (),
+                        {"errs": ()},
+                    )
+                )
+        if way == "wref":
+            other = self.pick_view(
+                pred=lambda w: (
+                    w.alloc == name
+                    and w.name != v.name
+                    and not w.exports
+                    and not w.maybe_exports
+                    and not w.cobj
+                )
+            )
+            if other is None or not self.on("weakrefs"):
+                way = "bomb"
+            else:
+                ref = (
+                    weakref.ref(self.ns[other.name])
+                    if isinstance(self.ns.get(other.name), memoryview)
+                    else None
+                )
+                self.run(
+                    Act(
+                        "drop",
+                        f"S.wref({other.name}, {act_.src!r}); del {other.name}",
+                        (),
+                        {"v": other.name, "ref": ref},
+                    )
+                )
+        if way == "bomb":
+            self.run(Act("misc", "gc.set_threshold(1)", (), {"errs": ()}))
+            self.run(Act("misc", f"S.bomb({act_.src!r})", (), {"errs": ()}))
+        if v.name not in self.views or not self.views[v.name].alive:
+            return None
+        # the call the action lands in
+        nv = self.fresh("v")
+        ops = [
+            Act(
+                "free" if not am.pool else "pdestroy",
+                f"{name}.{'destroy' if am.pool else 'free'}({v.name})",
+                (name,),
+                {"v": v.name},
+            )
+        ]
+        if not am.pool:
+            n = rng.choice((1, v.length + 16, 4096))
+            op = rng.choice(("resize", "remap", "realloc"))
+            ops.append(
+                Act(
+                    op,
+                    f"{nv} = {name}.{op}({v.name}, {n})",
+                    (name,),
+                    {"v": v.name, "new": nv, "n": n},
+                )
+            )
+            ops.append(
+                Act("alloc", f"{nv} = {name}.alloc(48)", (name,), {"v": nv, "n": 48, "al": 1})
+            )
+            ops.append(Act("dupe", f"{nv} = {name}.dupe({v.name})", (name,), {"v": nv}))
+        else:
+            ops.append(
+                Act(
+                    "pcreate",
+                    f"{nv} = {name}.create()",
+                    (name,),
+                    {"v": nv, "n": self.ns[name].item_size, "align": am.max_align},
+                )
+            )
+        if am.reset == "fba":
+            ops.append(Act("reset", f"{name}.reset()", (name,)))
+        elif am.reset:
+            ops.append(Act("reset", f"{name}.reset('free_all')", (name,)))
+        if am.deinit:
+            ops.append(Act("deinit", f"{name}.deinit()", (name,)))
+        ops.append(Act("misc", f"{name}.layout()", (name,), {"errs": DOCUMENTED}))
+        return rng.choice(ops)
+
+    def gen_region(self) -> Act | None:
+        """add_region() on an allocator written in Python (or on one that is not)."""
+        am = self.pick_alloc(pool=False)
+        if am is None:
+            return None
+        if am.kind not in ("hostile", "bump", "firstfit"):
+            return Act(
+                "bad", f"{am.name}.add_region(bytearray(64))", (am.name,), {"errs": (TypeError,)}
+            )
+        v = self.pick_view(
+            pred=lambda v: not v.cobj and not v.exports and not v.donated and v.alive
+        )
+        if v is None or self.rng.random() < 0.3:
+            return Act("misc", f"{am.name}.add_region(bytearray(4096))", (am.name,), {"errs": ()})
+        return Act(
+            "misc", f"{am.name}.add_region({v.name})", (am.name,), {"errs": (), "donate": v.name}
+        )
+
     def gen_misc(self) -> Act | None:
         """Odd corners: a second get(), FBA over a live view, capsule-of-capsule, pickling."""
         rng = self.rng
@@ -3307,7 +3502,7 @@ def _plant(what: str) -> None:
 def _worker(args: argparse.Namespace) -> int:
     """Run ``args.calls`` calls in episodes; write the results as JSON."""
     fd = os.open(args.log, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o644)
-    faulthandler.enable()  # a crash prints the Python stack to the worker's stderr
+    faulthandler.enable()  # a crash (or the SIGABRT a hang gets) prints the Python stacks
 
     def log(line: str) -> None:
         os.write(fd, (line + "\n").encode())
@@ -3323,8 +3518,11 @@ def _worker(args: argparse.Namespace) -> int:
     skip = set(filter(None, (args.skip or "").split(",")))
     while calls < args.calls:
         ep_seed = rng.getrandbits(63)
-        os.ftruncate(fd, 0)
-        os.lseek(fd, 0, os.SEEK_SET)
+        # the previous episode's log stays next to this one: corruption it left may
+        # only crash this episode
+        os.close(fd)
+        os.replace(args.log, args.log + ".prev")
+        fd = os.open(args.log, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o644)
         log(
             f"# zheap selftest: worker seed {args.seed}, episode {episodes} (seed {ep_seed}), "
             f"calls_before={calls}"
@@ -3421,8 +3619,12 @@ def _signal_name(rc: int) -> str:
         return f"signal {-rc}"
 
 
-def _read_log(path: str) -> tuple[int, list[str]]:
-    """Return the calls made before the current episode, and its statements."""
+def _read_log(path: str, with_previous: bool = False) -> tuple[int, list[str]]:
+    """Return the calls made before the current episode, and its statements.
+
+    ``with_previous``: when the episode crashed before its third statement, the
+    previous episode (which may have left the corruption) comes first.
+    """
     try:
         with open(path, errors="replace") as f:
             text = f.read()
@@ -3430,7 +3632,14 @@ def _read_log(path: str) -> tuple[int, list[str]]:
         return 0, []
     m = re.search(r"calls_before=(\d+)", text)
     body = text.split("# --- statements\n", 1)[1] if "# --- statements\n" in text else ""
-    return (int(m.group(1)) if m else 0), body.splitlines()
+    lines = body.splitlines()
+    if with_previous and sum(1 for ln in lines if ln and not ln.startswith("#")) < 3:
+        _, prev = _read_log(path + ".prev")
+        lines = [*prev, _NEXT, *lines] if prev else lines
+    return (int(m.group(1)) if m else 0), lines
+
+
+_NEXT = "# --- the next episode"
 
 
 def crash_script(lines: list[str], header: str) -> str:
@@ -3438,6 +3647,9 @@ def crash_script(lines: list[str], header: str) -> str:
     out: list[str] = []
     for i, ln in enumerate(lines):
         if ln == "# check" or ln.startswith("# raised"):
+            continue
+        if ln == _NEXT:
+            out.append("S.bind(globals())  # the next episode")
             continue
         raised = i + 1 < len(lines) and lines[i + 1].startswith("# raised")
         out.append(_guarded(ln) if raised else ln)
@@ -3561,8 +3773,12 @@ class Campaign:
         if mtime != r.last_mtime:
             r.last_mtime, r.last_change = mtime, now
         elif now - r.last_change > self.args.timeout:
-            r.proc.kill()
-            r.proc.wait()
+            r.proc.send_signal(signal.SIGABRT)  # faulthandler prints where every thread is
+            try:
+                r.proc.wait(timeout=5)
+            except subprocess.TimeoutExpired:
+                r.proc.kill()
+                r.proc.wait()
             self.running.remove(r)
             before, lines = _read_log(r.log)
             calls = before + sum(1 for ln in lines if ln and not ln.startswith("#"))
@@ -3592,10 +3808,11 @@ class Campaign:
                 result = json.load(f)
         sanitizer = _SANITIZER.search(err)
         if rc < 0 or sanitizer or result is None:
-            before, lines = _read_log(r.log)
-            calls = before + sum(1 for ln in lines if ln and not ln.startswith("#"))
+            before, lines = _read_log(r.log, with_previous=True)
+            current = lines[lines.index(_NEXT) + 1 :] if _NEXT in lines else lines
+            calls = before + sum(1 for ln in current if ln and not ln.startswith("#"))
             self.calls += calls
-            stmt = next((ln for ln in reversed(lines) if ln and ln != "# check"), "?")
+            stmt = next((ln for ln in reversed(lines) if ln and not ln.startswith("#")), "?")
             op = stmt.rsplit("# ", 1)[-1] if "  # " in stmt else "?"
             if rc < 0 or sanitizer:
                 self.crashes += 1
@@ -3725,8 +3942,9 @@ def minimize(path: str, kind: str, timeout: float, budget: float = 240.0) -> str
     if not sep:
         return ""
     lines = [ln for ln in body.splitlines() if ln.strip()]
-    keep_last = (
-        kind == "violation" and lines and lines[-1].startswith(("assert", "S.expect_raises"))
+    keep_last = bool(lines) and (
+        (kind == "violation" and lines[-1].startswith(("assert", "S.expect_raises")))
+        or lines[-1].startswith(("S.teardown", "S.touch_all"))
     )
     tail = [lines.pop()] if keep_last else []
     limit = min(timeout, 20.0)
