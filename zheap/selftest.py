@@ -3780,8 +3780,9 @@ class Campaign:
                 r.proc.kill()
                 r.proc.wait()
             self.running.remove(r)
-            before, lines = _read_log(r.log)
-            calls = before + sum(1 for ln in lines if ln and not ln.startswith("#"))
+            before, lines = _read_log(r.log, with_previous=True)
+            current = lines[lines.index(_NEXT) + 1 :] if _NEXT in lines else lines
+            calls = before + sum(1 for ln in current if ln and not ln.startswith("#"))
             self.calls += calls
             self.scheduled -= max(0, r.calls - max(calls, 1))
             self.hangs += 1
@@ -3913,21 +3914,35 @@ def _env() -> dict[str, str]:
 
 
 def _outcome(path: str, timeout: float) -> str:
-    """How running a script ends: "crash:SIG", "hang", "fail:Type", or "ok"."""
+    """How running a script ends: "crash:SIG:WHERE", "hang", "fail:Type", or "ok".
+
+    WHERE is what the crashing line of the script does (its ``# op`` tag), from the
+    Python stack faulthandler prints, and the core's panic message if any.
+    """
+    env = dict(_env(), PYTHONFAULTHANDLER="1")
     try:
         p = subprocess.run(
-            [sys.executable, path],
-            capture_output=True,
-            timeout=timeout,
-            stdin=subprocess.DEVNULL,
-            env=_env(),
-        )
+            [sys.executable, path], capture_output=True, timeout=timeout,
+            stdin=subprocess.DEVNULL, env=env,
+        )  # fmt: skip
     except subprocess.TimeoutExpired:
         return "hang"
     err = p.stderr.decode(errors="replace")
     m = _SANITIZER.search(err)
     if p.returncode < 0 or m:
-        return "crash:" + (_signal_name(p.returncode) if p.returncode < 0 else "sanitizer")
+        where = ""
+        frame = re.findall(rf'File "{re.escape(path)}", line (\d+)', err)
+        if frame:
+            with open(path) as f:
+                lines = f.read().splitlines()
+            n = int(frame[-1]) - 1
+            line = lines[n] if n < len(lines) else ""
+            where = line.rsplit("# ", 1)[-1] if "  # " in line else line.split("(")[0][:40]
+        panic = re.search(r"panic: (.*)", err)
+        return (
+            f"crash:{_signal_name(p.returncode) if p.returncode < 0 else 'sanitizer'}:{where}"
+            f"{':' + panic.group(1) if panic else ''}"
+        )
     if p.returncode != 0:
         last = err.strip().splitlines()[-1] if err.strip() else ""
         return "fail:" + last.split(":")[0]
@@ -3949,15 +3964,16 @@ def minimize(path: str, kind: str, timeout: float, budget: float = 240.0) -> str
     tail = [lines.pop()] if keep_last else []
     limit = min(timeout, 20.0)
     target = _outcome(path, limit)
-    if target == "ok":
-        return ""
+    if target == "ok" or _outcome(path, limit) != target:
+        return ""  # not reproducible as a script, or not stably
     out = path[:-3] + "-min.py"
     deadline = time.monotonic() + budget
 
     def same(cand: list[str]) -> bool:
         with open(out, "w") as f:
             f.write(head + _PRELUDE + "\n".join(cand + tail) + "\n")
-        return _outcome(out, limit) == target
+        # twice: a flaky outcome must not steer the reduction
+        return _outcome(out, limit) == target and _outcome(out, limit) == target
 
     n = 2
     while len(lines) >= 2 and time.monotonic() < deadline:
