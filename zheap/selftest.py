@@ -938,7 +938,13 @@ class Fuzzer:
         """Return the episode so far as a standalone Python script."""
         body = self.lines if upto is None else self.lines[:upto]
         out = [_guarded(src) if i in self.raised else src for i, src in enumerate(body)]
-        head = f"# zheap selftest reproduction: episode seed {self.seed}\n{_RUN_NOTE}"
+        flags = (f" --skip {','.join(sorted(self.skip))}" if self.skip else "") + (
+            "" if self.strict_reentry else " --lenient"
+        )
+        head = (
+            f"# zheap selftest reproduction: episode seed {self.seed}\n"
+            f"# in process: python -m zheap selftest --episode {self.seed}{flags}\n{_RUN_NOTE}"
+        )
         return head + _PRELUDE + "\n".join([*out, *extra]) + "\n"
 
     # --- running statements ---------------------------------------------------------
@@ -3561,6 +3567,19 @@ def _worker(args: argparse.Namespace) -> int:
     return 3 if violations else 0
 
 
+def _one_episode(args: argparse.Namespace) -> int:
+    """Run the episode ``args.episode`` here, printing each call; 1 if it broke a promise."""
+    faulthandler.enable()
+    skip = set(filter(None, (args.skip or "").split(",")))
+    ep = Episode(args.episode, log=print, strict_reentry=not args.lenient, skip=skip)
+    bind(ep.ns)
+    ep.episode(args.budget)
+    ep.finish()
+    for v in ep.violations:
+        print(f"VIOLATION {v.kind}: {v.message}")
+    return 1 if ep.violations else 0
+
+
 # ============================================================================
 # The campaign: workers in child processes, crashes and hangs caught
 # ============================================================================
@@ -3640,6 +3659,14 @@ def _read_log(path: str, with_previous: bool = False) -> tuple[int, list[str]]:
 
 
 _NEXT = "# --- the next episode"
+
+
+def _head(path: str) -> str:
+    try:
+        with open(path, errors="replace") as f:
+            return f.readline()
+    except OSError:
+        return ""
 
 
 def crash_script(lines: list[str], header: str) -> str:
@@ -3861,10 +3888,14 @@ class Campaign:
         """Record a finding (one report per distinct signature)."""
         if path is None:
             path = os.path.join(self.out, f"{kind}-{r.index:04d}.py")
+            episode = re.search(r"episode \d+ \(seed (\d+)\)", _head(r.log))
             header = (
                 f"# zheap selftest {kind}: {message.splitlines()[0]}\n"
                 f"# worker seed {r.seed}; log {r.log}; stderr {r.err}\n"
-            )
+                + (f"# in process: python -m zheap selftest --episode {episode.group(1)}"
+                   f"{' --skip ' + self.args.skip if self.args.skip else ''}"
+                   f"{' --lenient' if self.args.lenient else ''}\n" if episode else "")
+            )  # fmt: skip
             with open(path, "w") as f:
                 f.write(crash_script(lines or [], header))
         f0 = self.findings.get(sig)
@@ -3964,8 +3995,8 @@ def minimize(path: str, kind: str, timeout: float, budget: float = 240.0) -> str
     tail = [lines.pop()] if keep_last else []
     limit = min(timeout, 20.0)
     target = _outcome(path, limit)
-    if target == "ok" or _outcome(path, limit) != target:
-        return ""  # not reproducible as a script, or not stably
+    if not target.startswith(kind) or _outcome(path, limit) != target:
+        return ""  # not reproducible as a script (see --episode), or not stably
     out = path[:-3] + "-min.py"
     deadline = time.monotonic() + budget
 
@@ -4037,6 +4068,14 @@ def main(argv: list[str]) -> int:
         default="",
         help=f"comma-separated attack families to leave out: {', '.join(FAMILIES)}",
     )
+    ap.add_argument(
+        "--episode",
+        type=int,
+        metavar="SEED",
+        help="run one episode in this process, printing every call (the seed a report names): "
+        "a faithful reproduction when the standalone script is not",
+    )
+    ap.add_argument("--budget", type=int, default=400, help="calls of the --episode (default 400)")
     ap.add_argument("--per-run", type=int, default=0, help=argparse.SUPPRESS)
     ap.add_argument("--_worker", action="store_true", help=argparse.SUPPRESS)
     ap.add_argument("--_log", help=argparse.SUPPRESS)
@@ -4054,6 +4093,8 @@ def main(argv: list[str]) -> int:
     if args._worker:
         args.log, args.result = args._log, args._result
         return _worker(args)
+    if args.episode is not None:
+        return _one_episode(args)
     print(
         f"selftest: seed {args.seed}, {args.calls} calls, {args.jobs} job(s), "
         f"timeout {args.timeout:g} s",
