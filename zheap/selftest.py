@@ -83,6 +83,7 @@ __all__ = [
     "evil_ctype",
     "expect_raises",
     "fill",
+    "log_hook",
     "main",
     "make_sbrk",
     "pattern",
@@ -250,7 +251,7 @@ def expect_raises(src: str, allowed: tuple[type[BaseException], ...], ok: bool =
 
 def touch_all() -> None:
     """Read every buffer in the namespace (what the checker does after a step)."""
-    for name, obj in list(RT.ns.items()):
+    for name, obj in [*RT.ns.items(), *(("stash", x) for x in RT.stash)]:
         if name.startswith("__"):
             continue
         try:
@@ -542,6 +543,27 @@ def bomb(src: str, *held: Any) -> None:
     Bomb(src, held)
 
 
+class _LogHook(logging.Handler):
+    """A handler on the "zheap" logger that runs an action once, on the next record."""
+
+    def __init__(self, src: str) -> None:
+        super().__init__(logging.DEBUG)
+        self.src: str | None = src
+        self.epoch = RT.epoch
+
+    def emit(self, record: logging.LogRecord) -> None:
+        src, self.src = self.src, None
+        if src is not None:
+            act(src, "log", None, self.epoch)
+
+
+def log_hook(src: str) -> None:
+    """Run ``src`` from the next record a DebugAllocator logs (a logging handler)."""
+    logger = logging.getLogger("zheap")
+    logger.setLevel(logging.DEBUG)
+    logger.addHandler(_LogHook(src))
+
+
 def wref(obj: Any, src: str) -> None:
     """Run ``src`` when ``obj`` dies (a weakref callback)."""
     epoch = RT.epoch
@@ -688,6 +710,10 @@ def teardown(namespace: dict[str, Any], careful: bool = False) -> None:
         t.stop()
     RT.keep.clear()
     RT.stash.clear()
+    logger = logging.getLogger("zheap")
+    for h in [h for h in logger.handlers if isinstance(h, _LogHook)]:
+        logger.removeHandler(h)
+    logger.setLevel(logging.NOTSET)
     gc.collect()
     names = [n for n in namespace if not n.startswith("__") and n not in _PRELUDE_NAMES]
     names.sort(key=lambda n: int(re.sub(r"\D", "", n) or 0), reverse=True)
@@ -1844,6 +1870,12 @@ class Fuzzer:
                 ranges.append((addr, n, v.name))
         for em in self.exports.values():
             self._check_export(em)
+        for obj in RT.stash:  # views evil code smuggled out: reading them must not crash
+            if isinstance(obj, memoryview):
+                try:
+                    obj.tobytes()
+                except ValueError:
+                    pass
         for rname, (_al, addr, n, _align) in self.raws.items():
             ranges.append((addr, n, rname))
         ranges.sort()
@@ -2189,6 +2221,7 @@ class Episode(Fuzzer):
                 ("resize_stack_traces", (True, False)),
                 ("page_size", (4096, 16384, 131072)),
                 ("raise_on_leak", (True, False)),
+                ("verbose_log", (True, False)),
             ):
                 if rng.random() < 0.4:
                     cfg[key] = rng.choice(choices)
@@ -2993,7 +3026,7 @@ class Episode(Fuzzer):
 
     def gen_threshold(self) -> Act | None:
         """Collect at (almost) every allocation, or go back to normal."""
-        t = self.rng.choice(("1", "1, 1, 1", "700, 10, 10"))
+        t = self.rng.choice(("1", "1, 1, 1", "2", "3", "5", "8", "13", "700, 10, 10"))
         return Act("misc", f"gc.set_threshold({t})", (), {"errs": ()})
 
     def gen_drop(self) -> Act | None:
@@ -3101,10 +3134,12 @@ class Episode(Fuzzer):
         return Act("misc", f"{am.name}.arm({method!r}, {kind!r}, {arg}, {after})", (), {"errs": ()})
 
     def gen_bomb(self) -> Act | None:
-        """Drop a garbage cycle whose finalizer runs an action."""
+        """Drop a garbage cycle whose finalizer runs an action (or hook the zheap logger)."""
         hook = self.hook_act() if self.on("bombs") else None
         if hook is None:
             return None
+        if self.rng.random() < 0.25 and any(a.kind == "debug" for a in self.allocs.values()):
+            return Act("misc", f"S.log_hook({hook.src!r})", (), {"errs": ()})
         return Act("misc", f"S.bomb({hook.src!r})", (), {"errs": ()})
 
     def gen_wref(self) -> Act | None:
@@ -3359,9 +3394,13 @@ class Episode(Fuzzer):
                         {"v": other.name, "ref": ref},
                     )
                 )
+        prefix = ""
         if way == "bomb":
-            self.run(Act("misc", "gc.set_threshold(1)", (), {"errs": ()}))
-            self.run(Act("misc", f"S.bomb({act_.src!r})", (), {"errs": ()}))
+            # the bomb is made in the statement of the call, so that the collection comes
+            # about `t` objects into the call
+            t = rng.choice((1, 1, 2, 3, 4, 6, 9, 14))
+            self.run(Act("misc", f"gc.set_threshold({t})", (), {"errs": ()}))
+            prefix = f"S.bomb({act_.src!r}); "
         if v.name not in self.views or not self.views[v.name].alive:
             return None
         # the call the action lands in
@@ -3405,7 +3444,13 @@ class Episode(Fuzzer):
         if am.deinit:
             ops.append(Act("deinit", f"{name}.deinit()", (name,)))
         ops.append(Act("misc", f"{name}.layout()", (name,), {"errs": DOCUMENTED}))
-        return rng.choice(ops)
+        ops.append(Act("misc", f"{name}.stats()", (name,), {"errs": DOCUMENTED}))
+        if am.kind == "debug":
+            walk = rng.choice(("leaks", "large_allocations", "buckets", "detect_leaks"))
+            ops.append(Act("misc", f"{name}.{walk}()", (name,), {"errs": DOCUMENTED}))
+        chosen = rng.choice(ops)
+        chosen.src = prefix + chosen.src
+        return chosen
 
     def gen_region(self) -> Act | None:
         """add_region() on an allocator written in Python (or on one that is not)."""
@@ -3631,6 +3676,20 @@ def _crash_kind(rc: int, err: str) -> str:
     return ": ".join(parts) or "crash"
 
 
+def _crash_frame(err: str) -> str:
+    """Return " in FUNC": the first zheap frame of a sanitizer report's faulting stack.
+
+    That is the stack before "freed by" / "previously allocated"; without a zheap frame,
+    its first frame that is not an interceptor; "" without a report.
+    """
+    m = re.search(r"ERROR: AddressSanitizer.*?\n(.*?)(\n\s*\n|$)", err, re.S)
+    stack = m.group(1) if m else err.split("\n\n", 1)[0]
+    frame = re.search(r"#\d+ 0x[0-9a-f]+ in (\w+) \S*csrc/", stack) or re.search(
+        r"#\d+ 0x[0-9a-f]+ in ((?!__interceptor)\w+) ", stack
+    )
+    return f" in {frame.group(1)}" if frame else ""
+
+
 def _signal_name(rc: int) -> str:
     try:
         return signal.Signals(-rc).name
@@ -3845,8 +3904,7 @@ class Campaign:
             if rc < 0 or sanitizer:
                 self.crashes += 1
                 what = _crash_kind(rc, err)
-                frame = re.search(r"#\d+ 0x[0-9a-f]+ in (\w+) .*?csrc/", err)
-                where = f" in {frame.group(1)}" if frame else ""
+                where = _crash_frame(err)
                 checking = " (while checking)" if lines and lines[-1] == "# check" else ""
                 msg = f"{what}{where} at: {stmt}{checking}"
                 self.add(
