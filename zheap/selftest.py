@@ -2491,6 +2491,7 @@ class Episode(Fuzzer):
             ("misc", 2),
             ("race", 5),
             ("region", 1),
+            ("release", 1),
         )
 
     def gen_alloc(self) -> Act | None:
@@ -3045,6 +3046,27 @@ class Episode(Fuzzer):
         """Collect at (almost) every allocation, or go back to normal."""
         t = self.rng.choice(("1", "1, 1, 1", "2", "3", "5", "8", "13", "700, 10, 10"))
         return Act("misc", f"gc.set_threshold({t})", (), {"errs": ()})
+
+    def gen_release(self) -> Act | None:
+        """Call release() on a view alloc() returned (not a copy).
+
+        The view dies; its block stays allocated (a leak) until a reset or the collector.
+        """
+        v = self.pick_view(pred=lambda v: not v.cobj and not v.exports and not v.maybe_exports)
+        if v is None:
+            return None
+        return Act("release", f"{v.name}.release()", (), {"v": v.name})
+
+    def exp_release(self, a: Act) -> Exp:
+        """Releasing a primary view works (on a dead one too: release() is idempotent)."""
+        return Exp(ok=True)
+
+    def app_release(self, a: Act, exc: type[BaseException] | None, vague: bool) -> None:
+        """Mark the view dead; its block lives on as a leak (like a dropped view)."""
+        v = self.views.get(a.kw["v"])
+        if v is not None and exc is None and v.alive:
+            v.alive = False
+            self.limbo.append((weakref.ref(self.ns[v.name]), v.alloc))
 
     def gen_drop(self) -> Act | None:
         """``del`` of a view or ctypes object: a leak, maybe with a finalizer or weakref."""
