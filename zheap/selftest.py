@@ -4012,11 +4012,17 @@ class Campaign:
             self.findings[sig].minimized = minimize(path, kind, self.args.timeout)
             if self.findings[sig].minimized:
                 print(f"    minimized: {self.findings[sig].minimized}", flush=True)
-        if self.args.verbose:
-            with open(self.findings[sig].minimized or path) as f:
-                body = f.read().splitlines()
-            for ln in body[-15:]:
-                print(f"    | {ln}")
+        with open(self.findings[sig].minimized or path) as f:
+            body = f.read().splitlines()
+        seeds = [ln for ln in body[:4] if ln.startswith(("# in process", "# worker seed"))]
+        skip = ("#", "import", "from ", "np = ", "S.bind(", "except Exception as e: print")
+        steps = [ln for ln in body if ln and not ln.startswith(skip)]
+        k = 40 if self.args.verbose else 12
+        for ln in seeds:
+            print(f"    {ln}")
+        print(f"    last {min(k, len(steps))} of {len(steps)} statements:")
+        for ln in steps[-k:]:
+            print(f"    | {ln}")
 
     def report(self) -> None:
         """Print the findings, then the summary line."""
