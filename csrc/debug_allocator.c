@@ -34,6 +34,12 @@
 #include "internal.h"
 #include "prim/prim.h"
 
+/* The page cache's "empty": not page-aligned, so no address maps to it (0
+ * did: a free of an address in the first page hit the empty cache, and the
+ * bucket "found" there was read from address 0). */
+#define NO_PAGE UINTPTR_MAX
+
+
 #include <stdio.h>
 #include <stdlib.h>
 
@@ -372,6 +378,7 @@ int zh_debug_init(zh_debug *self, zh_allocator backing, const zh_debug_config *c
         c.stack_trace_frames > 64 || (c.lock != NULL) != (c.unlock != NULL))
         return -1;
     memset(self, 0, sizeof *self);
+    self->last_page = NO_PAGE;
     self->backing_allocator = backing;
     self->config = c;
     if (hooks != NULL) self->hooks = *hooks;
@@ -401,7 +408,7 @@ zh_check zh_debug_deinit(zh_debug *self) {
     if (self->config.retain_metadata) (void)zh_debug_flush_retained_metadata(self);
     tbl_free_storage(self, &self->large, sizeof(large_rec), large_tw(self));
     tbl_free_storage(self, &self->pages, sizeof(page_rec), 0);
-    self->last_page = 0;
+    self->last_page = NO_PAGE;
     memset(self->buckets, 0, sizeof self->buckets);
     return leaks ? ZH_CHECK_LEAK : ZH_CHECK_OK;
 }
@@ -414,6 +421,7 @@ static unsigned size_class_of(size_t len, zh_alignment al) {
 }
 
 /* --- the small path ------------------------------------------------------------------------ */
+
 
 typedef struct slot_ref {
     zh_debug_bucket *bucket;
@@ -544,7 +552,7 @@ static void free_small(zh_debug *d, void *mem, size_t len, zh_alignment al, unsi
         if (!d->config.never_unmap) {
             uintptr_t page = page_of(d, b);
             tbl_remove_at(&d->pages, sizeof(page_rec), 0, tbl_find(&d->pages, sizeof(page_rec), page));
-            if (d->last_page == page) d->last_page = 0;
+            if (d->last_page == page) d->last_page = NO_PAGE;
             zh_raw_free(d->backing_allocator, (void *)page, d->config.page_size,
                         zh_alignment_from_bytes(d->config.page_size), ZH_RET_ADDR);
         }

@@ -544,3 +544,125 @@ def test_subinterpreters_are_refused():
         """
     )
     assert "refused" in out
+
+
+# --- findings of the project's own fuzzer (python -m zheap selftest) ----------------------
+
+FUZZER_FINDINGS = {
+    "ctypes _objects cannot be released": """
+        import ctypes, zheap
+        a = zheap.ArenaAllocator()
+        c = a.create(ctypes.c_char * 64)
+        objects = c._objects
+        for view in (objects.values() if isinstance(objects, dict) else [objects]):
+            if isinstance(view, memoryview): view.release()
+        try:
+            a.reset("free_all"); print("reset under a live ctypes object")
+        except BufferError:
+            pass
+        c.raw = b"x" * 64
+    """,
+    "garbage: an arena over an arena": """
+        import gc, zheap
+        a = zheap.ArenaAllocator(zheap.ArenaAllocator()); v = a.alloc(1)
+        del a, v; gc.collect()
+    """,
+    "garbage: a pool over a DebugAllocator": """
+        import gc, zheap
+        p = zheap.MemoryPool(8, child=zheap.DebugAllocator()); v = p.create()
+        del p, v; gc.collect()
+    """,
+    "wrapping a deinitialized allocator": """
+        import zheap
+        a = zheap.ArenaAllocator(zheap.FixedBufferAllocator(1 << 16)); cap = a.capsule(); a.deinit()
+        for wrap in (zheap.validation_wrap, lambda x: zheap.Allocator.from_capsule(cap)):
+            try:
+                wrap(a).alloc(100); print("drove a deinitialized core")
+            except ValueError:
+                pass
+    """,
+    "deinit over a raising backing": """
+        import zheap
+        from zheap.examples import FirstFitAllocator
+        class Raising(FirstFitAllocator):
+            def _free(self, address, length, alignment):
+                super()._free(address, length, alignment)
+                raise KeyError("from _free")
+        for call in ("deinit", "flush_retained_metadata"):
+            d = zheap.DebugAllocator(Raising(1 << 22), never_unmap=True, retain_metadata=True)
+            d.free(d.alloc(200000))
+            try:
+                getattr(d, call)(); print("no error")
+            except KeyError:
+                pass
+        a = Raising(); v = a.alloc(16)
+        try:
+            a.resize(v, 0); print("no error")
+        except KeyError:
+            pass
+    """,
+    "an export taken inside _free": """
+        import zheap
+        from zheap.examples import FirstFitAllocator
+        leak = []
+        class H(FirstFitAllocator):
+            def _free(self, *args):
+                super()._free(*args)
+                try:
+                    leak.append(memoryview(v))
+                except ValueError:
+                    pass
+        h = H(); v = h.alloc(64); h.free(v)
+        w = h.alloc(64); w[:] = b"x" * 64
+        assert not leak, "an export of a freed view outlived the free"
+    """,
+    "collections inside a teardown": """
+        import gc, zheap
+        from zheap.examples import BumpAllocator, FirstFitAllocator
+        class C1(BumpAllocator):
+            def _free(self, *args):
+                gc.collect(); super()._free(*args)
+        class C2(FirstFitAllocator):
+            def _free(self, *args):
+                gc.collect(); super()._free(*args)
+        a = zheap.ArenaAllocator(zheap.DebugAllocator(C1())); a.free(a.alloc(8)); del a
+        b = zheap.ArenaAllocator(C2()); b.free(b.alloc(8)); del b
+        gc.collect()
+    """,
+    "raw_free in the first page": """
+        import zheap
+        try:
+            zheap.DebugAllocator().raw_free(8, 1); print("accepted")
+        except zheap.InvalidFreeError:
+            pass
+    """,
+    "an error in a dying arena's child": """
+        import zheap
+        from zheap.examples import FirstFitAllocator
+        class Raising(FirstFitAllocator):
+            def _free(self, *args):
+                raise KeyError("from _free")
+        a = zheap.ArenaAllocator(Raising()); a.free(a.alloc(8)); del a
+    """,
+    "a Python allocator entered by four threads": """
+        import sys, threading, zheap
+        from zheap.examples import FirstFitAllocator
+        sys.setswitchinterval(1e-6)
+        a = FirstFitAllocator(1 << 20); errors = []
+        def work():
+            try:
+                for _ in range(1000): a.free(a.alloc(64))
+            except Exception as e:
+                errors.append(repr(e))
+        th = [threading.Thread(target=work) for _ in range(4)]
+        [t.start() for t in th]; [t.join() for t in th]
+        assert not errors, errors[:3]
+    """,
+}
+
+
+@pytest.mark.parametrize("name", list(FUZZER_FINDINGS))
+def test_fuzzer_finding(name):
+    out = run(FUZZER_FINDINGS[name] + '\n        print("OK")\n', timeout=120)
+    for bad in ("reset under", "drove a", "no error", "accepted"):
+        assert not any(line.startswith(bad) for line in out), out

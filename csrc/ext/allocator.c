@@ -64,6 +64,7 @@ PyObject *zx_free_view(ZxAllocator *self, PyObject *view, const char *fn) {
         zx_txn_release(&t);
         return NULL;
     }
+    zx_view_suspend((PyMemoryViewObject *)view); /* a free cannot fail: it stays released */
     if (b->len != 0) zh_raw_free(zx_iface(self), b->ptr, b->len, b->align, 0);
     zx_txn_end(&t);
     /* An allocator written in Python may raise from _free: the block is
@@ -127,6 +128,7 @@ static PyObject *resize_common(ZxAllocator *self, PyObject *const *args, Py_ssiz
     if (b == NULL || zx_guard(b, mv) < 0) goto done;
     zh_alignment al = b->align;
     char *p = NULL;
+    zx_view_suspend(mv); /* resumed below if nothing happens */
     if (new_len == 0) {
         /* resize/remap/realloc to 0 frees (Zig's helpers) and leaves an
          * empty view. */
@@ -139,6 +141,7 @@ static PyObject *resize_common(ZxAllocator *self, PyObject *const *args, Py_ssiz
     }
     if (b->len == 0) {
         if (kind != REALLOC) { /* resize/remap of an empty view: cannot */
+            zx_view_resume(mv);
             result = Py_NewRef(Py_None);
             goto done;
         }
@@ -152,6 +155,7 @@ static PyObject *resize_common(ZxAllocator *self, PyObject *const *args, Py_ssiz
     }
     zx_txn_end(&t);
     if (p == NULL) {
+        zx_view_resume(mv); /* the block is as it was */
         if (!PyErr_Occurred())
             result = kind == REALLOC ? no_memory(self, (size_t)new_len, al) : Py_NewRef(Py_None);
         goto done;

@@ -36,6 +36,9 @@ static PyObject *Arena_new(PyTypeObject *type, PyObject *args, PyObject *kwds) {
 static void arena_deinit_cb(void *arena) { zh_arena_deinit(arena); }
 
 static void Arena_dealloc(PyObject *op) {
+    /* Untracked before any code runs: a collection during the teardown
+     * (Python code in a child) must not see this dying object. */
+    PyObject_GC_UnTrack(op);
     ArenaObject *self = Arena_CAST(op);
     /* No block is left (each holds the arena); give the chunks back. */
     if (!self->base.closed && self->base.child != NULL) zx_call_quietly(op, arena_deinit_cb, &self->arena);
@@ -43,6 +46,9 @@ static void Arena_dealloc(PyObject *op) {
 }
 
 static int Arena_clear(PyObject *op) {
+    /* Another allocator of the same garbage draws from this one: it goes
+     * first and lets this one go (its teardown calls into this one). */
+    if (ZxAllocator_CAST(op)->pins > 0) return 0;
     ArenaObject *self = Arena_CAST(op);
     /* The child may go with this cycle: release its chunks while it is here. */
     if (!self->base.closed && self->base.child != NULL) {

@@ -148,6 +148,9 @@ static PyObject *Wasm_new(PyTypeObject *type, PyObject *args, PyObject *kwds) {
 }
 
 static void Wasm_dealloc(PyObject *op) {
+    /* Untracked before any code runs: a collection during the teardown
+     * (Python code in a child) must not see this dying object. */
+    PyObject_GC_UnTrack(op);
     WasmObject *self = Wasm_CAST(op);
     /* Every block holds this object: none is left, so the memory can go. */
     if (self->w == &self->own) zh_wasm_deinit(&self->own);
@@ -363,6 +366,9 @@ static PyObject *Sbrk_new(PyTypeObject *type, PyObject *args, PyObject *kwds) {
 }
 
 static void Sbrk_dealloc(PyObject *op) {
+    /* Untracked before any code runs: a collection during the teardown
+     * (Python code in a child) must not see this dying object. */
+    PyObject_GC_UnTrack(op);
     SbrkObject *self = Sbrk_CAST(op);
     zh_brk_region_deinit(&self->region); /* no block is left: each holds this object */
     Py_CLEAR(self->fn);

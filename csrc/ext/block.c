@@ -376,6 +376,19 @@ static PyMemoryViewObject *block_primary(ZxBlock *b) {
     return mv != NULL && !(mv->flags & _Py_MEMORYVIEW_RELEASED) ? mv : NULL;
 }
 
+/* Before an act that may run Python code (an allocator written in Python
+ * below): the guarded view is released for its duration, so that no new
+ * export of it (memoryview(v), v[:], numpy) can be taken while its memory
+ * is being given back or moved. zx_view_resume undoes it when the act did
+ * not happen; the commit's retire keeps it. */
+void zx_view_suspend(PyMemoryViewObject *mv) { view_invalidate(mv); }
+
+void zx_view_resume(PyMemoryViewObject *mv) {
+    if (!(mv->flags & _Py_MEMORYVIEW_RELEASED)) return;
+    mv->flags &= ~_Py_MEMORYVIEW_RELEASED;
+    mv->mbuf->exports++;
+}
+
 /* Commit: end the life of a guarded block's view. `mv` (and the primary
  * view, which the guard proved is `mv` or already released) raises
  * ValueError on every access from now on; the managed buffer keeps the

@@ -34,6 +34,8 @@ void zx_txn_drop(zx_txn *t, PyObject *obj);
 void zx_txn_release(zx_txn *t);
 ZxBlock *zx_block_from_view(ZxAllocator *owner, PyObject *view, const char *fn);
 int zx_guard(ZxBlock *b, PyMemoryViewObject *mv);
+void zx_view_suspend(PyMemoryViewObject *mv);
+void zx_view_resume(PyMemoryViewObject *mv);
 void zx_retire(zx_txn *t, ZxBlock *b, PyMemoryViewObject *mv, enum zx_block_state state);
 int zx_guard_all(ZxAllocator *self, const char *what);
 int zx_retire_all(zx_txn *t, ZxAllocator *self);

@@ -55,6 +55,9 @@ static int Capsule_clear(PyObject *op) {
 }
 
 static void Capsule_dealloc(PyObject *op) {
+    /* Untracked before any code runs: a collection during the teardown
+     * (Python code in a child) must not see this dying object. */
+    PyObject_GC_UnTrack(op);
     Py_CLEAR(((CapsuleObject *)op)->capsule);
     zx_allocator_dealloc(op);
 }
@@ -92,10 +95,15 @@ PyObject *zx_allocator_from_capsule(PyObject *cls, PyObject *const *args, Py_ssi
      * pins it like a child (reset/deinit raise while the wrapper lives). */
     PyObject *owner = PyCapsule_GetContext(a[0]);
     if (owner != NULL && PyObject_TypeCheck(owner, st->Allocator_type) &&
-        (za == &ZxAllocator_CAST(owner)->a || za == &ZxAllocator_CAST(owner)->gil_iface))
+        (za == &ZxAllocator_CAST(owner)->a || za == &ZxAllocator_CAST(owner)->gil_iface)) {
+        if (zx_check_open(ZxAllocator_CAST(owner)) < 0) { /* its core is gone: nothing to drive */
+            Py_DECREF(self);
+            return NULL;
+        }
         zx_pin_child(&self->base, owner);
-    else
+    } else {
         PyErr_Clear();
+    }
     zh_alignment al = zh_alignment_from_bytes(zh_page_size());
     if (a[1] != NULL && zx_parse_alignment(&self->base, a[1], &al) < 0) {
         Py_DECREF(self);

@@ -116,6 +116,9 @@ static void quiet_deinit(DebugObject *self) {
 }
 
 static void Debug_dealloc(PyObject *op) {
+    /* Untracked before any code runs: a collection during the teardown
+     * (Python code in a child) must not see this dying object. */
+    PyObject_GC_UnTrack(op);
     DebugObject *self = Debug_CAST(op);
     if (self->base.child != NULL) quiet_deinit(self);
     Py_CLEAR(self->pending);
@@ -128,6 +131,9 @@ static int Debug_traverse(PyObject *op, visitproc visit, void *arg) {
 }
 
 static int Debug_clear(PyObject *op) {
+    /* Another allocator of the same garbage draws from this one: it goes
+     * first and lets this one go (its teardown calls into this one). */
+    if (ZxAllocator_CAST(op)->pins > 0) return 0;
     DebugObject *self = Debug_CAST(op);
     if (self->base.child != NULL) quiet_deinit(self);
     self->base.closed = true;
@@ -613,6 +619,10 @@ static PyObject *Debug_deinit(PyObject *op, PyObject *unused) {
     zx_unpin_child(&self->base);
     zx_txn_release(&t);
     zx_debug_flush_logs(&self->base);
+    if (PyErr_Occurred()) { /* raised by a backing allocator written in Python */
+        Py_XDECREF(leaks);
+        return NULL;
+    }
     if (check == ZH_CHECK_LEAK && leaks != NULL && PyList_GET_SIZE(leaks) > 0) {
         PyObject *exc = PyObject_CallFunction(self->base.st->LeakError, "s",
                                               "the DebugAllocator leaked memory (see the 'leaks' attribute)");

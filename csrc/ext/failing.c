@@ -75,6 +75,9 @@ static int Failing_clear(PyObject *op) {
 }
 
 static void Failing_dealloc(PyObject *op) {
+    /* Untracked before any code runs: a collection during the teardown
+     * (Python code in a child) must not see this dying object. */
+    PyObject_GC_UnTrack(op);
     Py_CLEAR(Failing_CAST(op)->trace);
     zx_allocator_dealloc(op);
 }

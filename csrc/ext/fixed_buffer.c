@@ -65,6 +65,9 @@ error:
 }
 
 static void Fba_dealloc(PyObject *op) {
+    /* Untracked before any code runs: a collection during the teardown
+     * (Python code in a child) must not see this dying object. */
+    PyObject_GC_UnTrack(op);
     FbaObject *self = Fba_CAST(op);
     if (self->has_source) {
         self->has_source = false;
@@ -258,6 +261,9 @@ static int FbaThreadSafe_clear(PyObject *op) {
 }
 
 static void FbaThreadSafe_dealloc(PyObject *op) {
+    /* Untracked before any code runs: a collection during the teardown
+     * (Python code in a child) must not see this dying object. */
+    PyObject_GC_UnTrack(op);
     fba_iface_unlink((FbaIfaceObject *)op);
     zx_allocator_dealloc(op);
 }

@@ -93,6 +93,9 @@ static PyObject *Pool_new(PyTypeObject *type, PyObject *args, PyObject *kwds) {
 static void pool_deinit_cb(void *pool) { zh_memory_pool_deinit(pool); }
 
 static void Pool_dealloc(PyObject *op) {
+    /* Untracked before any code runs: a collection during the teardown
+     * (Python code in a child) must not see this dying object. */
+    PyObject_GC_UnTrack(op);
     PoolObject *self = Pool_CAST(op);
     /* No item is left (each holds the pool): give the arena back. */
     if (!self->base.closed && self->base.child != NULL) zx_call_quietly(op, pool_deinit_cb, &self->pool);
@@ -100,6 +103,9 @@ static void Pool_dealloc(PyObject *op) {
 }
 
 static int Pool_clear(PyObject *op) {
+    /* Another allocator of the same garbage draws from this one: it goes
+     * first and lets this one go (its teardown calls into this one). */
+    if (ZxAllocator_CAST(op)->pins > 0) return 0;
     PoolObject *self = Pool_CAST(op);
     /* The child may go with this cycle: give the memory back while it is here. */
     if (!self->base.closed && self->base.child != NULL) {

@@ -61,11 +61,7 @@ static PyObject *ValidationAllocator_new(PyTypeObject *type, PyObject *args, PyO
     if (!PyArg_ParseTupleAndKeywords(args, kwds, "O:ValidationAllocator", kwlist, &child)) return NULL;
     zheap_state *st = zx_state_of(type);
     if (st == NULL) return NULL;
-    if (!PyObject_TypeCheck(child, st->Allocator_type)) {
-        PyErr_Format(PyExc_TypeError, "ValidationAllocator() expects a zheap.Allocator, got %.100s",
-                     Py_TYPE(child)->tp_name);
-        return NULL;
-    }
+    if (zx_as_allocator(st, child, "ValidationAllocator()") == NULL) return NULL; /* also: not deinitialized */
     ValidationObject *self = (ValidationObject *)type->tp_alloc(type, 0);
     if (self == NULL) return NULL;
     ZxAllocator *c = ZxAllocator_CAST(child);

@@ -118,6 +118,9 @@ int zx_allocator_traverse(PyObject *op, visitproc visit, void *arg) {
 }
 
 int zx_allocator_clear(PyObject *op) {
+    /* Pinned: an allocator in the same garbage draws from this one and
+     * clears first; this one keeps its child until then. */
+    if (ZxAllocator_CAST(op)->pins > 0) return 0;
     zx_unpin_child(ZxAllocator_CAST(op));
     Py_CLEAR(ZxAllocator_CAST(op)->child);
     /* A Python-implemented allocator keeps its regions until dealloc: blocks

@@ -425,6 +425,9 @@ int zx_pyalloc_traverse(PyObject *op, visitproc visit, void *arg) {
 }
 
 void zx_pyalloc_dealloc(PyObject *op) {
+    /* Untracked before any code runs: a collection during the teardown
+     * (Python code in a child) must not see this dying object. */
+    PyObject_GC_UnTrack(op);
     /* The regions go after the head: blocks of the same garbage cycle may
      * still point into them until the head is cleared. */
     ZxAllocator *self = ZxAllocator_CAST(op);

@@ -177,6 +177,9 @@ static int SfaIface_traverse(PyObject *op, visitproc visit, void *arg) {
 }
 
 static void SfaIface_dealloc(PyObject *op) {
+    /* Untracked before any code runs: a collection during the teardown
+     * (Python code in a child) must not see this dying object. */
+    PyObject_GC_UnTrack(op);
     /* The StackFallbackAllocator (and its buffer) goes after this object. It
      * is not in a cycle with it, so tp_clear need not drop it. */
     PyObject *sfa = (PyObject *)SfaIface_CAST(op)->sfa;
