@@ -297,11 +297,13 @@ PyDoc_STRVAR(destroy_doc,
              "A ctypes object cannot be invalidated, so the memory is freed the moment\n"
              "the last ctypes object that reaches it (``obj``, its fields, its\n"
              "``_b_base_``) goes: never while Python code can still reach it. Until then\n"
-             "reset() and deinit() raise BufferError. Destroying twice raises ValueError.");
+             "reset() and deinit() raise BufferError. Destroying twice, or an object another\n"
+             "allocator's create() made, raises ValueError; anything else TypeError.");
 
 static PyObject *Allocator_destroy(PyObject *op, PyObject *obj) {
     ZxAllocator *self = ZxAllocator_CAST(op);
     /* Attribute lookups may run Python code: all of them before the check. */
+    /* A ctypes object has _b_base_ (None unless it is part of another). */
     PyObject *pointer = PyObject_GetAttrString(obj, "_b_base_");
     if (pointer == NULL) PyErr_Clear();
     zx_txn t;
@@ -311,8 +313,13 @@ static PyObject *Allocator_destroy(PyObject *op, PyObject *obj) {
         return NULL;
     }
     ZxBlock *b = pointer != NULL ? zx_block_of_ctypes(self, pointer) : NULL;
-    if (b == NULL) {
-        PyErr_Format(PyExc_TypeError, "destroy() expects an object this allocator's create() returned, got %.100s",
+    if (b == NULL && (pointer == NULL || pointer == Py_None)) {
+        /* Not part of anything: no create() made it. */
+        PyErr_Format(PyExc_TypeError, "destroy() expects an object create() returned, got %.100s",
+                     Py_TYPE(obj)->tp_name);
+    } else if (b == NULL) {
+        /* Made by another allocator's create(), or through one of its fields. */
+        PyErr_Format(PyExc_ValueError, "destroy(): this %.100s was not made by this allocator's create()",
                      Py_TYPE(obj)->tp_name);
     } else if (b->state == ZX_DESTROYING) {
         PyErr_Format(PyExc_ValueError, "destroy(): the object at %p was already destroyed", (void *)b->ptr);
