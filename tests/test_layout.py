@@ -23,7 +23,10 @@ def test_fixed_buffer_layout():
 
 
 def test_arena_layout_shows_chunks_newest_first():
-    arena = zheap.ArenaAllocator()
+    # The arena first asks its child to grow the full chunk in place. raw_c_allocator never
+    # grows a block, so 5000 bytes take a second chunk; the page allocator would grow the
+    # chunk whenever the next page happens to be free (see the next two tests).
+    arena = zheap.ArenaAllocator(zheap.raw_c_allocator)
     small, big = arena.alloc(100), arena.alloc(5000)
     chunks = arena.layout()["regions"]
     assert [c["kind"] for c in chunks] == ["chunk", "chunk"] == ["chunk"] * arena.stats()["chunks"]
@@ -37,6 +40,31 @@ def test_arena_layout_shows_chunks_newest_first():
     assert kept["blocks"] == [] and kept["used"] == 0
     arena.deinit()
     assert arena.layout()["regions"] == []
+
+
+def test_arena_layout_after_growing_its_chunk_in_place():
+    # A fixed buffer grows its last block in place: the one chunk now holds both blocks.
+    arena = zheap.ArenaAllocator(zheap.FixedBufferAllocator(1 << 16))
+    small, big = arena.alloc(100), arena.alloc(5000)
+    (chunk,) = arena.layout()["regions"]
+    assert arena.stats()["chunks"] == 1 and chunk["size"] == arena.query_capacity()
+    assert chunk["used"] == arena.stats()["end_index"] >= 5100
+    assert [b["address"] for b in chunk["blocks"]] == [_addr(small), _addr(big)]
+    arena.deinit()
+
+
+def test_arena_layout_matches_its_chunks_whatever_the_page_allocator_does():
+    # Over the page allocator the chunk may or may not grow in place (it depends on what
+    # is mapped next to it): the layout must agree with the arena either way.
+    arena = zheap.ArenaAllocator()
+    small, big = arena.alloc(100), arena.alloc(5000)
+    chunks = arena.layout()["regions"]
+    assert len(chunks) == arena.stats()["chunks"] in (1, 2)
+    assert sum(c["size"] for c in chunks) == arena.query_capacity()
+    assert chunks[0]["used"] == arena.stats()["end_index"]
+    assert _addr(big) in [b["address"] for b in chunks[0]["blocks"]]
+    assert _addr(small) in [b["address"] for b in chunks[-1]["blocks"]]
+    arena.deinit()
 
 
 def test_pool_layout_shows_the_free_list():
