@@ -121,7 +121,7 @@ def main(argv: list[str]) -> int:
 
                 # what pytest's --hypothesis-seed sets
                 hypothesis.core.global_force_seed = args.seed
-            run_state_machine_as_test(machine, settings=chosen)  # type: ignore[no-untyped-call]
+            run_state_machine_as_test(machine, settings=chosen)  # type: ignore[no-untyped-call,unused-ignore]
         except Exception as exc:  # noqa: BLE001 -- a found bug: report it, go on
             failures += 1
             print(f"FAILED after {time.perf_counter() - start:.1f}s: {type(exc).__name__}: {exc}")
