@@ -114,7 +114,7 @@ class Entry:
     """One action run from Python code zheap called back (hook, finalizer...)."""
 
     src: str
-    origin: str  # "hook:a3", "finalizer", "weakref", "index", "from_buffer", "lie:a3", ...
+    origin: str  # "hook:a3:alloc", "hook:sbrk", "finalizer", "weakref", "index", "lie:a3", ...
     exc: type[BaseException] | None
     message: str
     depth: int  # nesting of act() calls: 1 = directly inside the top-level call
@@ -309,7 +309,7 @@ class Hostile(FirstFitAllocator):
             self.plan.remove(p)
             kind, arg = p[2], p[3]
             if kind == "act":
-                act(arg, f"hook:{self.name}", self, self.epoch)
+                act(arg, f"hook:{self.name}:{method}", self, self.epoch)
             elif kind == "sleep":
                 time.sleep(0)
             elif kind == "gc":
@@ -950,6 +950,12 @@ class Fuzzer:
         self.limbo: list[tuple[Any, str]] = []  # (weakref or None, allocator) of dropped views
         self.limbo_cobjs: set[str] = set()  # allocators whose dropped ctypes objects may live on
         self.raws: dict[str, tuple[str, int, int, int]] = {}  # name -> (alloc, addr, len, align)
+        # views dropped from the namespace while an export of them lived (a finalizer made
+        # the export in the very statement that dropped the view): the export still reads
+        # their bytes and pins their block
+        self.orphans: dict[str, VM] = {}
+        self.held = ""  # the view the running statement frees or moves (rule 4: released)
+        self.deferred: list[tuple[set[str], list[str]]] | None = None  # resyncs, see process
         self.capsules: dict[str, str] = {}
         self.traces: dict[str, str] = {}  # trace name -> allocator
         self.actions: dict[str, Act] = {}
@@ -991,6 +997,11 @@ class Fuzzer:
         exp = self.expect(a)
         busy = self.busy(a.on)
         self.current = a.src
+        self.held = (
+            a.kw.get("v", "")
+            if a.op in ("free", "pdestroy", "resize", "remap", "realloc") and "errs" not in a.kw
+            else ""
+        )
         self.lines.append(a.src)
         self.log(f"{a.src}  # {a.op}")
         if self.verbose:
@@ -1042,8 +1053,23 @@ class Fuzzer:
         self.check()
 
     def process(self, entries: list[Entry], busy: set[str]) -> tuple[bool, bool]:
-        """Apply the actions zheap ran us back for during a statement."""
-        disturbed = lie_top = False
+        """Apply the actions zheap ran us back for during a statement.
+
+        Resyncs (believing the objects) wait for the end: the objects show the state after
+        the whole statement, not after the entry being applied. After an entry whose
+        outcome the model could not predict, the next ones are only checked for
+        undocumented exceptions.
+        """
+        self.deferred = []
+        try:
+            return self._process(entries, busy)
+        finally:
+            deferred, self.deferred = self.deferred, None
+            for allocs, extra in deferred:
+                self.resync(allocs, extra)
+
+    def _process(self, entries: list[Entry], busy: set[str]) -> tuple[bool, bool]:
+        disturbed = lie_top = fuzzy = False
         lied = any(e.origin.startswith("lie:") for e in entries)
         for e in entries:
             if e.origin.startswith("lie:"):
@@ -1062,8 +1088,30 @@ class Fuzzer:
                 continue  # what it names was dropped already
             if a.op == "gc":
                 continue  # a collection inside a collection (a finalizer's) does nothing
-            nested = e.depth > 1 or e.thread != "MainThread" or not e.origin.startswith("hook")
-            reentrant = a.mutating and bool(busy & self.chain_all(a.on))
+            method = e.origin.split(":")[2] if e.origin.count(":") == 2 else ""
+            # _free_blocks() is asked by layout()/stats(), which are no operation (the
+            # stack is not busy); __del__ of a Python allocator is a finalizer
+            outside_op = method == "free_blocks"
+            nested = (
+                e.depth > 1
+                or e.thread != "MainThread"
+                or not e.origin.startswith("hook")
+                or method == "del"
+            )
+            # DebugAllocator's log records are delivered after its operation has ended: a
+            # handler run directly by the statement (not from inside other Python code that
+            # zheap called) is not inside any operation, so its calls are not re-entry
+            after_op = e.origin == "log" and e.depth == 1 and e.thread == "MainThread"
+            # a deinit of an allocator already deinitialized touches nothing (and a closed
+            # allocator no longer draws from its child): a no-op, not re-entry
+            noop = a.op == "deinit" and all(self.allocs[n].closed for n in a.on)
+            reentrant = (
+                a.mutating
+                and not after_op
+                and not outside_op
+                and not noop
+                and bool(busy & self.chain_all(a.on))
+            )
             if reentrant:
                 if e.exc is not None and documented(e.exc):
                     continue  # refused (RuntimeError, or an error it would raise anyway)
@@ -1076,12 +1124,25 @@ class Fuzzer:
                         f"assert False, 're-entrant {a.op} was not refused'",
                     )
                 self.apply(a, e.exc, vague=True)
-                disturbed = True
+                disturbed = fuzzy = True
                 continue
             exp = self.expect(a)
-            if lied:
+            if lied or fuzzy:
                 exp = Exp(vague=True)
-            if nested or e.origin in ("finalizer", "weakref", "index", "bool", "from_buffer"):
+            if self.held and a.kw.get("v") == self.held and not after_op:
+                # inside the free/resize/remap/realloc of that very view, Python code sees it
+                # released: no access, no export (ValueError)
+                exp = Exp(ok=exp.ok, errs=(*exp.errs, ValueError), vague=exp.vague, why=exp.why)
+            if after_op:
+                # after the statement's operation: it may have freed, moved or closed what
+                # the handler names, or dropped an export (ordering the model cannot see)
+                exp = Exp(
+                    ok=exp.ok or BufferError in exp.errs,
+                    errs=(*exp.errs, BufferError, ValueError),
+                    vague=exp.vague,
+                    why=exp.why,
+                )
+            elif nested or e.origin in ("finalizer", "weakref", "index", "bool", "from_buffer"):
                 # it may run inside the statement's operation (RuntimeError), and an export
                 # dying with it may be released before or after it runs (BufferError)
                 # ... and the view it names may have died earlier in the statement (ValueError)
@@ -1097,9 +1158,9 @@ class Fuzzer:
                     why=exp.why,
                 )
             self.judge(a, exp, e.exc, e.message, top=False, origin=e.origin)
-            self.apply(
-                a, e.exc, vague=exp.vague or (e.exc is not None and issubclass(e.exc, RuntimeError))
-            )
+            vague = exp.vague or (e.exc is not None and issubclass(e.exc, RuntimeError))
+            self.apply(a, e.exc, vague=vague)
+            fuzzy = fuzzy or vague
             if (a.mutating or a.op in ("write", "export") or a.kw.get("vague")) and e.exc is None:
                 disturbed = True
         return disturbed, lie_top
@@ -1116,7 +1177,13 @@ class Fuzzer:
     ) -> None:
         """Compare an outcome with what the model allows."""
         where = f" (from {origin})" if origin else ""
-        if exc is not None and not documented(exc):
+        # an undocumented type is a violation unless the model names it for this call
+        # (AttributeError: a DebugAllocator's memory-limit properties without the limit);
+        # the undocumented subclasses of documented types never pass
+        named = not issubclass(exc or Exception, DOCUMENTED) and issubclass(
+            exc or Exception, exp.errs
+        )
+        if exc is not None and not documented(exc) and not named:
             self.violate(
                 "undocumented-exception",
                 f"{a.src!r}{where} raised {message}",
@@ -1176,13 +1243,33 @@ class Fuzzer:
         return self.chain_all(names)
 
     def alive_views(self, alloc: str) -> list[VM]:
-        """Return the live views (and ctypes objects) of ``alloc``."""
-        return [v for v in self.views.values() if v.alloc == alloc and v.alive]
+        """Return the live views (and ctypes objects) of ``alloc``, orphans included."""
+        return [
+            v
+            for v in [*self.views.values(), *self.orphans.values()]
+            if v.alloc == alloc and v.alive
+        ]
+
+    def vm(self, name: str) -> VM | None:
+        """Return the model of the view ``name``, in the namespace or an orphan."""
+        return self.views.get(name) or self.orphans.get(name)
+
+    def interfaces(self, name: str) -> list[str]:
+        """Return the thread_safe_allocator() interfaces of the FBA ``name`` (same state)."""
+        if self.allocs[name].kind != "fba":
+            return []
+        return [d.name for d in self.allocs.values() if d.kind == "fba_ts" and name in d.children]
 
     def reached(self, name: str) -> tuple[str, str]:
         """Why reset/deinit of ``name`` must raise BufferError ("" if not), and why it may."""
         must = may = ""
+        for i in self.interfaces(name):
+            # the same state, not a drawer: its views, exports and drawers count as ours
+            m2, y2 = self.reached(i)
+            must, may = must or (m2 and f"{m2} (of the interface {i})"), may or y2
         for d in self.allocs.values():
+            if d.kind == "fba_ts" and self.allocs[name].kind == "fba":
+                continue
             if name in d.children and d.name != name:
                 if not d.closed:
                     must = must or f"{d.name} ({d.kind}) draws from it"
@@ -1313,8 +1400,8 @@ class Fuzzer:
         if self._closed(a.on[0]):
             return Exp(ok=False, errs=(ValueError,))
         c = self.views.get(a.kw["v"])
-        if c is not None and c.tampered:
-            return Exp(ok=True, errs=(ValueError, TypeError))
+        # (release_objects() cannot detach create()'s object from its memory any more: its
+        # _b_base_ is a pointer no Python code can drop, so tampering changes nothing)
         if c is None or not c.alive:
             return Exp(ok=False, errs=(ValueError, TypeError))
         if c.alloc != a.on[0] or c.destroyed:
@@ -1342,29 +1429,15 @@ class Fuzzer:
         if am.closed:
             return Exp(ok=True)
         must, may = self.reached(a.on[0])
-        if am.deinit == "debug":
-            # its views outlive deinit (Zig's leaks): only drawers make it refuse
-            drawers = [
-                d for d in self.allocs.values() if a.on[0] in d.children and d.name != a.on[0]
-            ]
-            must = next(
-                (
-                    f"{d.name} draws from it"
-                    for d in drawers
-                    if not d.closed or self.alive_views(d.name)
-                ),
-                "",
-            )
-            errs: tuple[type[BaseException], ...] = (BufferError,)
+        if am.deinit == "debug" and not must:
+            # the rule of every deinit (BufferError while exported or drawn from, else
+            # every view dies, leaked ones included); leaks raise LeakError if asked to
+            errs: tuple[type[BaseException], ...] = (BufferError,) if may else ()
             if am.debug_cfg.get("raise_on_leak") and (
                 self.alive_views(a.on[0]) or self.limbo or self.raws
             ):
-                errs = (BufferError, zheap.LeakError)
-                if not must:
-                    return Exp(ok=True, errs=errs, why="leaks")
-            if must:
-                return Exp(ok=False, errs=(BufferError,), why=must)
-            return Exp(ok=True, errs=errs)
+                errs = (*errs, zheap.LeakError)
+            return Exp(ok=True, errs=errs, why=may or "leaks")
         if must:
             return Exp(ok=False, errs=(BufferError,), why=must)
         if may:
@@ -1484,6 +1557,9 @@ class Fuzzer:
 
     def resync(self, allocs: set[str], extra: Iterable[str] = ()) -> None:
         """After an outcome the model cannot predict: believe the objects."""
+        if self.deferred is not None:
+            self.deferred.append((set(allocs), list(extra)))
+            return
         names = {v.name for v in self.views.values() if v.alloc in allocs} | set(extra)
         for n in names:
             v = self.views.get(n)
@@ -1591,7 +1667,9 @@ class Fuzzer:
         if vague:
             self.resync(self.chain_all(a.on))
         if exc is None and a.kw["v"] in self.ns:
-            self.new_view(a.kw["v"], a.on[0], 1, a.kw.get("data"))
+            # a finalizer may have written the source before the copy or after it: when
+            # anything ran inside the statement, the copy's contents are not known
+            self.new_view(a.kw["v"], a.on[0], 1, None if vague else a.kw.get("data"))
 
     def app_create(self, a: Act, exc: type[BaseException] | None, vague: bool) -> None:
         """Register a ctypes object in allocator memory."""
@@ -1623,11 +1701,12 @@ class Fuzzer:
             c.destroyed = True
 
     def kill_all(self, name: str) -> None:
-        """Every view of ``name`` is invalid (reset/deinit succeeded)."""
-        for v in self.views.values():
-            if v.alloc == name and not v.cobj:
+        """Every view of ``name`` (and of its FBA interfaces) is invalid (reset/deinit)."""
+        names = {name, *self.interfaces(name)}
+        for v in [*self.views.values(), *self.orphans.values()]:
+            if v.alloc in names and not v.cobj:
                 v.alive = False
-        self.limbo = [(r, al) for r, al in self.limbo if al != name]
+        self.limbo = [(r, al) for r, al in self.limbo if al not in names]
 
     def close(self, name: str) -> None:
         """``name`` was deinitialized."""
@@ -1649,11 +1728,13 @@ class Fuzzer:
         if vague:
             self.resync(self.chain_all(a.on))
         if exc is None or (exc is zheap.LeakError):
-            if am.deinit != "debug":
-                self.kill_all(a.on[0])
-            else:
+            self.kill_all(a.on[0])  # a DebugAllocator's leaked views too
+            if am.deinit == "debug":
                 self.raws = {k: r for k, r in self.raws.items() if r[0] != a.on[0]}
             self.close(a.on[0])
+        elif not vague and not issubclass(exc, BufferError):
+            # a backing written in Python raised from inside: believe the objects
+            self.resync(self.chain_all(a.on))
 
     def app_pcreate(self, a: Act, exc: type[BaseException] | None, vague: bool) -> None:
         """Register a new pool item."""
@@ -1670,7 +1751,7 @@ class Fuzzer:
 
     def app_write(self, a: Act, exc: type[BaseException] | None, vague: bool) -> None:
         """Make the shadow follow the write."""
-        v = self.views.get(a.kw["v"])
+        v = self.vm(a.kw["v"]) if "e" in a.kw else self.views.get(a.kw["v"])
         if exc is not None or v is None:
             return
         start = a.kw.get("start", 0) + a.kw.get("off", 0)
@@ -1697,9 +1778,9 @@ class Fuzzer:
 
     def app_export(self, a: Act, exc: type[BaseException] | None, vague: bool) -> None:
         """Count the view's new export."""
-        if exc is not None:
+        v = self.vm(a.kw["v"])
+        if exc is not None or v is None:
             return
-        v = self.views[a.kw["v"]]
         if not v.alive:
             self.violate("dead-view-exported", f"{a.src!r}: an export of a dead view was made")
         v.exports += 1
@@ -1710,17 +1791,34 @@ class Fuzzer:
         e = self.exports.pop(a.kw["e"], None)
         if e is None or exc is not None:
             return
-        v = self.views[e.view]
+        v = self.vm(e.view)
+        if v is None:
+            return
         v.exports -= 1
         if a.kw.get("maybe"):
             v.maybe_exports += 1
+        elif v.name in self.orphans and not v.exports:
+            del self.orphans[v.name]  # its last export went: a dropped view, a leak
+            if v.alive:
+                self.limbo.append((None, v.alloc))
+
+    def pin_forever(self, v: VM) -> None:
+        """``v`` left the namespace but something holds its memory for good (a region)."""
+        am = self.allocs[v.alloc]
+        am.extra += 1
+        am.baseline += 1
 
     def app_drop(self, a: Act, exc: type[BaseException] | None, vague: bool) -> None:
         """Drop the view from the model; its block lives until collected."""
         v = self.views.pop(a.kw["v"], None)
         if v is None:
             return
-        if v.alive:
+        if any(e.view == v.name for e in self.exports.values()):
+            self.orphans[v.name] = v  # an export made in this very statement holds it
+            return
+        if v.alive and v.donated:
+            self.pin_forever(v)  # an FBA's buffer or a Python allocator's region
+        elif v.alive:
             if v.cobj and v.destroyed and not a.kw.get("held"):
                 pass  # freed right away
             else:
@@ -1730,8 +1828,9 @@ class Fuzzer:
 
     def app_gc(self, a: Act, exc: type[BaseException] | None, vague: bool) -> None:
         """Forget dropped exports and unreachable blocks after a full collection."""
-        for v in self.views.values():
+        for v in [*self.views.values(), *self.orphans.values()]:
             v.maybe_exports = 0
+        self.orphans = {n: v for n, v in self.orphans.items() if v.exports}
         for am in self.allocs.values():
             am.temp_pins = False
         self.limbo_cobjs.clear()
@@ -1938,7 +2037,9 @@ class Fuzzer:
             ranges.append((addr, n, v.name))
 
     def _check_export(self, e: EM) -> None:
-        v = self.views[e.view]
+        v = self.vm(e.view)
+        if v is None:
+            self.violate("internal", f"the model lost {e.view}, which {e.name} exports")
         if not v.alive:
             self.violate(
                 "export-outlived-view",
@@ -1954,6 +2055,8 @@ class Fuzzer:
                 "export-broken", f"reading {e.name} ({e.kind}) raised {type(ex).__name__}: {ex}"
             )
         hi = min(e.off + e.length, v.known)
+        if v.donated:
+            return  # an FBA or a Python allocator writes there: its bytes are not ours
         if hi > e.off and data[: hi - e.off] != v.shadow[e.off : hi]:
             self.violate(
                 "content-changed",
@@ -2769,13 +2872,17 @@ class Episode(Fuzzer):
             if am is None:
                 return None
             v = self.pick_view()
-            junk = v.name if v is not None and rng.random() < 0.5 else "ctypes.c_int(3)"
-            return Act(
-                "destroy",
-                f"{am.name}.destroy({junk})",
-                (am.name,),
-                {"errs": (TypeError, ValueError)},
+            # TypeError for what no create() made: a view, a ctypes object of its own,
+            # anything else; ValueError for another allocator's object (below)
+            junk = (
+                v.name
+                if v is not None and rng.random() < 0.5
+                else rng.choice(("ctypes.c_int(3)", "(ctypes.c_char * 8)()", "42", "None"))
             )
+            errs: tuple[type[BaseException], ...] = (TypeError,)
+            if am.closed:
+                errs = (*errs, ValueError)
+            return Act("destroy", f"{am.name}.destroy({junk})", (am.name,), {"errs": errs})
         owner = (
             c.alloc
             if rng.random() < 0.9
@@ -2899,7 +3006,14 @@ class Episode(Fuzzer):
         kw2: dict[str, Any] = {}
         if rng.random() < 0.15:
             nsrc, err = rng.choice(
-                (("-1", ValueError), ("'3'", TypeError), (str(2**64), OverflowError))
+                (
+                    ("-1", ValueError),
+                    ("'3'", TypeError),
+                    (str(2**64), OverflowError),
+                    # more items than the machine's memory holds: MemoryError at once
+                    (str(2**62), MemoryError),
+                    (str(2**40), MemoryError),
+                )
             )
             kw2["errs"] = (err,)
         return Act("preheat", f"{am.name}.preheat({nsrc})", (am.name,), kw2)
@@ -2972,7 +3086,10 @@ class Episode(Fuzzer):
             cases += [
                 (f"{name}.raw_alloc(0)", (ValueError,)),
                 (f"{name}.raw_free(0, 0)", (ValueError,)),
-                (f"{name}.requested_memory_limit = -1", (ValueError, AttributeError)),
+                (
+                    f"{name}.requested_memory_limit = -1",
+                    (ValueError,) if am.debug_cfg.get("enable_memory_limit") else (AttributeError,),
+                ),
             ]
         src, errs = rng.choice(cases)
         if am is not None and am.closed and src.startswith(name):
@@ -3022,6 +3139,19 @@ class Episode(Fuzzer):
                     f"{n}.total_requested_bytes",
                     f"{n}.requested_memory_limit = {rng.choice((0, 100, 10**6, 2**64 - 1))}",
                 ]
+            elif rng.random() < 0.15:
+                # documented: AttributeError without enable_memory_limit=True
+                src = rng.choice(
+                    (
+                        f"{n}.total_requested_bytes",
+                        f"{n}.requested_memory_limit",
+                        f"{n}.requested_memory_limit = 100",
+                    )
+                )
+                errs: tuple[type[BaseException], ...] = (AttributeError,)
+                if am.closed:
+                    errs = (*errs, ValueError)
+                return Act("bad", src, (n,), {"errs": errs})
         if kind == "failing":
             forms += [
                 f"{n}.alloc_index",
@@ -3066,7 +3196,10 @@ class Episode(Fuzzer):
         v = self.views.get(a.kw["v"])
         if v is not None and exc is None and v.alive:
             v.alive = False
-            self.limbo.append((weakref.ref(self.ns[v.name]), v.alloc))
+            if v.donated:
+                self.pin_forever(v)  # the FBA or region holder still exports the block
+            else:
+                self.limbo.append((weakref.ref(self.ns[v.name]), v.alloc))
 
     def gen_drop(self) -> Act | None:
         """``del`` of a view or ctypes object: a leak, maybe with a finalizer or weakref."""
@@ -3415,6 +3548,7 @@ class Episode(Fuzzer):
                     and not w.exports
                     and not w.maybe_exports
                     and not w.cobj
+                    and not w.donated
                 )
             )
             if other is None or not self.on("weakrefs"):
