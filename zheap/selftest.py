@@ -252,7 +252,9 @@ def expect_raises(src: str, allowed: tuple[type[BaseException], ...], ok: bool =
 
 def touch_all() -> None:
     """Read every buffer in the namespace (what the checker does after a step)."""
-    for name, obj in [*RT.ns.items(), *(("stash", x) for x in RT.stash)]:
+    # dict.copy(): no Python code runs while it copies (a finalizer adding a name while
+    # the items are being listed would break the iteration)
+    for name, obj in [*RT.ns.copy().items(), *(("stash", x) for x in RT.stash.copy())]:
         if name.startswith("__"):
             continue
         try:
@@ -852,6 +854,7 @@ class VM:
     cobj: bool = False
     destroyed: bool = False
     tampered: bool = False  # its ctypes object's _objects views were released
+    released: bool = False  # released (v.release()) while an export of it lived: the block too
 
 
 @dataclass
@@ -961,7 +964,9 @@ class Fuzzer:
         # the export in the very statement that dropped the view): the export still reads
         # their bytes and pins their block
         self.orphans: dict[str, VM] = {}
-        self.held = ""  # the view the running statement frees or moves (rule 4: released)
+        # the views the running statement frees, moves or retires: Python code running
+        # inside it sees them released (rule 4; a reset retires its views before it frees)
+        self.held: set[str] = set()
         self.deferred: list[tuple[set[str], list[str]]] | None = None  # resyncs, see process
         self.capsules: dict[str, str] = {}
         self.traces: dict[str, str] = {}  # trace name -> allocator
@@ -1004,11 +1009,12 @@ class Fuzzer:
         exp = self.expect(a)
         busy = self.busy(a.on)
         self.current = a.src
-        self.held = (
-            a.kw.get("v", "")
-            if a.op in ("free", "pdestroy", "resize", "remap", "realloc") and "errs" not in a.kw
-            else ""
-        )
+        self.held = set()
+        if a.op in ("free", "pdestroy", "resize", "remap", "realloc") and "errs" not in a.kw:
+            self.held = {a.kw.get("v", "")}
+        elif a.op in ("reset", "deinit") and a.on and a.on[0] in self.allocs:
+            mine = {a.on[0], *self.interfaces(a.on[0])}
+            self.held = {v.name for v in self.views.values() if v.alloc in mine}
         self.lines.append(a.src)
         self.log(f"{a.src}  # {a.op}")
         if self.verbose:
@@ -1034,6 +1040,7 @@ class Fuzzer:
             if self.verbose:
                 print(f"    -> {message}", file=sys.stderr)
         entries, RT.journal[:] = list(RT.journal), []
+        before = set(self.views)
         disturbed, lie_top = self.process(entries, busy)
         if (
             lie_top
@@ -1056,6 +1063,12 @@ class Fuzzer:
             exp = Exp(vague=True, errs=exp.errs)  # (types it names stay allowed)
         self.judge(a, exp, exc, message, top=True)
         self.apply(a, exc, vague=exp.vague)
+        if a.op in ("reset", "deinit") and exc is None:
+            # a finalizer's alloc in this statement may have run after the reset (while
+            # its references were dropped): then its view lives on, in a fresh chunk
+            for n in set(self.views) - before:
+                if not self.views[n].cobj:
+                    self.views[n].alive = self.probe(n)
         self.log("# check")
         self.check()
 
@@ -1144,7 +1157,7 @@ class Fuzzer:
             exp = self.expect(a)
             if lied or fuzzy:
                 exp = Exp(vague=True)
-            if self.held and a.kw.get("v") == self.held and not after_op:
+            if a.kw.get("v") in self.held and not after_op:
                 # inside the free/resize/remap/realloc of that very view, Python code sees it
                 # released: no access, no export (ValueError)
                 exp = Exp(ok=exp.ok, errs=(*exp.errs, ValueError), vague=exp.vague, why=exp.why)
@@ -1172,6 +1185,10 @@ class Fuzzer:
                     vague=exp.vague,
                     why=exp.why,
                 )
+            if exp.ok and not self.expect(a).ok and a.op == "realloc":
+                # refused for an export the model counts, which went first: then it ran, and
+                # may have found no memory
+                exp.errs = (*exp.errs, MemoryError)
             self.judge(a, exp, e.exc, e.message, top=False, origin=e.origin)
             vague = exp.vague or (e.exc is not None and issubclass(e.exc, RuntimeError))
             self.apply(a, e.exc, vague=vague)
@@ -1297,6 +1314,9 @@ class Fuzzer:
         am = self.allocs[name]
         if am.extra:
             must = must or "a Python allocator's region is one of its views"
+        for v in [*self.views.values(), *self.orphans.values()]:
+            if v.alloc == name and v.released:
+                must = must or f"an export of the released {v.name} is alive"
         for v in self.alive_views(name):
             if v.cobj:
                 must = must or f"the ctypes object {v.name} from create() is alive"
@@ -1312,7 +1332,9 @@ class Fuzzer:
 
     def live_bounds(self, name: str) -> tuple[int, int]:
         """Return the range ``allocator.live`` must be in."""
-        n = self.allocs[name].baseline + len(self.alive_views(name))
+        everything = [*self.views.values(), *self.orphans.values()]
+        held = sum(1 for v in everything if v.alloc == name and v.released)
+        n = self.allocs[name].baseline + len(self.alive_views(name)) + held
         return n, n + sum(1 for _, al in self.limbo if al == name)
 
     # --- expectations ---------------------------------------------------------------------
@@ -1829,6 +1851,10 @@ class Fuzzer:
         if v is None:
             return
         v.exports -= 1
+        if v.released and not v.exports:
+            v.released = False  # its last export went: a leak now
+            self.limbo.append((None, v.alloc))
+            self.allocs[v.alloc].leaked = True
         if a.kw.get("maybe"):
             v.maybe_exports += 1
         elif v.name in self.orphans and not v.exports:
@@ -2084,7 +2110,7 @@ class Fuzzer:
         v = self.vm(e.view)
         if v is None:
             self.violate("internal", f"the model lost {e.view}, which {e.name} exports")
-        if not v.alive:
+        if not v.alive and not v.released:
             self.violate(
                 "export-outlived-view",
                 f"{e.name} ({e.kind} of {v.name}) is alive but {v.name} is dead: it points at "
@@ -2551,7 +2577,7 @@ class Episode(Fuzzer):
                     {"v": v.name, "e": e, "kind": "mv", "off": 0, "len": v.length},
                 )
         elif r < 0.82:
-            v = self.pick_view()
+            v = self.pick_view(pred=self.writable)
             if v is not None:
                 s = rng.getrandbits(30)
                 a = Act("write", f"S.fill({v.name}, {s})", (), {"v": v.name, "seed": s})
@@ -2588,6 +2614,14 @@ class Episode(Fuzzer):
     def on(self, family: str) -> bool:
         """Whether the attack family is in use (``--skip`` leaves families out)."""
         return family not in self.skip
+
+    def writable(self, v: VM | None) -> bool:
+        """Whether to write through ``v`` (family donated_writes for a donated view).
+
+        A donated view (an FBA's buffer, a Python allocator's region) is where the
+        allocators drawing from it keep their own headers.
+        """
+        return v is not None and (self.on("donated_writes") or not v.donated)
 
     def register(self, a: Act) -> Act:
         """Remember what a hook's source means."""
@@ -2775,11 +2809,11 @@ class Episode(Fuzzer):
         s = rng.getrandbits(30)
         if self.exports and rng.random() < 0.3:
             e = rng.choice(list(self.exports.values()))
-            if e.kind in ("pb",):
+            if e.kind in ("pb",) or not self.writable(self.vm(e.view)):
                 return None
             src = f"S.fill({e.name}, {s})"
             return Act("write", src, (), {"v": e.view, "e": e.name, "seed": s, "off": e.off})
-        v = self.pick_view(alive=None if rng.random() < 0.1 else True)
+        v = self.pick_view(alive=None if rng.random() < 0.1 else True, pred=self.writable)
         if v is None:
             return None
         if v.length > 4 and rng.random() < 0.3:
@@ -3240,7 +3274,11 @@ class Episode(Fuzzer):
         v = self.views.get(a.kw["v"])
         if v is not None and exc is None and v.alive:
             v.alive = False
-            if v.donated:
+            if v.exports:
+                # a finalizer exported it within this very statement: the export keeps the
+                # block (and reads it) until it goes
+                v.released = True
+            elif v.donated:
                 self.pin_forever(v)  # the FBA or region holder still exports the block
             else:
                 self.limbo.append((weakref.ref(self.ns[v.name]), v.alloc))
@@ -3542,7 +3580,11 @@ class Episode(Fuzzer):
                 (name,),
                 {"v": v.name},
             ),
-            Act("write", f"S.fill({v.name}, 7)", (), {"v": v.name, "seed": 7}),
+            *(
+                [Act("write", f"S.fill({v.name}, 7)", (), {"v": v.name, "seed": 7})]
+                if self.writable(v)
+                else []
+            ),
             Act(
                 "export",
                 f"{e0} = memoryview({v.name})",
@@ -4408,4 +4450,5 @@ FAMILIES = (
     "debug_deinit",
     "trace",
     "gc_teardown",
+    "donated_writes",
 )
