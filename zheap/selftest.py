@@ -1141,6 +1141,9 @@ class Fuzzer:
                     e.exc is not None
                     and documented(e.exc)
                     and not issubclass(e.exc, zheap.LeakError)  # a deinit that happened
+                    # a Python allocator's own error: it ran (outside the busy window, in
+                    # the statement's preparation) and may have freed before raising
+                    and not issubclass(e.exc, HostileError)
                 ):
                     continue  # refused (RuntimeError, or an error it would raise anyway)
                 if self.strict_reentry and not nested:
