@@ -114,7 +114,7 @@ class Entry:
     """One action run from Python code zheap called back (hook, finalizer...)."""
 
     src: str
-    origin: str  # "hook:a3", "finalizer", "weakref", "index", "from_buffer", "lie:a3", ...
+    origin: str  # "hook:a3:alloc", "hook:sbrk", "finalizer", "weakref", "index", "lie:a3", ...
     exc: type[BaseException] | None
     message: str
     depth: int  # nesting of act() calls: 1 = directly inside the top-level call
@@ -252,7 +252,9 @@ def expect_raises(src: str, allowed: tuple[type[BaseException], ...], ok: bool =
 
 def touch_all() -> None:
     """Read every buffer in the namespace (what the checker does after a step)."""
-    for name, obj in [*RT.ns.items(), *(("stash", x) for x in RT.stash)]:
+    # dict.copy(): no Python code runs while it copies (a finalizer adding a name while
+    # the items are being listed would break the iteration)
+    for name, obj in [*RT.ns.copy().items(), *(("stash", x) for x in RT.stash.copy())]:
         if name.startswith("__"):
             continue
         try:
@@ -309,7 +311,7 @@ class Hostile(FirstFitAllocator):
             self.plan.remove(p)
             kind, arg = p[2], p[3]
             if kind == "act":
-                act(arg, f"hook:{self.name}", self, self.epoch)
+                act(arg, f"hook:{self.name}:{method}", self, self.epoch)
             elif kind == "sleep":
                 time.sleep(0)
             elif kind == "gc":
@@ -394,7 +396,11 @@ class Hostile(FirstFitAllocator):
     def _remap_(self, address: int, length: int, alignment: int, new_length: int) -> Any:
         lie = self._fire("remap")
         if lie is not None:
-            return self._lie_address(lie[0], alignment)
+            bad = self._lie_address(lie[0], alignment)
+            if isinstance(bad, int) and address <= bad < address + max(length, 1):
+                # the block's own memory: a remap in place is no lie (the only live block)
+                bad = self._lie_address("outside", alignment)
+            return bad
         return super()._remap(address, length, alignment, new_length)
 
     def _free_(self, address: int, length: int, alignment: int) -> None:
@@ -458,8 +464,9 @@ class _BadBool:
 class PySbrk:
     """A Python ``sbrk`` for SbrkAllocator, honest unless armed like Hostile."""
 
-    def __init__(self) -> None:
-        """Start with no region (``make_sbrk`` wires it)."""
+    def __init__(self, name: str = "sbrk") -> None:
+        """Start with no region (``make_sbrk`` wires it); ``name`` is its allocator's."""
+        self.name = name
         self.region: tuple[int, int] = (0, 0)
         self.brk = 0
         self.plan: list[list[Any]] = []
@@ -482,7 +489,7 @@ class PySbrk:
                 continue
             self.plan.remove(p)
             if p[2] == "act":
-                act(p[3], "hook:sbrk", self, self.epoch)
+                act(p[3], f"hook:{self.name}:sbrk", self, self.epoch)
             elif p[2] == "sleep":
                 time.sleep(0)
             elif p[2] == "gc":
@@ -511,9 +518,9 @@ class PySbrk:
         return old
 
 
-def make_sbrk(capacity: int = 1 << 22) -> zheap.SbrkAllocator:
+def make_sbrk(capacity: int = 1 << 22, name: str = "sbrk") -> zheap.SbrkAllocator:
     """Make an SbrkAllocator over a :class:`PySbrk` (reach it as ``allocator.sbrk``)."""
-    fn = PySbrk()
+    fn = PySbrk(name)
     a = zheap.SbrkAllocator(capacity=capacity, sbrk=fn)
     fn.region = a.region
     return a
@@ -824,6 +831,8 @@ class AM:
     temp_pins: bool = False  # a throwaway wrapper may still draw from it (until collected)
     hostile: bool = False
     tainted: bool = False  # a Python allocator that lied: its bookkeeping is off from then on
+    leaked: bool = False  # a block of it may be left allocated with nothing reaching it
+    shared: bool = False  # a process-wide allocator: earlier episodes' garbage may go any time
     debug_cfg: dict[str, Any] = field(default_factory=dict)
 
 
@@ -845,6 +854,7 @@ class VM:
     cobj: bool = False
     destroyed: bool = False
     tampered: bool = False  # its ctypes object's _objects views were released
+    released: bool = False  # released (v.release()) while an export of it lived: the block too
 
 
 @dataclass
@@ -950,6 +960,14 @@ class Fuzzer:
         self.limbo: list[tuple[Any, str]] = []  # (weakref or None, allocator) of dropped views
         self.limbo_cobjs: set[str] = set()  # allocators whose dropped ctypes objects may live on
         self.raws: dict[str, tuple[str, int, int, int]] = {}  # name -> (alloc, addr, len, align)
+        # views dropped from the namespace while an export of them lived (a finalizer made
+        # the export in the very statement that dropped the view): the export still reads
+        # their bytes and pins their block
+        self.orphans: dict[str, VM] = {}
+        # the views the running statement frees, moves or retires: Python code running
+        # inside it sees them released (rule 4; a reset retires its views before it frees)
+        self.held: set[str] = set()
+        self.deferred: list[tuple[set[str], list[str]]] | None = None  # resyncs, see process
         self.capsules: dict[str, str] = {}
         self.traces: dict[str, str] = {}  # trace name -> allocator
         self.actions: dict[str, Act] = {}
@@ -991,6 +1009,12 @@ class Fuzzer:
         exp = self.expect(a)
         busy = self.busy(a.on)
         self.current = a.src
+        self.held = set()
+        if a.op in ("free", "pdestroy", "resize", "remap", "realloc") and "errs" not in a.kw:
+            self.held = {a.kw.get("v", "")}
+        elif a.op in ("reset", "deinit") and a.on and a.on[0] in self.allocs:
+            mine = {a.on[0], *self.interfaces(a.on[0])}
+            self.held = {v.name for v in self.views.values() if v.alloc in mine}
         self.lines.append(a.src)
         self.log(f"{a.src}  # {a.op}")
         if self.verbose:
@@ -1016,6 +1040,7 @@ class Fuzzer:
             if self.verbose:
                 print(f"    -> {message}", file=sys.stderr)
         entries, RT.journal[:] = list(RT.journal), []
+        before = set(self.views)
         disturbed, lie_top = self.process(entries, busy)
         if (
             lie_top
@@ -1035,15 +1060,36 @@ class Fuzzer:
                     f"assert False, {'the lie was accepted: ' + a.src!r}",
                 )
         if disturbed or lie_top:
-            exp = Exp(vague=True)
+            exp = Exp(vague=True, errs=exp.errs)  # (types it names stay allowed)
         self.judge(a, exp, exc, message, top=True)
         self.apply(a, exc, vague=exp.vague)
+        if a.op in ("reset", "deinit") and exc is None:
+            # a finalizer's alloc in this statement may have run after the reset (while
+            # its references were dropped): then its view lives on, in a fresh chunk
+            for n in set(self.views) - before:
+                if not self.views[n].cobj:
+                    self.views[n].alive = self.probe(n)
         self.log("# check")
         self.check()
 
     def process(self, entries: list[Entry], busy: set[str]) -> tuple[bool, bool]:
-        """Apply the actions zheap ran us back for during a statement."""
-        disturbed = lie_top = False
+        """Apply the actions zheap ran us back for during a statement.
+
+        Resyncs (believing the objects) wait for the end: the objects show the state after
+        the whole statement, not after the entry being applied. After an entry whose
+        outcome the model could not predict, the next ones are only checked for
+        undocumented exceptions.
+        """
+        self.deferred = []
+        try:
+            return self._process(entries, busy)
+        finally:
+            deferred, self.deferred = self.deferred, None
+            for allocs, extra in deferred:
+                self.resync(allocs, extra)
+
+    def _process(self, entries: list[Entry], busy: set[str]) -> tuple[bool, bool]:
+        disturbed = lie_top = fuzzy = False
         lied = any(e.origin.startswith("lie:") for e in entries)
         for e in entries:
             if e.origin.startswith("lie:"):
@@ -1062,10 +1108,43 @@ class Fuzzer:
                 continue  # what it names was dropped already
             if a.op == "gc":
                 continue  # a collection inside a collection (a finalizer's) does nothing
-            nested = e.depth > 1 or e.thread != "MainThread" or not e.origin.startswith("hook")
-            reentrant = a.mutating and bool(busy & self.chain_all(a.on))
+            method = e.origin.split(":")[2] if e.origin.count(":") == 2 else ""
+            # _free_blocks() is asked by layout()/stats(), which are no operation (the
+            # stack is not busy); __del__ of a Python allocator is a finalizer
+            outside_op = method == "free_blocks"
+            nested = (
+                e.depth > 1
+                or e.thread != "MainThread"
+                or not e.origin.startswith("hook")
+                or method == "del"
+            )
+            # DebugAllocator's log records are delivered after its operation has ended: a
+            # handler run directly by the statement (not from inside other Python code that
+            # zheap called) is not inside any operation, so its calls are not re-entry
+            after_op = e.origin == "log" and e.depth == 1 and e.thread == "MainThread"
+            # a deinit of an allocator already deinitialized touches nothing (and a closed
+            # allocator no longer draws from its child): a no-op, not re-entry
+            noop = a.op == "deinit" and all(self.allocs[n].closed for n in a.on)
+            # a hook of a Python allocator (or sbrk) fires inside an operation on it, whatever
+            # the statement (a dropped ctypes object freed, a collection): it is busy too
+            owner = e.origin.split(":")[1] if e.origin.startswith("hook:") else ""
+            here = busy | (self.chain(owner) if owner in self.allocs and method != "del" else set())
+            reentrant = (
+                a.mutating
+                and not after_op
+                and not outside_op
+                and not noop
+                and bool(here & self.chain_all(a.on))
+            )
             if reentrant:
-                if e.exc is not None and documented(e.exc):
+                if (
+                    e.exc is not None
+                    and documented(e.exc)
+                    and not issubclass(e.exc, zheap.LeakError)  # a deinit that happened
+                    # a Python allocator's own error: it ran (outside the busy window, in
+                    # the statement's preparation) and may have freed before raising
+                    and not issubclass(e.exc, HostileError)
+                ):
                     continue  # refused (RuntimeError, or an error it would raise anyway)
                 if self.strict_reentry and not nested:
                     self.violate(
@@ -1076,12 +1155,25 @@ class Fuzzer:
                         f"assert False, 're-entrant {a.op} was not refused'",
                     )
                 self.apply(a, e.exc, vague=True)
-                disturbed = True
+                disturbed = fuzzy = True
                 continue
             exp = self.expect(a)
-            if lied:
+            if lied or fuzzy:
                 exp = Exp(vague=True)
-            if nested or e.origin in ("finalizer", "weakref", "index", "bool", "from_buffer"):
+            if a.kw.get("v") in self.held and not after_op:
+                # inside the free/resize/remap/realloc of that very view, Python code sees it
+                # released: no access, no export (ValueError)
+                exp = Exp(ok=exp.ok, errs=(*exp.errs, ValueError), vague=exp.vague, why=exp.why)
+            if after_op:
+                # after the statement's operation: it may have freed, moved or closed what
+                # the handler names, or dropped an export (ordering the model cannot see)
+                exp = Exp(
+                    ok=exp.ok or BufferError in exp.errs,
+                    errs=(*exp.errs, BufferError, ValueError),
+                    vague=exp.vague,
+                    why=exp.why,
+                )
+            elif nested or e.origin in ("finalizer", "weakref", "index", "bool", "from_buffer"):
                 # it may run inside the statement's operation (RuntimeError), and an export
                 # dying with it may be released before or after it runs (BufferError)
                 # ... and the view it names may have died earlier in the statement (ValueError)
@@ -1096,10 +1188,14 @@ class Fuzzer:
                     vague=exp.vague,
                     why=exp.why,
                 )
+            if exp.ok and not self.expect(a).ok and a.op == "realloc":
+                # refused for an export the model counts, which went first: then it ran, and
+                # may have found no memory
+                exp.errs = (*exp.errs, MemoryError)
             self.judge(a, exp, e.exc, e.message, top=False, origin=e.origin)
-            self.apply(
-                a, e.exc, vague=exp.vague or (e.exc is not None and issubclass(e.exc, RuntimeError))
-            )
+            vague = exp.vague or (e.exc is not None and issubclass(e.exc, RuntimeError))
+            self.apply(a, e.exc, vague=vague)
+            fuzzy = fuzzy or vague
             if (a.mutating or a.op in ("write", "export") or a.kw.get("vague")) and e.exc is None:
                 disturbed = True
         return disturbed, lie_top
@@ -1116,7 +1212,13 @@ class Fuzzer:
     ) -> None:
         """Compare an outcome with what the model allows."""
         where = f" (from {origin})" if origin else ""
-        if exc is not None and not documented(exc):
+        # an undocumented type is a violation unless the model names it for this call
+        # (AttributeError: a DebugAllocator's memory-limit properties without the limit);
+        # the undocumented subclasses of documented types never pass
+        named = not issubclass(exc or Exception, DOCUMENTED) and issubclass(
+            exc or Exception, exp.errs
+        )
+        if exc is not None and not documented(exc) and not named:
             self.violate(
                 "undocumented-exception",
                 f"{a.src!r}{where} raised {message}",
@@ -1176,13 +1278,33 @@ class Fuzzer:
         return self.chain_all(names)
 
     def alive_views(self, alloc: str) -> list[VM]:
-        """Return the live views (and ctypes objects) of ``alloc``."""
-        return [v for v in self.views.values() if v.alloc == alloc and v.alive]
+        """Return the live views (and ctypes objects) of ``alloc``, orphans included."""
+        return [
+            v
+            for v in [*self.views.values(), *self.orphans.values()]
+            if v.alloc == alloc and v.alive
+        ]
+
+    def vm(self, name: str) -> VM | None:
+        """Return the model of the view ``name``, in the namespace or an orphan."""
+        return self.views.get(name) or self.orphans.get(name)
+
+    def interfaces(self, name: str) -> list[str]:
+        """Return the thread_safe_allocator() interfaces of the FBA ``name`` (same state)."""
+        if self.allocs[name].kind != "fba":
+            return []
+        return [d.name for d in self.allocs.values() if d.kind == "fba_ts" and name in d.children]
 
     def reached(self, name: str) -> tuple[str, str]:
         """Why reset/deinit of ``name`` must raise BufferError ("" if not), and why it may."""
         must = may = ""
+        for i in self.interfaces(name):
+            # the same state, not a drawer: its views, exports and drawers count as ours
+            m2, y2 = self.reached(i)
+            must, may = must or (m2 and f"{m2} (of the interface {i})"), may or y2
         for d in self.allocs.values():
+            if d.kind == "fba_ts" and self.allocs[name].kind == "fba":
+                continue
             if name in d.children and d.name != name:
                 if not d.closed:
                     must = must or f"{d.name} ({d.kind}) draws from it"
@@ -1195,6 +1317,9 @@ class Fuzzer:
         am = self.allocs[name]
         if am.extra:
             must = must or "a Python allocator's region is one of its views"
+        for v in [*self.views.values(), *self.orphans.values()]:
+            if v.alloc == name and v.released:
+                must = must or f"an export of the released {v.name} is alive"
         for v in self.alive_views(name):
             if v.cobj:
                 must = must or f"the ctypes object {v.name} from create() is alive"
@@ -1210,7 +1335,9 @@ class Fuzzer:
 
     def live_bounds(self, name: str) -> tuple[int, int]:
         """Return the range ``allocator.live`` must be in."""
-        n = self.allocs[name].baseline + len(self.alive_views(name))
+        everything = [*self.views.values(), *self.orphans.values()]
+        held = sum(1 for v in everything if v.alloc == name and v.released)
+        n = self.allocs[name].baseline + len(self.alive_views(name)) + held
         return n, n + sum(1 for _, al in self.limbo if al == name)
 
     # --- expectations ---------------------------------------------------------------------
@@ -1313,8 +1440,8 @@ class Fuzzer:
         if self._closed(a.on[0]):
             return Exp(ok=False, errs=(ValueError,))
         c = self.views.get(a.kw["v"])
-        if c is not None and c.tampered:
-            return Exp(ok=True, errs=(ValueError, TypeError))
+        # (release_objects() cannot detach create()'s object from its memory any more: its
+        # _b_base_ is a pointer no Python code can drop, so tampering changes nothing)
         if c is None or not c.alive:
             return Exp(ok=False, errs=(ValueError, TypeError))
         if c.alloc != a.on[0] or c.destroyed:
@@ -1342,29 +1469,19 @@ class Fuzzer:
         if am.closed:
             return Exp(ok=True)
         must, may = self.reached(a.on[0])
-        if am.deinit == "debug":
-            # its views outlive deinit (Zig's leaks): only drawers make it refuse
-            drawers = [
-                d for d in self.allocs.values() if a.on[0] in d.children and d.name != a.on[0]
-            ]
-            must = next(
-                (
-                    f"{d.name} draws from it"
-                    for d in drawers
-                    if not d.closed or self.alive_views(d.name)
-                ),
-                "",
-            )
-            errs: tuple[type[BaseException], ...] = (BufferError,)
+        if am.deinit == "debug" and not must:
+            # the rule of every deinit (BufferError while exported or drawn from, else
+            # every view dies, leaked ones included); leaks raise LeakError if asked to
+            errs: tuple[type[BaseException], ...] = (BufferError,) if may else ()
             if am.debug_cfg.get("raise_on_leak") and (
-                self.alive_views(a.on[0]) or self.limbo or self.raws
+                self.alive_views(a.on[0])
+                or any(r[0] == a.on[0] for r in self.raws.values())
+                or am.leaked
+                or am.uncertain
+                or any(self.allocs[n].tainted for n in self.chain(a.on[0]))
             ):
-                errs = (BufferError, zheap.LeakError)
-                if not must:
-                    return Exp(ok=True, errs=errs, why="leaks")
-            if must:
-                return Exp(ok=False, errs=(BufferError,), why=must)
-            return Exp(ok=True, errs=errs)
+                errs = (*errs, zheap.LeakError)
+            return Exp(ok=True, errs=errs, why=may or "leaks")
         if must:
             return Exp(ok=False, errs=(BufferError,), why=must)
         if may:
@@ -1484,6 +1601,9 @@ class Fuzzer:
 
     def resync(self, allocs: set[str], extra: Iterable[str] = ()) -> None:
         """After an outcome the model cannot predict: believe the objects."""
+        if self.deferred is not None:
+            self.deferred.append((set(allocs), list(extra)))
+            return
         names = {v.name for v in self.views.values() if v.alloc in allocs} | set(extra)
         for n in names:
             v = self.views.get(n)
@@ -1591,7 +1711,9 @@ class Fuzzer:
         if vague:
             self.resync(self.chain_all(a.on))
         if exc is None and a.kw["v"] in self.ns:
-            self.new_view(a.kw["v"], a.on[0], 1, a.kw.get("data"))
+            # a finalizer may have written the source before the copy or after it: when
+            # anything ran inside the statement, the copy's contents are not known
+            self.new_view(a.kw["v"], a.on[0], 1, None if vague else a.kw.get("data"))
 
     def app_create(self, a: Act, exc: type[BaseException] | None, vague: bool) -> None:
         """Register a ctypes object in allocator memory."""
@@ -1623,11 +1745,12 @@ class Fuzzer:
             c.destroyed = True
 
     def kill_all(self, name: str) -> None:
-        """Every view of ``name`` is invalid (reset/deinit succeeded)."""
-        for v in self.views.values():
-            if v.alloc == name and not v.cobj:
+        """Every view of ``name`` (and of its FBA interfaces) is invalid (reset/deinit)."""
+        names = {name, *self.interfaces(name)}
+        for v in [*self.views.values(), *self.orphans.values()]:
+            if v.alloc in names and not v.cobj:
                 v.alive = False
-        self.limbo = [(r, al) for r, al in self.limbo if al != name]
+        self.limbo = [(r, al) for r, al in self.limbo if al not in names]
 
     def close(self, name: str) -> None:
         """``name`` was deinitialized."""
@@ -1649,11 +1772,22 @@ class Fuzzer:
         if vague:
             self.resync(self.chain_all(a.on))
         if exc is None or (exc is zheap.LeakError):
-            if am.deinit != "debug":
-                self.kill_all(a.on[0])
-            else:
+            if am.deinit == "debug" and (
+                am.leaked
+                or am.uncertain
+                or self.alive_views(a.on[0])
+                or any(r[0] == a.on[0] for r in self.raws.values())
+            ):
+                for c in am.children:  # its leaks stay allocated in its backing
+                    if c in self.allocs:
+                        self.allocs[c].leaked = True
+            self.kill_all(a.on[0])  # a DebugAllocator's leaked views too
+            if am.deinit == "debug":
                 self.raws = {k: r for k, r in self.raws.items() if r[0] != a.on[0]}
             self.close(a.on[0])
+        elif not vague and not issubclass(exc, BufferError):
+            # a backing written in Python raised from inside: believe the objects
+            self.resync(self.chain_all(a.on))
 
     def app_pcreate(self, a: Act, exc: type[BaseException] | None, vague: bool) -> None:
         """Register a new pool item."""
@@ -1670,7 +1804,7 @@ class Fuzzer:
 
     def app_write(self, a: Act, exc: type[BaseException] | None, vague: bool) -> None:
         """Make the shadow follow the write."""
-        v = self.views.get(a.kw["v"])
+        v = self.vm(a.kw["v"]) if "e" in a.kw else self.views.get(a.kw["v"])
         if exc is not None or v is None:
             return
         start = a.kw.get("start", 0) + a.kw.get("off", 0)
@@ -1685,6 +1819,12 @@ class Fuzzer:
         v.shadow[start:stop] = pattern(stop - start, a.kw["seed"])
         if start <= v.known:
             v.known = max(v.known, stop)
+        if v.donated and v.alive:
+            # an FBA's buffer (or a region) written through: what was carved from it changed
+            lo, hi = v.addr + start, v.addr + stop
+            for w in [*self.views.values(), *self.orphans.values()]:
+                if w is not v and w.alive and w.addr < hi and lo < w.addr + w.length:
+                    w.known = 0
 
     def app_read(self, a: Act, exc: type[BaseException] | None, vague: bool) -> None:
         """Change nothing for a read (resync after an evil index)."""
@@ -1697,9 +1837,9 @@ class Fuzzer:
 
     def app_export(self, a: Act, exc: type[BaseException] | None, vague: bool) -> None:
         """Count the view's new export."""
-        if exc is not None:
+        v = self.vm(a.kw["v"])
+        if exc is not None or v is None:
             return
-        v = self.views[a.kw["v"]]
         if not v.alive:
             self.violate("dead-view-exported", f"{a.src!r}: an export of a dead view was made")
         v.exports += 1
@@ -1710,28 +1850,53 @@ class Fuzzer:
         e = self.exports.pop(a.kw["e"], None)
         if e is None or exc is not None:
             return
-        v = self.views[e.view]
+        v = self.vm(e.view)
+        if v is None:
+            return
         v.exports -= 1
+        if v.released and not v.exports:
+            v.released = False  # its last export went: a leak now
+            self.limbo.append((None, v.alloc))
+            self.allocs[v.alloc].leaked = True
         if a.kw.get("maybe"):
             v.maybe_exports += 1
+        elif v.name in self.orphans and not v.exports:
+            del self.orphans[v.name]  # its last export went: a dropped view, a leak
+            if v.alive:
+                self.limbo.append((None, v.alloc))
+                self.allocs[v.alloc].leaked = True
+
+    def pin_forever(self, v: VM) -> None:
+        """``v`` left the namespace but something holds its memory for good (a region)."""
+        am = self.allocs[v.alloc]
+        am.extra += 1
+        am.baseline += 1
+        am.leaked = True
 
     def app_drop(self, a: Act, exc: type[BaseException] | None, vague: bool) -> None:
         """Drop the view from the model; its block lives until collected."""
         v = self.views.pop(a.kw["v"], None)
         if v is None:
             return
-        if v.alive:
+        if any(e.view == v.name for e in self.exports.values()):
+            self.orphans[v.name] = v  # an export made in this very statement holds it
+            return
+        if v.alive and v.donated:
+            self.pin_forever(v)  # an FBA's buffer or a Python allocator's region
+        elif v.alive:
             if v.cobj and v.destroyed and not a.kw.get("held"):
                 pass  # freed right away
             else:
                 self.limbo.append((a.kw.get("ref"), v.alloc))
+                self.allocs[v.alloc].leaked = True  # nothing frees it (until reset or deinit)
             if v.cobj and (a.kw.get("held") or v.tampered):
                 self.limbo_cobjs.add(v.alloc)
 
     def app_gc(self, a: Act, exc: type[BaseException] | None, vague: bool) -> None:
         """Forget dropped exports and unreachable blocks after a full collection."""
-        for v in self.views.values():
+        for v in [*self.views.values(), *self.orphans.values()]:
             v.maybe_exports = 0
+        self.orphans = {n: v for n, v in self.orphans.items() if v.exports}
         for am in self.allocs.values():
             am.temp_pins = False
         self.limbo_cobjs.clear()
@@ -1754,6 +1919,7 @@ class Fuzzer:
         am.hostile = kind in ("hostile", "pysbrk")
         am.debug_cfg = a.kw.get("cfg", {})
         am.baseline = obj.live
+        am.shared = bool(a.kw.get("shared"))
         if a.kw.get("preheat_hooked"):
             am.uncertain = True
         if am.deinit and "deinitialized" in repr(obj):
@@ -1761,6 +1927,7 @@ class Fuzzer:
         if "region_of" in a.kw and a.kw["region_of"] in self.allocs:
             self.allocs[a.kw["region_of"]].baseline += 1
             self.allocs[a.kw["region_of"]].extra += 1
+            self.allocs[a.kw["region_of"]].leaked = True
         if "donates" in a.kw:
             self.views[a.kw["donates"]].donated = True
         if kind == "capsule" and a.kw.get("capsule") in self.capsules:
@@ -1908,6 +2075,11 @@ class Fuzzer:
                 continue
             lo, hi = self.live_bounds(am.name)
             live = self.ns[am.name].live
+            if am.shared and live < lo:
+                # its baseline counts blocks of earlier episodes that a collection may still
+                # free (a Python allocator's region in garbage): lower it, the ceiling too
+                am.baseline -= lo - live
+                lo, hi = self.live_bounds(am.name)
             if not lo <= live <= hi:
                 self.violate(
                     "live-count",
@@ -1938,8 +2110,10 @@ class Fuzzer:
             ranges.append((addr, n, v.name))
 
     def _check_export(self, e: EM) -> None:
-        v = self.views[e.view]
-        if not v.alive:
+        v = self.vm(e.view)
+        if v is None:
+            self.violate("internal", f"the model lost {e.view}, which {e.name} exports")
+        if not v.alive and not v.released:
             self.violate(
                 "export-outlived-view",
                 f"{e.name} ({e.kind} of {v.name}) is alive but {v.name} is dead: it points at "
@@ -1954,6 +2128,8 @@ class Fuzzer:
                 "export-broken", f"reading {e.name} ({e.kind}) raised {type(ex).__name__}: {ex}"
             )
         hi = min(e.off + e.length, v.known)
+        if v.donated:
+            return  # an FBA or a Python allocator writes there: its bytes are not ours
         if hi > e.off and data[: hi - e.off] != v.shadow[e.off : hi]:
             self.violate(
                 "content-changed",
@@ -2144,7 +2320,7 @@ class Episode(Fuzzer):
             for am in self.allocs.values():
                 if self.ns.get(am.name) is obj:
                     return am.name  # one model entry per object: its live count is shared
-            return self.run_new(f"{name} = {expr}", name, k)
+            return self.run_new(f"{name} = {expr}", name, k, shared=True)
         if kind in ("page", "c", "raw_c", "smp"):
             cls = {
                 "page": "PageAllocator",
@@ -2183,7 +2359,7 @@ class Episode(Fuzzer):
             return self.run_new(f"{name} = zheap.SbrkAllocator(capacity={cap})", name, "sbrk")
         if kind == "pysbrk":
             cap = rng.choice((1 << 18, 1 << 20, 4 << 20))
-            return self.run_new(f"{name} = S.make_sbrk({cap})", name, "pysbrk")
+            return self.run_new(f"{name} = S.make_sbrk({cap}, {name!r})", name, "pysbrk")
         expr, region_of = self.backing_expr()
         cap = rng.choice((4096, 1 << 16, 1 << 18))
         cls = {
@@ -2404,7 +2580,7 @@ class Episode(Fuzzer):
                     {"v": v.name, "e": e, "kind": "mv", "off": 0, "len": v.length},
                 )
         elif r < 0.82:
-            v = self.pick_view()
+            v = self.pick_view(pred=self.writable)
             if v is not None:
                 s = rng.getrandbits(30)
                 a = Act("write", f"S.fill({v.name}, {s})", (), {"v": v.name, "seed": s})
@@ -2441,6 +2617,14 @@ class Episode(Fuzzer):
     def on(self, family: str) -> bool:
         """Whether the attack family is in use (``--skip`` leaves families out)."""
         return family not in self.skip
+
+    def writable(self, v: VM | None) -> bool:
+        """Whether to write through ``v`` (family donated_writes for a donated view).
+
+        A donated view (an FBA's buffer, a Python allocator's region) is where the
+        allocators drawing from it keep their own headers.
+        """
+        return v is not None and (self.on("donated_writes") or not v.donated)
 
     def register(self, a: Act) -> Act:
         """Remember what a hook's source means."""
@@ -2628,11 +2812,11 @@ class Episode(Fuzzer):
         s = rng.getrandbits(30)
         if self.exports and rng.random() < 0.3:
             e = rng.choice(list(self.exports.values()))
-            if e.kind in ("pb",):
+            if e.kind in ("pb",) or not self.writable(self.vm(e.view)):
                 return None
             src = f"S.fill({e.name}, {s})"
             return Act("write", src, (), {"v": e.view, "e": e.name, "seed": s, "off": e.off})
-        v = self.pick_view(alive=None if rng.random() < 0.1 else True)
+        v = self.pick_view(alive=None if rng.random() < 0.1 else True, pred=self.writable)
         if v is None:
             return None
         if v.length > 4 and rng.random() < 0.3:
@@ -2769,13 +2953,17 @@ class Episode(Fuzzer):
             if am is None:
                 return None
             v = self.pick_view()
-            junk = v.name if v is not None and rng.random() < 0.5 else "ctypes.c_int(3)"
-            return Act(
-                "destroy",
-                f"{am.name}.destroy({junk})",
-                (am.name,),
-                {"errs": (TypeError, ValueError)},
+            # TypeError for what no create() made: a view, a ctypes object of its own,
+            # anything else; ValueError for another allocator's object (below)
+            junk = (
+                v.name
+                if v is not None and rng.random() < 0.5
+                else rng.choice(("ctypes.c_int(3)", "(ctypes.c_char * 8)()", "42", "None"))
             )
+            errs: tuple[type[BaseException], ...] = (TypeError,)
+            if am.closed:
+                errs = (*errs, ValueError)
+            return Act("destroy", f"{am.name}.destroy({junk})", (am.name,), {"errs": errs})
         owner = (
             c.alloc
             if rng.random() < 0.9
@@ -2899,7 +3087,14 @@ class Episode(Fuzzer):
         kw2: dict[str, Any] = {}
         if rng.random() < 0.15:
             nsrc, err = rng.choice(
-                (("-1", ValueError), ("'3'", TypeError), (str(2**64), OverflowError))
+                (
+                    ("-1", ValueError),
+                    ("'3'", TypeError),
+                    (str(2**64), OverflowError),
+                    # more items than the machine's memory holds: MemoryError at once
+                    (str(2**62), MemoryError),
+                    (str(2**40), MemoryError),
+                )
             )
             kw2["errs"] = (err,)
         return Act("preheat", f"{am.name}.preheat({nsrc})", (am.name,), kw2)
@@ -2972,7 +3167,10 @@ class Episode(Fuzzer):
             cases += [
                 (f"{name}.raw_alloc(0)", (ValueError,)),
                 (f"{name}.raw_free(0, 0)", (ValueError,)),
-                (f"{name}.requested_memory_limit = -1", (ValueError, AttributeError)),
+                (
+                    f"{name}.requested_memory_limit = -1",
+                    (ValueError,) if am.debug_cfg.get("enable_memory_limit") else (AttributeError,),
+                ),
             ]
         src, errs = rng.choice(cases)
         if am is not None and am.closed and src.startswith(name):
@@ -3022,6 +3220,19 @@ class Episode(Fuzzer):
                     f"{n}.total_requested_bytes",
                     f"{n}.requested_memory_limit = {rng.choice((0, 100, 10**6, 2**64 - 1))}",
                 ]
+            elif rng.random() < 0.15:
+                # documented: AttributeError without enable_memory_limit=True
+                src = rng.choice(
+                    (
+                        f"{n}.total_requested_bytes",
+                        f"{n}.requested_memory_limit",
+                        f"{n}.requested_memory_limit = 100",
+                    )
+                )
+                errs: tuple[type[BaseException], ...] = (AttributeError,)
+                if am.closed:
+                    errs = (*errs, ValueError)
+                return Act("bad", src, (n,), {"errs": errs})
         if kind == "failing":
             forms += [
                 f"{n}.alloc_index",
@@ -3066,7 +3277,15 @@ class Episode(Fuzzer):
         v = self.views.get(a.kw["v"])
         if v is not None and exc is None and v.alive:
             v.alive = False
-            self.limbo.append((weakref.ref(self.ns[v.name]), v.alloc))
+            if v.exports:
+                # a finalizer exported it within this very statement: the export keeps the
+                # block (and reads it) until it goes
+                v.released = True
+            elif v.donated:
+                self.pin_forever(v)  # the FBA or region holder still exports the block
+            else:
+                self.limbo.append((weakref.ref(self.ns[v.name]), v.alloc))
+                self.allocs[v.alloc].leaked = True
 
     def gen_drop(self) -> Act | None:
         """``del`` of a view or ctypes object: a leak, maybe with a finalizer or weakref."""
@@ -3364,7 +3583,11 @@ class Episode(Fuzzer):
                 (name,),
                 {"v": v.name},
             ),
-            Act("write", f"S.fill({v.name}, 7)", (), {"v": v.name, "seed": 7}),
+            *(
+                [Act("write", f"S.fill({v.name}, 7)", (), {"v": v.name, "seed": 7})]
+                if self.writable(v)
+                else []
+            ),
             Act(
                 "export",
                 f"{e0} = memoryview({v.name})",
@@ -3415,6 +3638,7 @@ class Episode(Fuzzer):
                     and not w.exports
                     and not w.maybe_exports
                     and not w.cobj
+                    and not w.donated
                 )
             )
             if other is None or not self.on("weakrefs"):
@@ -4229,4 +4453,5 @@ FAMILIES = (
     "debug_deinit",
     "trace",
     "gc_teardown",
+    "donated_writes",
 )
