@@ -222,7 +222,12 @@ def fill(view: Any, seed: int, start: int = 0, stop: int | None = None) -> None:
     """Write ``pattern(stop - start, seed)`` into ``view[start:stop]``."""
     n = len(view)
     stop = n if stop is None else stop
-    view[start:stop] = pattern(stop - start, seed)
+    data = pattern(stop - start, seed)
+    if np is not None and isinstance(view, np.ndarray):
+        # numpy reads a bytes object as one scalar (b'7' is the number 7): write the bytes
+        view[start:stop] = np.frombuffer(data, dtype=view.dtype)
+        return
+    view[start:stop] = data
 
 
 def cfill(obj: Any, seed: int) -> None:
