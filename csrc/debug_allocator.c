@@ -225,7 +225,9 @@ static uintptr_t key_at(const zh_debug_table *t, size_t esz, size_t i) {
 }
 
 static size_t tbl_find(const zh_debug_table *t, size_t esz, uintptr_t key) {
-    if (t->capacity == 0) return SIZE_MAX;
+    /* 0 is the empty slot's key: no block or page is at address 0, and a
+     * lookup of 0 (a bad free) must not "find" an empty slot. */
+    if (t->capacity == 0 || key == 0) return SIZE_MAX;
     for (size_t i = slot_of(key, t->capacity);; i = (i + 1) & (t->capacity - 1)) {
         uintptr_t k = key_at(t, esz, i);
         if (k == key) return i;

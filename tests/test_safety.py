@@ -635,6 +635,12 @@ FUZZER_FINDINGS = {
             zheap.DebugAllocator().raw_free(8, 1); print("accepted")
         except zheap.InvalidFreeError:
             pass
+        d = zheap.DebugAllocator(page_size=4096); d.raw_alloc(24, 8)
+        for length in (4096, 1 << 20):
+            try:
+                d.raw_free(0, length); print("accepted")
+            except zheap.InvalidFreeError:
+                pass
     """,
     "an error in a dying arena's child": """
         import zheap
@@ -643,6 +649,17 @@ FUZZER_FINDINGS = {
             def _free(self, *args):
                 raise KeyError("from _free")
         a = zheap.ArenaAllocator(Raising()); a.free(a.alloc(8)); del a
+    """,
+    "an error raised while a DebugAllocator has log records to deliver": """
+        import ctypes, gc, logging, zheap
+        logging.disable(logging.CRITICAL)
+        d = zheap.DebugAllocator(zheap.FixedBufferAllocator(1 << 22), verbose_log=True)
+        p = zheap.MemoryPool(1, alignment=64, growable=False, child=d)
+        c = d.create(ctypes.c_int64 * 3); d.destroy(c); del c; gc.collect()  # logged later
+        try:
+            p.create(); print("no error")
+        except MemoryError:
+            pass
     """,
     "a Python allocator entered by four threads": """
         import sys, threading, zheap

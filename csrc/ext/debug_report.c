@@ -167,8 +167,17 @@ static PyObject *deliver(DebugObject *self, bool raising) {
 }
 
 void zx_debug_flush_logs(ZxAllocator *base) {
-    PyObject *error = deliver((DebugObject *)base, false);
+    DebugObject *self = (DebugObject *)base;
+    if (self->pending == NULL || PyList_GET_SIZE(self->pending) == 0) return;
+    /* The operation may be raising (MemoryError, a Python allocator's
+     * error): logging runs Python code, which must not see it, and must not
+     * lose it either. */
+    PyObject *et, *ev, *tb;
+    PyErr_Fetch(&et, &ev, &tb);
+    PyObject *error = deliver(self, false);
     Py_XDECREF(error);
+    if (PyErr_Occurred()) PyErr_WriteUnraisable((PyObject *)Py_TYPE(base));
+    PyErr_Restore(et, ev, tb);
 }
 
 /* Raise what the core reported during the call just made; -1 if it did. */
