@@ -112,13 +112,6 @@ MUTANTS = [
         ("tests/test_safety.py",),
     ),
     Mutant(
-        "a retired view's reference is dropped at once",
-        "csrc/ext/block.c",
-        "        zx_txn_drop(t, v);\n    }\n}",
-        "        Py_DECREF(v);\n    }\n}",
-        ("tests/test_safety.py", "tests/test_api.py"),
-    ),
-    Mutant(
         "FixedBufferAllocator.reset forgets its thread-safe interfaces",
         "csrc/ext/fixed_buffer.c",
         "(void)zx_retire_all(&t, &i->base);",
@@ -130,13 +123,6 @@ MUTANTS = [
         "csrc/ext/capsule.c",
         "        zx_pin_child(&self->base, owner);",
         "        (void)owner;",
-        ("tests/test_safety.py",),
-    ),
-    Mutant(
-        "a finalizer's free runs in the middle of an operation",
-        "csrc/ext/block.c",
-        "busy = a->busy_thread != 0;",
-        "busy = false;",
         ("tests/test_safety.py",),
     ),
 ]

@@ -661,6 +661,34 @@ FUZZER_FINDINGS = {
         except MemoryError:
             pass
     """,
+    "garbage: an arena over a Python allocator over an arena": """
+        import gc, zheap
+        from zheap.examples import FirstFitAllocator
+        for outer_type in (zheap.ArenaAllocator, lambda c: zheap.MemoryPool(8, child=c)):
+            inner = zheap.ArenaAllocator()
+            ff = FirstFitAllocator(65536, inner)  # its region is a block of inner
+            outer = outer_type(ff)
+            v = outer.alloc(63, 8) if isinstance(outer, zheap.ArenaAllocator) else outer.create()
+            del v, outer, ff, inner
+            gc.collect()
+    """,
+    "live counts after a _free that raised": """
+        import zheap
+        from zheap.examples import FirstFitAllocator
+        class Raising(FirstFitAllocator):
+            armed = False
+            def _free(self, a, n, al):
+                super()._free(a, n, al)
+                if self.armed:
+                    raise RuntimeError("told to raise")
+        for op in ("free", "realloc", "resize", "remap"):
+            a = Raising(1 << 16); v = a.alloc(10); a.armed = True
+            try:
+                a.free(v) if op == "free" else getattr(a, op)(v, 0)
+            except RuntimeError:
+                pass
+            assert a.live == 0, (op, a.live)
+    """,
     "a Python allocator entered by four threads": """
         import sys, threading, zheap
         from zheap.examples import FirstFitAllocator

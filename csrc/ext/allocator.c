@@ -135,8 +135,13 @@ static PyObject *resize_common(ZxAllocator *self, PyObject *const *args, Py_ssiz
         if (b->len != 0) zh_raw_free(zx_iface(self), b->ptr, b->len, al, 0);
         zx_txn_end(&t);
         zx_retire(&t, b, mv, ZX_FREED);
-        zx_commit_block(nb, nview, zh_empty(al), 0, al);
-        if (!PyErr_Occurred()) result = Py_NewRef(nview);
+        /* The empty view is made live only if it is returned: after an error
+         * (a _free that raised) the block is freed as far as the view goes,
+         * and nothing is left counted as live. */
+        if (!PyErr_Occurred()) {
+            zx_commit_block(nb, nview, zh_empty(al), 0, al);
+            result = Py_NewRef(nview);
+        }
         goto done;
     }
     if (b->len == 0) {

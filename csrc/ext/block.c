@@ -436,6 +436,19 @@ int zx_guard_all(ZxAllocator *self, const char *what) {
     return 0;
 }
 
+/* Whether anything but a block's own primary view reaches memory of `self`
+ * (an export, a slice, a ctypes object): the collector must then leave the
+ * allocator whole (tp_clear), since the memory is still in use by objects
+ * that outlive this step of the collection (a Python allocator's region). */
+bool zx_memory_reachable(ZxAllocator *self) {
+    for (ZxBlock *b = self->live; b != NULL; b = b->next) {
+        if (b->ctypes_ref != NULL || b->exports > 1) return true;
+        PyMemoryViewObject *mv = block_primary(b);
+        if (mv != NULL ? (mv->exports > 0 || mv->mbuf->exports > 1) : b->exports > 0) return true;
+    }
+    return false;
+}
+
 /* Retire every outstanding view after zx_guard_all() passed (commit). The
  * views' references are kept in a C array until release; -1 with
  * MemoryError (nothing retired) if it cannot be had. */

@@ -38,6 +38,7 @@ void zx_view_suspend(PyMemoryViewObject *mv);
 void zx_view_resume(PyMemoryViewObject *mv);
 void zx_retire(zx_txn *t, ZxBlock *b, PyMemoryViewObject *mv, enum zx_block_state state);
 int zx_guard_all(ZxAllocator *self, const char *what);
+bool zx_memory_reachable(ZxAllocator *self);
 int zx_retire_all(zx_txn *t, ZxAllocator *self);
 int zx_txn_begin_bulk(zx_txn *t, const char *what);
 int zx_txn_reserve(zx_txn *t, size_t n);

@@ -106,6 +106,9 @@ static int Pool_clear(PyObject *op) {
     /* Another allocator of the same garbage draws from this one: it goes
      * first and lets this one go (its teardown calls into this one). */
     if (ZxAllocator_CAST(op)->pins > 0) return 0;
+    /* Its memory is still exported (a Python allocator's region): it goes
+     * when its blocks do, in its dealloc. */
+    if (zx_memory_reachable(ZxAllocator_CAST(op))) return 0;
     PoolObject *self = Pool_CAST(op);
     /* The child may go with this cycle: give the memory back while it is here. */
     if (!self->base.closed && self->base.child != NULL) {
