@@ -253,7 +253,7 @@ static PyObject *Allocator_create(PyObject *op, PyObject *ctype) {
         goto done;
     view = zx_alloc_view(self, size, al);
     if (view == NULL) goto done;
-    ZxBlock *b = (ZxBlock *)((PyMemoryViewObject *)view)->mbuf->master.obj;
+    ZxBlock *b = zx_block_of_view(self, view); /* live: the view was just made */
     addr = PyLong_FromVoidPtr(b->ptr);
     pointer = addr ? PyObject_CallMethod(ctypes, "cast", "OO", addr, ptype) : NULL;
     obj = pointer ? PyObject_GetAttrString(pointer, "contents") : NULL;
@@ -265,14 +265,13 @@ static PyObject *Allocator_create(PyObject *op, PyObject *ctype) {
      * allocation the view holds. */
     zx_txn t;
     zx_txn_init(&t, self);
-    zx_txn_drop(&t, ref); /* until committed */
     if (zx_txn_begin(&t) < 0 || zx_block_from_view(self, view, "create") == NULL ||
         zx_guard(b, (PyMemoryViewObject *)view) < 0) {
         zx_txn_release(&t);
+        Py_DECREF(ref); /* never committed: its callback will not run */
         goto give_back;
     }
-    t.ndrop--; /* the block takes `ref` */
-    zx_block_hold_ctypes(&t, b, ref);
+    zx_block_hold_ctypes(&t, b, ref); /* the block takes `ref` */
     zx_txn_release(&t);
     goto done;
 give_back: {

@@ -46,12 +46,7 @@ static void Arena_dealloc(PyObject *op) {
 }
 
 static int Arena_clear(PyObject *op) {
-    /* Another allocator of the same garbage draws from this one: it goes
-     * first and lets this one go (its teardown calls into this one). */
-    if (ZxAllocator_CAST(op)->pins > 0) return 0;
-    /* Its memory is still exported (a Python allocator's region): it goes
-     * when its blocks do, in its dealloc. */
-    if (zx_memory_reachable(ZxAllocator_CAST(op))) return 0;
+    if (!zx_collectable(ZxAllocator_CAST(op))) return 0; /* owner.c says why */
     ArenaObject *self = Arena_CAST(op);
     /* The child may go with this cycle: release its chunks while it is here. */
     if (!self->base.closed && self->base.child != NULL) {

@@ -131,12 +131,7 @@ static int Debug_traverse(PyObject *op, visitproc visit, void *arg) {
 }
 
 static int Debug_clear(PyObject *op) {
-    /* Another allocator of the same garbage draws from this one: it goes
-     * first and lets this one go (its teardown calls into this one). */
-    if (ZxAllocator_CAST(op)->pins > 0) return 0;
-    /* Its memory is still exported (a Python allocator's region): it goes
-     * when its blocks do, in its dealloc. */
-    if (zx_memory_reachable(ZxAllocator_CAST(op))) return 0;
+    if (!zx_collectable(ZxAllocator_CAST(op))) return 0; /* owner.c says why */
     DebugObject *self = Debug_CAST(op);
     if (self->base.child != NULL) quiet_deinit(self);
     self->base.closed = true;

@@ -87,6 +87,12 @@ static PyObject *layout_region(const char *kind, uintptr_t start, size_t size, s
                          (Py_ssize_t)size, "used", (Py_ssize_t)used, "blocks", blocks);
 }
 
+/* {"allocator": type name, "regions": regions} (steals `regions`). */
+static PyObject *layout_of(PyObject *self, PyObject *regions) {
+    if (regions == NULL) return NULL;
+    return Py_BuildValue("{s:s,s:N}", "allocator", Py_TYPE(self)->tp_name, "regions", regions);
+}
+
 /* The layout dict of `self` from what was gathered (and frees it). Regions
  * keep the order they were added in; blocks outside every region are left
  * out (the gatherer adds the regions its blocks live in). */
@@ -120,17 +126,11 @@ PyObject *zx_lay_finish(zx_layout *l, PyObject *self) {
         }
         Py_DECREF(region);
     }
-    result = zx_layout_of(self, Py_NewRef(regions));
+    result = layout_of(self, Py_NewRef(regions));
 done:
     Py_XDECREF(regions);
     zx_lay_free(l);
     return result;
-}
-
-/* {"allocator": type name, "regions": regions} (steals `regions`). */
-PyObject *zx_layout_of(PyObject *self, PyObject *regions) {
-    if (regions == NULL) return NULL;
-    return Py_BuildValue("{s:s,s:N}", "allocator", Py_TYPE(self)->tp_name, "regions", regions);
 }
 
 /* --- reading a layout someone else made ------------------------------------------- */

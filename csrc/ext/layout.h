@@ -31,7 +31,6 @@ void zx_lay_free(zx_layout *l);
 int zx_litem_by_address(const void *a, const void *b);
 size_t zx_lay_first_item(const zx_layout *l, uintptr_t addr);
 PyObject *zx_lay_finish(zx_layout *l, PyObject *self);
-PyObject *zx_layout_of(PyObject *self, PyObject *regions);
 PyObject *zx_generic_layout(PyObject *op);
 PyObject *zx_merge_into_child(ZxAllocator *self, zx_layout *lead);
 int zx_lay_parse(PyObject *layout, zx_layout *l);

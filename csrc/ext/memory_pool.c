@@ -103,12 +103,7 @@ static void Pool_dealloc(PyObject *op) {
 }
 
 static int Pool_clear(PyObject *op) {
-    /* Another allocator of the same garbage draws from this one: it goes
-     * first and lets this one go (its teardown calls into this one). */
-    if (ZxAllocator_CAST(op)->pins > 0) return 0;
-    /* Its memory is still exported (a Python allocator's region): it goes
-     * when its blocks do, in its dealloc. */
-    if (zx_memory_reachable(ZxAllocator_CAST(op))) return 0;
+    if (!zx_collectable(ZxAllocator_CAST(op))) return 0; /* owner.c says why */
     PoolObject *self = Pool_CAST(op);
     /* The child may go with this cycle: give the memory back while it is here. */
     if (!self->base.closed && self->base.child != NULL) {
@@ -239,7 +234,7 @@ PyDoc_STRVAR(Pool_preheated_doc,
              "items already on the free list. On MemoryError nothing is kept: the pool is\n"
              "deinitialized, and items a subclass's ``__init__`` created are invalidated.");
 
-static PyObject *pool_deinit(PoolObject *self, bool quiet);
+static PyObject *pool_deinit(PoolObject *self);
 
 static PyObject *Pool_preheated(PyObject *cls, PyObject *args, PyObject *kwds) {
     PyObject *size_obj, *n_obj;
@@ -269,7 +264,7 @@ static PyObject *Pool_preheated(PyObject *cls, PyObject *args, PyObject *kwds) {
      * it is dropped instead and gives its memory back when its last item goes. */
     PyObject *et, *ev, *tb;
     PyErr_Fetch(&et, &ev, &tb);
-    r = pool_deinit(Pool_CAST(pool), true);
+    r = pool_deinit(Pool_CAST(pool));
     Py_XDECREF(r);
     PyErr_Clear();
     PyErr_Restore(et, ev, tb);
@@ -282,8 +277,7 @@ PyDoc_STRVAR(Pool_deinit_doc, "deinit($self, /)\n--\n\n"
                               "BufferError (and no change) while one is exported. The pool is unusable\n"
                               "afterwards; a second deinit() does nothing.");
 
-static PyObject *pool_deinit(PoolObject *self, bool quiet) {
-    (void)quiet;
+static PyObject *pool_deinit(PoolObject *self) {
     if (self->base.closed) Py_RETURN_NONE;
     zx_txn t;
     zx_txn_init(&t, &self->base);
@@ -301,7 +295,7 @@ static PyObject *pool_deinit(PoolObject *self, bool quiet) {
 
 static PyObject *Pool_deinit(PyObject *op, PyObject *unused) {
     (void)unused;
-    return pool_deinit(Pool_CAST(op), false);
+    return pool_deinit(Pool_CAST(op));
 }
 
 static PyObject *Pool_exit(PyObject *op, PyObject *args) {

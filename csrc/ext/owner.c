@@ -5,6 +5,8 @@
  * (stack.c walks the `child` edges). Pins are added and dropped here only. */
 #include "owner.h"
 
+#include "block.h"
+
 #include "stack.h"
 
 zheap_state *zx_state_of(PyTypeObject *type) {
@@ -117,10 +119,16 @@ int zx_allocator_traverse(PyObject *op, visitproc visit, void *arg) {
     return 0;
 }
 
+/* Whether the collector may tear `self` down now (tp_clear). Not while
+ * another allocator of the same garbage draws from it: that one clears
+ * first (its teardown calls into this one) and lets it go. Not while its
+ * memory is still exported (a Python allocator's region): it goes when its
+ * blocks do, in its dealloc. */
+bool zx_collectable(ZxAllocator *self) { return self->pins == 0 && !zx_memory_reachable(self); }
+
 int zx_allocator_clear(PyObject *op) {
-    /* Pinned: an allocator in the same garbage draws from this one and
-     * clears first; this one keeps its child until then. */
-    if (ZxAllocator_CAST(op)->pins > 0) return 0;
+    /* Left whole, it keeps its child until it may go. */
+    if (!zx_collectable(ZxAllocator_CAST(op))) return 0;
     zx_unpin_child(ZxAllocator_CAST(op));
     Py_CLEAR(ZxAllocator_CAST(op)->child);
     /* A Python-implemented allocator keeps its regions until dealloc: blocks

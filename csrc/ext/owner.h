@@ -9,6 +9,7 @@ zheap_state *zx_state_of(PyTypeObject *type);
 PyTypeObject *zx_add_allocator_type(PyObject *module, zheap_state *st, PyType_Spec *spec, bool public);
 void zx_allocator_setup(ZxAllocator *self, zheap_state *st, zh_allocator a, zh_alignment max_align);
 int zx_allocator_traverse(PyObject *op, visitproc visit, void *arg);
+bool zx_collectable(ZxAllocator *self);
 int zx_allocator_clear(PyObject *op);
 void zx_allocator_dealloc(PyObject *op);
 int zx_check_open(ZxAllocator *self);
