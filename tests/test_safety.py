@@ -504,6 +504,57 @@ def test_create_keepalive_cannot_be_released_from_python():
     assert out.count("BufferError") == 6
 
 
+def test_collector_tears_a_stack_down_before_it_clears_the_python_child():
+    # An arena, a pool and a DebugAllocator over a Python allocator, in one garbage
+    # cycle with it: the collector clears a Python object's __dict__, where the
+    # child's state lives, so the teardown must have given everything back first.
+    out = run(
+        """
+        import gc, sys, zheap
+        from zheap.examples import FirstFitAllocator
+        caught = []
+        sys.unraisablehook = lambda u: caught.append(repr(u.exc_value))
+        class Counting(FirstFitAllocator):
+            def _free(self, address, length, alignment):
+                counts["free"] += 1
+                return super()._free(address, length, alignment)
+        def make_arena(c):
+            a = zheap.ArenaAllocator(c); a.alloc(100); a.alloc(5000); return a
+        def make_pool(c):
+            p = zheap.MemoryPool(16, child=c); p.create(); return p
+        def make_debug(c):
+            d = zheap.DebugAllocator(c); d.free(d.alloc(10)); d.alloc(20); return d
+        for make in (make_arena, make_pool, make_debug):
+            counts = {"free": 0}
+            child = Counting()
+            parent = make(child)
+            child.parent = parent             # parent -> child -> __dict__ -> parent
+            del child, parent
+            gc.collect()
+            print(make.__name__, "frees", counts["free"] > 0, "unraisable", caught)
+            caught.clear()
+        # A finalizer in the cycle resurrects the arena: it is closed, not torn twice.
+        class Lazarus:
+            def __del__(self): globals()["back"] = self.arena
+        child = Counting(); counts = {"free": 0}
+        arena = make_arena(child); child.parent = arena
+        l = Lazarus(); l.arena = arena; child.l = l
+        del child, arena, l
+        gc.collect()
+        try:
+            back.alloc(8); print("resurrected arena still allocates")
+        except Exception as e:
+            print("resurrected", type(e).__name__)
+        print("unraisable", caught)
+        del back; gc.collect()
+        print("OK")
+        """
+    )
+    for name in ("make_arena", "make_pool", "make_debug"):
+        assert f"{name} frees True unraisable []" in out
+    assert "unraisable []" in out[-2], out
+
+
 # --- hole 4: the core bug (DebugAllocator large remap with retained metadata) ---------
 
 

@@ -56,6 +56,15 @@ static int Arena_clear(PyObject *op) {
     return zx_allocator_clear(op);
 }
 
+/* The collector finalizes every object of a garbage cycle before it clears
+ * any, and clearing a Python allocator empties its __dict__ (the state its
+ * methods use). So when Python code runs in the teardown, it runs here,
+ * before anything is cleared; the allocator is then closed, as after
+ * deinit(), should a finalizer resurrect it. */
+static void Arena_finalize(PyObject *op) {
+    if (ZxAllocator_CAST(op)->needs_gil) (void)Arena_clear(op);
+}
+
 PyDoc_STRVAR(Arena_reset_doc,
              "reset($self, /, mode='retain_capacity', limit=None)\n--\n\n"
              "Free every allocation at once (Zig's ArenaAllocator.reset).\n\n"
@@ -183,6 +192,7 @@ static PyType_Slot Arena_slots[] = {
     {Py_tp_dealloc, Arena_dealloc},
     {Py_tp_traverse, zx_allocator_traverse},
     {Py_tp_clear, Arena_clear},
+    {Py_tp_finalize, Arena_finalize},
     {Py_tp_repr, Arena_repr},
     {Py_tp_methods, Arena_methods},
     {Py_tp_getset, Arena_getset},

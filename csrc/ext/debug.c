@@ -139,6 +139,12 @@ static int Debug_clear(PyObject *op) {
     return zx_allocator_clear(op);
 }
 
+/* Tears down before the collector clears anything (arena.c's
+ * Arena_finalize says why). */
+static void Debug_finalize(PyObject *op) {
+    if (ZxAllocator_CAST(op)->needs_gil) (void)Debug_clear(op);
+}
+
 /* --- the operations that diagnose double frees themselves -------------------------- */
 
 /* A view of this allocator whose block was freed: let the core judge it. */
@@ -846,6 +852,7 @@ static PyType_Slot Debug_slots[] = {
     {Py_tp_dealloc, Debug_dealloc},
     {Py_tp_traverse, Debug_traverse},
     {Py_tp_clear, Debug_clear},
+    {Py_tp_finalize, Debug_finalize},
     {Py_tp_repr, Debug_repr},
     {Py_tp_methods, Debug_methods},
     {Py_tp_getset, Debug_getset},

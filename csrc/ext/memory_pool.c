@@ -113,6 +113,12 @@ static int Pool_clear(PyObject *op) {
     return zx_allocator_clear(op);
 }
 
+/* Tears down before the collector clears anything (arena.c's
+ * Arena_finalize says why). */
+static void Pool_finalize(PyObject *op) {
+    if (ZxAllocator_CAST(op)->needs_gil) (void)Pool_clear(op);
+}
+
 PyDoc_STRVAR(Pool_create_doc,
              "create($self, /)\n--\n\n"
              "A view of ``item_size`` bytes at ``item_alignment``: the most recently\n"
@@ -423,7 +429,7 @@ static PyMemberDef Pool_members[] = {
 #define POOL_SLOTS(doc)                                                                                             \
     {                                                                                                               \
         {Py_tp_doc, (void *)(doc)}, {Py_tp_new, Pool_new}, {Py_tp_dealloc, Pool_dealloc},                           \
-            {Py_tp_traverse, zx_allocator_traverse}, {Py_tp_clear, Pool_clear}, {Py_tp_repr, Pool_repr},            \
+            {Py_tp_traverse, zx_allocator_traverse}, {Py_tp_clear, Pool_clear}, {Py_tp_finalize, Pool_finalize}, {Py_tp_repr, Pool_repr},            \
             {Py_tp_methods, Pool_methods}, {Py_tp_getset, Pool_getset}, {Py_tp_members, Pool_members}, {0, NULL}, \
     }
 
