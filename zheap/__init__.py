@@ -140,8 +140,17 @@ __all__ = [
 ]
 
 
+#: Submodules ``zheap.NAME`` reaches without an import of its own (loaded on first use,
+#: so ``import zheap`` imports neither matplotlib nor Hypothesis).
+_SUBMODULES = ("examples", "lab", "testing", "tracing", "viz")
+
+
 def __getattr__(name: str) -> Any:
-    """Resolve the deprecated aliases Zig 0.15.1 still has, with a DeprecationWarning."""
+    """Load a submodule on first use; resolve Zig 0.15.1's deprecated aliases."""
+    if name in _SUBMODULES:
+        import importlib
+
+        return importlib.import_module(f"{__name__}.{name}")
     if name == "GeneralPurposeAllocator":
         warnings.warn(
             "zheap.GeneralPurposeAllocator is deprecated, as in Zig: use zheap.DebugAllocator",
