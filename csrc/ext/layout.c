@@ -325,45 +325,27 @@ PyObject *zx_generic_layout(PyObject *op) {
 
 /* --- figures ------------------------------------------------------------------------ */
 
-typedef struct {
-    uintptr_t lo, hi;
-} interval;
-
-static int by_lo(const void *a, const void *b) {
-    uintptr_t x = ((const interval *)a)->lo, y = ((const interval *)b)->lo;
-    return (x > y) - (x < y);
-}
-
-/* The longest run of free bytes in one region (items [first, end) of `l`,
- * sorted by address, are its blocks): its "free" blocks, and the bytes past
- * `used` that no block covers (never handed out). A hole below `used` that
- * no block covers is not free: a bump allocator cannot reuse it -- that is
- * its fragmentation. Touching free runs count as one. -1: out of memory. */
-static int region_free_run(const zx_lregion *r, const zx_litem *items, size_t n, size_t *largest) {
-    interval *iv = PyMem_RawMalloc((n * 2 + 1) * sizeof *iv);
-    if (iv == NULL) return -1;
-    size_t k = 0;
+/* The longest piece of free memory in one region (items [first, end) of
+ * `l`, sorted by address, are its blocks) that the allocator could hand out
+ * as it is: one "free" block, or a stretch past `used` that no block covers
+ * (never handed out). Each counts alone: two free blocks that touch are two
+ * entries of the allocator's own lists, and an allocator that does not merge
+ * them cannot hand them out as one. A hole below `used` that no block covers
+ * is not free either: a bump allocator cannot reuse it -- that is its
+ * fragmentation. */
+static void region_free_run(const zx_lregion *r, const zx_litem *items, size_t n, size_t *largest) {
     uintptr_t start = r->addr, used = r->used < r->size ? r->used : r->size;
     uintptr_t tail = start + used, end = start + r->size;
     for (size_t j = 0; j < n; j++) {
         uintptr_t lo = items[j].addr, hi = lo + items[j].len;
         if (items[j].state == known_names[1] /* "free" */) {
-            iv[k++] = (interval){lo, hi};
+            if (items[j].len > *largest) *largest = items[j].len;
         } else if (hi > tail) { /* blocks come by address: what the tail has before this one is free */
-            if (lo > tail) iv[k++] = (interval){tail, lo};
+            if (lo > tail && lo - tail > *largest) *largest = lo - tail;
             tail = hi;
         }
     }
-    if (end > tail) iv[k++] = (interval){tail, end};
-    if (k > 1) qsort(iv, k, sizeof *iv, by_lo);
-    for (size_t i = 0; i < k;) {
-        uintptr_t lo = iv[i].lo, hi = iv[i].hi;
-        for (i++; i < k && iv[i].lo <= hi; i++)
-            if (iv[i].hi > hi) hi = iv[i].hi;
-        if (hi - lo > *largest) *largest = hi - lo;
-    }
-    PyMem_RawFree(iv);
-    return 0;
+    if (end > tail && end - tail > *largest) *largest = end - tail;
 }
 
 /* requested / reserved / overhead / utilisation / largest_free_run of a
@@ -383,10 +365,7 @@ PyObject *zx_layout_figures(PyObject *layout) {
         reserved += r->size;
         for (size_t j = first; j < end; j++)
             if (l.it[j].state == known_names[0] /* "live" */) requested += l.it[j].len;
-        if (region_free_run(r, l.it + first, end - first, &largest) < 0) {
-            zx_lay_free(&l);
-            return PyErr_NoMemory();
-        }
+        region_free_run(r, l.it + first, end - first, &largest);
     }
     zx_lay_free(&l);
     return Py_BuildValue("{s:n,s:n,s:n,s:d,s:n}", "requested", (Py_ssize_t)requested, "reserved",
