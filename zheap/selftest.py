@@ -972,6 +972,9 @@ class Fuzzer:
         # the views the running statement frees, moves or retires: Python code running
         # inside it sees them released (rule 4; a reset retires its views before it frees)
         self.held: set[str] = set()
+        # the view the running statement reads while Python code runs inside it (dupe's
+        # source, exported from before its alloc to after its copy): pinned (rule 2)
+        self.pinned: VM | None = None
         self.deferred: list[tuple[set[str], list[str]]] | None = None  # resyncs, see process
         self.capsules: dict[str, str] = {}
         self.traces: dict[str, str] = {}  # trace name -> allocator
@@ -1015,6 +1018,8 @@ class Fuzzer:
         busy = self.busy(a.on)
         self.current = a.src
         self.held = set()
+        pinned = self.views.get(a.kw.get("pins", ""))
+        self.pinned = pinned if pinned is not None and pinned.alive else None
         if a.op in ("free", "pdestroy", "resize", "remap", "realloc") and "errs" not in a.kw:
             self.held = {a.kw.get("v", "")}
         elif a.op in ("reset", "deinit") and a.on and a.on[0] in self.allocs:
@@ -1086,9 +1091,14 @@ class Fuzzer:
         undocumented exceptions.
         """
         self.deferred = []
+        pin = self.pinned
+        if pin is not None:
+            pin.exports += 1  # while the entries ran
         try:
             return self._process(entries, busy)
         finally:
+            if pin is not None:
+                pin.exports -= 1
             deferred, self.deferred = self.deferred, None
             for allocs, extra in deferred:
                 self.resync(allocs, extra)
@@ -1359,7 +1369,9 @@ class Fuzzer:
         if fn is None:
             return Exp(vague=True)
         result: Exp = fn(a)
-        if any(self.allocs[n].tainted for n in self.chain_all(a.on)):
+        # a Python allocator's constructor takes its region from region_of (not a child)
+        drawn = [*a.on, *([a.kw["region_of"]] if a.kw.get("region_of") else [])]
+        if any(self.allocs[n].tainted for n in self.chain_all(drawn)):
             # a Python allocator that lied before: its own books are wrong now, and zheap
             # catches what it hands out (AllocatorContractError) or it fails (HostileError)
             result.errs = (*result.errs, zheap.ZigPanic, HostileError, MemoryError)
@@ -1623,7 +1635,9 @@ class Fuzzer:
         names = {v.name for v in self.views.values() if v.alloc in allocs} | set(extra)
         for n in names:
             v = self.views.get(n)
-            if v is None or v.cobj:
+            if v is None or v.cobj or n not in self.ns:
+                # not in the namespace: the running statement dropped it (``del``), and its
+                # app_drop, still to come, counts its block; the name is no ground truth
                 continue
             alive = self.probe(n)
             if v.alive and not alive:
@@ -1695,8 +1709,25 @@ class Fuzzer:
     def app_resize(self, a: Act, exc: type[BaseException] | None, vague: bool) -> None:
         """Replace the old view by the new one, unless nothing changed."""
         v = self.views.get(a.kw["v"])
-        if vague:
+        was_alive = v is not None and v.alive
+        if vague or (exc is not None and issubclass(exc, HostileError)):
+            # (a Python allocator's own error may come after it moved or freed the block)
             self.resync(self.chain_all(a.on), [a.kw["v"]])
+        if (
+            a.op == "realloc"
+            and exc is not None
+            and issubclass(exc, HostileError)
+            and "errs" not in a.kw
+            and a.kw["n"]
+            and was_alive
+            and v is not None
+            and not self.probe(v.name)  # (a resync inside process() is deferred)
+        ):
+            # realloc moved the block (alloc, copy), then freeing the old one raised (a
+            # Python allocator's _free): the new block is live, but its view was never
+            # returned: a leak until the collector takes that view
+            self.limbo.append((None, v.alloc))
+            self.allocs[v.alloc].leaked = True
         if exc is not None or v is None or "errs" in a.kw:
             return
         new = self.ns.get(a.kw["new"])
@@ -2906,7 +2937,10 @@ class Episode(Fuzzer):
             src = f"{v} = {am.name}.dupe({w.name})"
             if not w.alive:
                 kw["errs"] = (ValueError,)
-            elif w.known == w.length:
+            else:
+                kw["pins"] = w.name
+            # a donated view's bytes are written by what is carved from it: not modelled
+            if w.alive and w.known == w.length and not w.donated:
                 kw["data"] = bytes(w.shadow)
         else:
             err: type[BaseException]
