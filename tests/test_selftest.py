@@ -261,3 +261,16 @@ def test_model_dupe_pins_its_source(episode):
     a = generated(episode, episode.gen_dupe, "a2.dupe(v1)")
     assert a.kw["pins"] == "v1" and episode.views["v1"].alive and not episode.views["v1"].exports
     assert not episode.violations
+
+
+def test_model_writes_through_lent_memory_only_where_promised(episode):
+    # writing over an arena's chunk headers or a pool's free list in lent memory is outside
+    # the promise (README): a finalizer's write through the FBA's buffer under a pool ended
+    # in an FBA panic at the pool's reset (seed 12, episode 3106049065301450230)
+    episode.run_new("a2 = zheap.FixedBufferAllocator(v1)", "a2", "fba", reset="fba", donates="v1")
+    v1 = episode.views["v1"]
+    assert episode.writable(v1) and not episode.writable(v1, later=True)
+    src = "a3 = zheap.MemoryPool(8, child=a2)"
+    episode.run_new(src, "a3", "pool", children=("a2",), reset="pool", deinit="pool")
+    assert not episode.writable(v1) and episode.writable(episode.views["v0"], later=True)
+    assert not episode.violations

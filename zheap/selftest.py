@@ -839,6 +839,7 @@ class AM:
     leaked: bool = False  # a block of it may be left allocated with nothing reaching it
     shared: bool = False  # a process-wide allocator: earlier episodes' garbage may go any time
     debug_cfg: dict[str, Any] = field(default_factory=dict)
+    region_of: str = ""  # a Python allocator's region comes from this allocator
 
 
 @dataclass
@@ -856,6 +857,7 @@ class VM:
     exports: int = 0
     maybe_exports: int = 0
     donated: bool = False  # handed to a FixedBufferAllocator: its contents are not ours
+    donee: str = ""  # the allocator it was handed to (the FBA, the Python allocator)
     cobj: bool = False
     destroyed: bool = False
     tampered: bool = False  # its ctypes object's _objects views were released
@@ -1975,8 +1977,10 @@ class Fuzzer:
             self.allocs[a.kw["region_of"]].baseline += 1
             self.allocs[a.kw["region_of"]].extra += 1
             self.allocs[a.kw["region_of"]].leaked = True
+        am.region_of = a.kw.get("region_of") or ""
         if "donates" in a.kw:
             self.views[a.kw["donates"]].donated = True
+            self.views[a.kw["donates"]].donee = name
         if kind == "capsule" and a.kw.get("capsule") in self.capsules:
             pass
         self.allocs[name] = am
@@ -2022,6 +2026,7 @@ class Fuzzer:
             dv = self.views.get(a.kw["donate"])
             if dv is not None:
                 dv.donated = True
+                dv.donee = a.on[0] if a.on else ""
         if a.kw.get("trace") and exc is None:
             self.traces[a.kw["trace"][0]] = a.kw["trace"][1]
         if a.kw.get("tamper") and exc is None:
@@ -2627,7 +2632,7 @@ class Episode(Fuzzer):
                     {"v": v.name, "e": e, "kind": "mv", "off": 0, "len": v.length},
                 )
         elif r < 0.82:
-            v = self.pick_view(pred=self.writable)
+            v = self.pick_view(pred=lambda v: self.writable(v, later=True))
             if v is not None:
                 s = rng.getrandbits(30)
                 a = Act("write", f"S.fill({v.name}, {s})", (), {"v": v.name, "seed": s})
@@ -2665,13 +2670,40 @@ class Episode(Fuzzer):
         """Whether the attack family is in use (``--skip`` leaves families out)."""
         return family not in self.skip
 
-    def writable(self, v: VM | None) -> bool:
+    def writable(self, v: VM | None, *, later: bool = False) -> bool:
         """Whether to write through ``v`` (family donated_writes for a donated view).
 
         A donated view (an FBA's buffer, a Python allocator's region) is where the
-        allocators drawing from it keep their own headers.
+        allocators drawing from it keep their own headers (an arena's chunk headers, a
+        pool's free list): writing over those is outside the promise (README, "What ctypes
+        can and cannot be promised"). So a donated view is written only while nothing
+        keeping headers draws from it, and never ``later`` (a hook, a finalizer: one may
+        draw from it by the time it runs).
         """
-        return v is not None and (self.on("donated_writes") or not v.donated)
+        if v is None or not v.donated:
+            return v is not None
+        return self.on("donated_writes") and not later and not self.keeps_headers_in(v.donee)
+
+    def keeps_headers_in(self, name: str) -> bool:
+        """Whether an arena, pool or DebugAllocator draws from ``name``, even via regions."""
+        if name not in self.allocs:
+            return True  # not known: assume so
+        for am in self.allocs.values():
+            if not (am.pool or am.kind in ("arena", "debug")):
+                continue
+            seen: set[str] = set()
+            todo = [am.name]
+            while todo:
+                n = todo.pop()
+                if n == name:
+                    return True
+                if n in seen or n not in self.allocs:
+                    continue
+                seen.add(n)
+                todo.extend(self.allocs[n].children)
+                if self.allocs[n].region_of:
+                    todo.append(self.allocs[n].region_of)
+        return False
 
     def register(self, a: Act) -> Act:
         """Remember what a hook's source means."""
@@ -3635,7 +3667,7 @@ class Episode(Fuzzer):
             ),
             *(
                 [Act("write", f"S.fill({v.name}, 7)", (), {"v": v.name, "seed": 7})]
-                if self.writable(v)
+                if self.writable(v, later=True)
                 else []
             ),
             Act(
