@@ -177,3 +177,100 @@ def test_minimize_finds_the_crashing_line(tmp_path):
     with open(out) as f:
         body = f.read().split(S._PRELUDE, 1)[1].strip().splitlines()
     assert body == ["import os; os.abort()"]
+
+
+# --- the model knows the rules precisely: what it once got wrong (selftest violations) -------
+
+
+def generated(ep, gen, wanted):
+    """Generate statements with ``gen`` until one's source contains ``wanted``; run it."""
+    for _ in range(500):
+        a = gen()
+        if a is not None and wanted in a.src:
+            ep.run(a)
+            return a
+    pytest.fail(f"the generator never made {wanted!r}")
+
+
+def new_hostile(ep, name, cap="1 << 16", backing="zheap.page_allocator", **kw):
+    src = f"{name} = S.Hostile({cap}, {backing}, {name!r})"
+    assert ep.run_new(src, name, "hostile", allow=(MemoryError, ValueError), **kw) == name
+
+
+def test_model_dupe_of_a_donated_view_has_unknown_contents(episode):
+    # v1 is lent to a2: what a2 hands out is v1's memory, written behind v1's back (episode
+    # 8000441141116357656: the copy was expected to hold v1's bytes from before the lending)
+    episode.run_new("a2 = zheap.FixedBufferAllocator(v1)", "a2", "fba", reset="fba", donates="v1")
+    episode.run(S.Act("alloc", "v2 = a2.alloc(8, 8); S.fill(v2, 9)", ("a2",),
+                      {"v": "v2", "n": 8, "al": 8, "seed": 9}))  # fmt: skip
+    generated(episode, episode.gen_dupe, ".dupe(v1)")
+    assert not episode.violations
+
+
+def test_model_a_constructor_draws_its_region_from_a_tainted_allocator(episode):
+    # a Hostile's resize shrinks through its own _free: an armed "raise" there frees the tail
+    # and raises, a lie; a Hostile whose region comes from the liar may then meet
+    # AllocatorContractError (episode 1779760453358639672)
+    new_hostile(episode, "a2")
+    episode.run(
+        S.Act("alloc", "v2 = a2.alloc(16384, 128)", ("a2",), {"v": "v2", "n": 16384, "al": 128})
+    )
+    episode.run(S.Act("misc", "a2.arm('free', 'raise', None, 0)", (), {"errs": ()}))
+    episode.run(
+        S.Act("realloc", "v3 = a2.realloc(v2, 63)", ("a2",), {"v": "v2", "new": "v3", "n": 63})
+    )
+    assert episode.allocs["a2"].tainted
+    src = "a4 = S.Hostile(4096, a2, 'a4')"
+    episode.run_new(src, "a4", "hostile", allow=(MemoryError, ValueError), region_of="a2")
+    assert len(episode.lines) - 1 in episode.raised  # AllocatorContractError: the overlap
+    assert not episode.violations
+
+
+def test_model_a_view_dropped_while_a_finalizer_resyncs(episode):
+    # a finalizer in the statement that drops v1 makes the model believe the objects: v1 is
+    # no longer in the namespace, yet its block is counted until collected (episode
+    # 892423093105881849: the resync took the missing name for a dead view)
+    episode.register(S.Act("misc", "raise RuntimeError('busy')", ("a1",), {}))
+    ref = S.weakref.ref(episode.ns["v1"])
+    episode.run(S.Act("drop", "S.bomb(\"raise RuntimeError('busy')\"); gc.collect(); del v1", (),
+                      {"v": "v1", "ref": ref}))  # fmt: skip
+    assert episode.ns["a1"].live == 2 and not episode.violations
+
+
+def test_model_realloc_whose_old_block_free_raised(episode):
+    # realloc moved v2 (alloc, copy), then the Python allocator's _free of the old block
+    # raised: the new block is live until the collector takes its unreturned view (episode
+    # 2569869718964484887)
+    new_hostile(episode, "a2")
+    episode.run(S.Act("alloc", "v2 = a2.alloc(48)", ("a2",), {"v": "v2", "n": 48, "al": 1}))
+    episode.run(S.Act("alloc", "v3 = a2.alloc(8)", ("a2",), {"v": "v3", "n": 8, "al": 1}))
+    episode.run(S.Act("misc", "a2.arm('free', 'raise', None, 0)", (), {"errs": ()}))
+    episode.run(
+        S.Act("realloc", "v4 = a2.realloc(v2, 104)", ("a2",), {"v": "v2", "new": "v4", "n": 104})
+    )
+    assert len(episode.lines) - 1 in episode.raised and not episode.views["v2"].alive
+    assert not episode.violations
+
+
+def test_model_dupe_pins_its_source(episode):
+    # dupe exports its source from before its alloc to after the copy: Python code run by
+    # the alloc cannot free it (episode 2006471359357457403)
+    new_hostile(episode, "a2")
+    hook = episode.register(S.Act("free", "a1.free(v1)", ("a1",), {"v": "v1"}))
+    episode.run(S.Act("misc", f"a2.arm('alloc', 'act', {hook.src!r}, 0)", (), {"errs": ()}))
+    a = generated(episode, episode.gen_dupe, "a2.dupe(v1)")
+    assert a.kw["pins"] == "v1" and episode.views["v1"].alive and not episode.views["v1"].exports
+    assert not episode.violations
+
+
+def test_model_writes_through_lent_memory_only_where_promised(episode):
+    # writing over an arena's chunk headers or a pool's free list in lent memory is outside
+    # the promise (README): a finalizer's write through the FBA's buffer under a pool ended
+    # in an FBA panic at the pool's reset (seed 12, episode 3106049065301450230)
+    episode.run_new("a2 = zheap.FixedBufferAllocator(v1)", "a2", "fba", reset="fba", donates="v1")
+    v1 = episode.views["v1"]
+    assert episode.writable(v1) and not episode.writable(v1, later=True)
+    src = "a3 = zheap.MemoryPool(8, child=a2)"
+    episode.run_new(src, "a3", "pool", children=("a2",), reset="pool", deinit="pool")
+    assert not episode.writable(v1) and episode.writable(episode.views["v0"], later=True)
+    assert not episode.violations

@@ -839,6 +839,7 @@ class AM:
     leaked: bool = False  # a block of it may be left allocated with nothing reaching it
     shared: bool = False  # a process-wide allocator: earlier episodes' garbage may go any time
     debug_cfg: dict[str, Any] = field(default_factory=dict)
+    region_of: str = ""  # a Python allocator's region comes from this allocator
 
 
 @dataclass
@@ -856,6 +857,7 @@ class VM:
     exports: int = 0
     maybe_exports: int = 0
     donated: bool = False  # handed to a FixedBufferAllocator: its contents are not ours
+    donee: str = ""  # the allocator it was handed to (the FBA, the Python allocator)
     cobj: bool = False
     destroyed: bool = False
     tampered: bool = False  # its ctypes object's _objects views were released
@@ -972,6 +974,9 @@ class Fuzzer:
         # the views the running statement frees, moves or retires: Python code running
         # inside it sees them released (rule 4; a reset retires its views before it frees)
         self.held: set[str] = set()
+        # the view the running statement reads while Python code runs inside it (dupe's
+        # source, exported from before its alloc to after its copy): pinned (rule 2)
+        self.pinned: VM | None = None
         self.deferred: list[tuple[set[str], list[str]]] | None = None  # resyncs, see process
         self.capsules: dict[str, str] = {}
         self.traces: dict[str, str] = {}  # trace name -> allocator
@@ -1015,6 +1020,8 @@ class Fuzzer:
         busy = self.busy(a.on)
         self.current = a.src
         self.held = set()
+        pinned = self.views.get(a.kw.get("pins", ""))
+        self.pinned = pinned if pinned is not None and pinned.alive else None
         if a.op in ("free", "pdestroy", "resize", "remap", "realloc") and "errs" not in a.kw:
             self.held = {a.kw.get("v", "")}
         elif a.op in ("reset", "deinit") and a.on and a.on[0] in self.allocs:
@@ -1086,9 +1093,14 @@ class Fuzzer:
         undocumented exceptions.
         """
         self.deferred = []
+        pin = self.pinned
+        if pin is not None:
+            pin.exports += 1  # while the entries ran
         try:
             return self._process(entries, busy)
         finally:
+            if pin is not None:
+                pin.exports -= 1
             deferred, self.deferred = self.deferred, None
             for allocs, extra in deferred:
                 self.resync(allocs, extra)
@@ -1359,7 +1371,9 @@ class Fuzzer:
         if fn is None:
             return Exp(vague=True)
         result: Exp = fn(a)
-        if any(self.allocs[n].tainted for n in self.chain_all(a.on)):
+        # a Python allocator's constructor takes its region from region_of (not a child)
+        drawn = [*a.on, *([a.kw["region_of"]] if a.kw.get("region_of") else [])]
+        if any(self.allocs[n].tainted for n in self.chain_all(drawn)):
             # a Python allocator that lied before: its own books are wrong now, and zheap
             # catches what it hands out (AllocatorContractError) or it fails (HostileError)
             result.errs = (*result.errs, zheap.ZigPanic, HostileError, MemoryError)
@@ -1623,7 +1637,9 @@ class Fuzzer:
         names = {v.name for v in self.views.values() if v.alloc in allocs} | set(extra)
         for n in names:
             v = self.views.get(n)
-            if v is None or v.cobj:
+            if v is None or v.cobj or n not in self.ns:
+                # not in the namespace: the running statement dropped it (``del``), and its
+                # app_drop, still to come, counts its block; the name is no ground truth
                 continue
             alive = self.probe(n)
             if v.alive and not alive:
@@ -1695,8 +1711,25 @@ class Fuzzer:
     def app_resize(self, a: Act, exc: type[BaseException] | None, vague: bool) -> None:
         """Replace the old view by the new one, unless nothing changed."""
         v = self.views.get(a.kw["v"])
-        if vague:
+        was_alive = v is not None and v.alive
+        if vague or (exc is not None and issubclass(exc, HostileError)):
+            # (a Python allocator's own error may come after it moved or freed the block)
             self.resync(self.chain_all(a.on), [a.kw["v"]])
+        if (
+            a.op == "realloc"
+            and exc is not None
+            and issubclass(exc, HostileError)
+            and "errs" not in a.kw
+            and a.kw["n"]
+            and was_alive
+            and v is not None
+            and not self.probe(v.name)  # (a resync inside process() is deferred)
+        ):
+            # realloc moved the block (alloc, copy), then freeing the old one raised (a
+            # Python allocator's _free): the new block is live, but its view was never
+            # returned: a leak until the collector takes that view
+            self.limbo.append((None, v.alloc))
+            self.allocs[v.alloc].leaked = True
         if exc is not None or v is None or "errs" in a.kw:
             return
         new = self.ns.get(a.kw["new"])
@@ -1944,8 +1977,10 @@ class Fuzzer:
             self.allocs[a.kw["region_of"]].baseline += 1
             self.allocs[a.kw["region_of"]].extra += 1
             self.allocs[a.kw["region_of"]].leaked = True
+        am.region_of = a.kw.get("region_of") or ""
         if "donates" in a.kw:
             self.views[a.kw["donates"]].donated = True
+            self.views[a.kw["donates"]].donee = name
         if kind == "capsule" and a.kw.get("capsule") in self.capsules:
             pass
         self.allocs[name] = am
@@ -1991,6 +2026,7 @@ class Fuzzer:
             dv = self.views.get(a.kw["donate"])
             if dv is not None:
                 dv.donated = True
+                dv.donee = a.on[0] if a.on else ""
         if a.kw.get("trace") and exc is None:
             self.traces[a.kw["trace"][0]] = a.kw["trace"][1]
         if a.kw.get("tamper") and exc is None:
@@ -2596,7 +2632,7 @@ class Episode(Fuzzer):
                     {"v": v.name, "e": e, "kind": "mv", "off": 0, "len": v.length},
                 )
         elif r < 0.82:
-            v = self.pick_view(pred=self.writable)
+            v = self.pick_view(pred=lambda v: self.writable(v, later=True))
             if v is not None:
                 s = rng.getrandbits(30)
                 a = Act("write", f"S.fill({v.name}, {s})", (), {"v": v.name, "seed": s})
@@ -2634,13 +2670,40 @@ class Episode(Fuzzer):
         """Whether the attack family is in use (``--skip`` leaves families out)."""
         return family not in self.skip
 
-    def writable(self, v: VM | None) -> bool:
+    def writable(self, v: VM | None, *, later: bool = False) -> bool:
         """Whether to write through ``v`` (family donated_writes for a donated view).
 
         A donated view (an FBA's buffer, a Python allocator's region) is where the
-        allocators drawing from it keep their own headers.
+        allocators drawing from it keep their own headers (an arena's chunk headers, a
+        pool's free list): writing over those is outside the promise (README, "What ctypes
+        can and cannot be promised"). So a donated view is written only while nothing
+        keeping headers draws from it, and never ``later`` (a hook, a finalizer: one may
+        draw from it by the time it runs).
         """
-        return v is not None and (self.on("donated_writes") or not v.donated)
+        if v is None or not v.donated:
+            return v is not None
+        return self.on("donated_writes") and not later and not self.keeps_headers_in(v.donee)
+
+    def keeps_headers_in(self, name: str) -> bool:
+        """Whether an arena, pool or DebugAllocator draws from ``name``, even via regions."""
+        if name not in self.allocs:
+            return True  # not known: assume so
+        for am in self.allocs.values():
+            if not (am.pool or am.kind in ("arena", "debug")):
+                continue
+            seen: set[str] = set()
+            todo = [am.name]
+            while todo:
+                n = todo.pop()
+                if n == name:
+                    return True
+                if n in seen or n not in self.allocs:
+                    continue
+                seen.add(n)
+                todo.extend(self.allocs[n].children)
+                if self.allocs[n].region_of:
+                    todo.append(self.allocs[n].region_of)
+        return False
 
     def register(self, a: Act) -> Act:
         """Remember what a hook's source means."""
@@ -2906,7 +2969,10 @@ class Episode(Fuzzer):
             src = f"{v} = {am.name}.dupe({w.name})"
             if not w.alive:
                 kw["errs"] = (ValueError,)
-            elif w.known == w.length:
+            else:
+                kw["pins"] = w.name
+            # a donated view's bytes are written by what is carved from it: not modelled
+            if w.alive and w.known == w.length and not w.donated:
                 kw["data"] = bytes(w.shadow)
         else:
             err: type[BaseException]
@@ -3601,7 +3667,7 @@ class Episode(Fuzzer):
             ),
             *(
                 [Act("write", f"S.fill({v.name}, 7)", (), {"v": v.name, "seed": 7})]
-                if self.writable(v)
+                if self.writable(v, later=True)
                 else []
             ),
             Act(
