@@ -234,3 +234,20 @@ def test_cli_is_listed_in_the_top_level_help():
         [sys.executable, "-m", "zheap", "--help"], capture_output=True, text=True, check=True
     )
     assert "lab " in proc.stdout and "python -m zheap lab" in proc.stdout
+
+
+def test_plot_draws_payload_and_each_footprint(tmp_path: Path):
+    pytest.importorskip("matplotlib")
+    t = lab.generate("mixed", seed=2, ops=400)
+    results = {
+        "arena": lab.run(zheap.ArenaAllocator, t, timing_passes=1),
+        "c": lab.run(zheap.c_allocator, t, timing_passes=1),  # no footprint: left out
+    }
+    fig = lab.plot(t, results)
+    labels = [line.get_label() for line in fig.axes[0].get_lines()]
+    assert labels[0] == "payload" and labels[1].startswith("arena (util ") and len(labels) == 2
+    assert lab.plot(t, results, tmp_path / "u.png") == tmp_path / "u.png"
+    assert (tmp_path / "u.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    out = io.StringIO()
+    assert lab.main(["-a", "arena", "--ops", "200", "--png", str(tmp_path / "p")], out=out) == 0
+    assert sorted(os.listdir(tmp_path / "p")) == sorted(f"util-{s}-1.png" for s in lab.SHAPES)

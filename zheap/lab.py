@@ -35,11 +35,12 @@ import sys
 import tempfile
 import time
 from bisect import bisect_left
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, NamedTuple, TextIO
 
 from . import _zheap
+from ._source import source_of, split_source
 
 __all__ = [
     "Op",
@@ -51,6 +52,7 @@ __all__ = [
     "run",
     "perf_index",
     "footprint",
+    "plot",
     "main",
 ]
 
@@ -542,7 +544,8 @@ def run(
         result.failed_op = i
         text = exc.args[0] if isinstance(exc, _Invalid) else f"{type(exc).__name__}: {exc}"
         result.error = f"op {i} ({trace.ops[i].format()}): {text}"
-        result.reproduction = _reproduction(trace, i, alignment, source or _source_of(allocator))
+        made_by = source or source_of(allocator) or ""
+        result.reproduction = _reproduction(trace, i, alignment, made_by)
         return result
     finally:
         for v in views.values():
@@ -578,24 +581,8 @@ def _timed(allocator: Any, ops: Sequence[Op], alignment: int) -> float:
     return secs
 
 
-def _source_of(allocator: Any) -> str:
-    """Python that makes ``allocator`` again: imports, then the expression last."""
-    if isinstance(allocator, _zheap.Allocator):
-        for name in ("c_allocator", "raw_c_allocator", "page_allocator", "smp_allocator"):
-            if allocator is getattr(_zheap, name, None):
-                return f"zheap.{name}"
-        return ""  # an instance configured by the caller: only they can make it again
-    module = getattr(allocator, "__module__", None)
-    qual = getattr(allocator, "__qualname__", None)
-    if not module or not qual or "<" in qual:
-        return ""
-    if module in ("zheap", "zheap._zheap"):
-        return f"zheap.{qual}()"
-    return f"import {module}\n{module}.{qual}()"
-
-
 def _reproduction(trace: RepTrace, upto: int, alignment: int, source: str) -> str:
-    *imports, expr = source.splitlines() or [""]
+    imports, expr = split_source(source)
     make = f"lambda: {expr}" if expr else "...  # the allocator you ran (or a function making it)"
     prefix = RepTrace(trace.ops[: upto + 1], name=trace.name)
     return (
@@ -623,6 +610,59 @@ def perf_index(results: Iterable[LabResult], baseline_kops: float) -> tuple[floa
     kops = sum(r.ops for r in rs) / secs / 1000 if secs > 0 else 0.0
     thru = min(1.0, kops / baseline_kops) if baseline_kops > 0 else 0.0
     return 100 * UTIL_WEIGHT * util, 100 * (1 - UTIL_WEIGHT) * thru
+
+
+# --- the picture ---------------------------------------------------------------------------
+
+
+def plot(
+    trace: RepTrace,
+    results: Mapping[str, LabResult],
+    path: str | os.PathLike[str] | None = None,
+    *,
+    title: str | None = None,
+) -> Any:
+    """Draw utilisation over a trace: the payload, and each allocator's footprint.
+
+    The payload (bytes the trace has allocated) is drawn at every operation; each
+    result's footprint at the operations :func:`run` sampled, on a log scale so a
+    10 KiB payload and an 8 MiB buffer both show. ``results`` maps a label to a
+    result on ``trace``; results without a footprint (``c_allocator``) are left out.
+    Returns the matplotlib Figure, or ``path`` after saving it there (the format
+    follows the suffix). Needs matplotlib (``pip install 'zheap[viz]'``).
+    """
+    try:
+        from matplotlib.figure import Figure
+    except ImportError as exc:
+        raise ImportError(
+            "zheap.lab.plot needs matplotlib: pip install 'zheap[viz]' "
+            "(from a clone: pip install -e '.[viz]')"
+        ) from exc
+    fig = Figure(figsize=(10, 5), dpi=100)
+    fig.set_layout_engine("constrained")
+    ax = fig.add_subplot()
+    curve = _payload_curve(trace.ops)
+    ax.plot(range(len(curve)), [max(1, c) for c in curve], color="black", lw=1.5, label="payload")
+    for label, r in results.items():
+        points = [(i, fp) for i, _, fp in r.samples if fp > 0]
+        if not points:
+            continue
+        util = "" if r.util is None else f" (util {r.util:.0%})"
+        xs, ys = zip(*points, strict=True)
+        ax.step(xs, ys, where="post", lw=1.2, label=f"{label}{util}")
+    ax.set_yscale("log")
+    floor = min(
+        [max(curve, default=1), *(fp for r in results.values() for *_, fp in r.samples if fp)]
+    )
+    ax.set_ylim(bottom=max(1, floor / 100))  # the payload's first bytes are not the story
+    ax.set_xlabel("operation")
+    ax.set_ylabel("bytes")
+    ax.set_title(title or f"{trace.name}: payload and footprint")
+    ax.legend(loc="center left", bbox_to_anchor=(1.01, 0.5), fontsize="small")
+    if path is None:
+        return fig
+    fig.savefig(path)
+    return path
 
 
 # --- python -m zheap lab ------------------------------------------------------------------
@@ -773,6 +813,7 @@ def main(argv: list[str] | None = None, out: TextIO | None = None) -> int:
         "--generate", metavar="DIR", help="write the generated traces as .rep files and stop"
     )
     ap.add_argument("--list", action="store_true", help="list the allocator names and trace shapes")
+    ap.add_argument("--png", metavar="DIR", help="draw each trace's utilisation into DIR")
     args = ap.parse_args(argv)
     out = out or sys.stdout
     if args.list:
@@ -796,6 +837,16 @@ def main(argv: list[str] | None = None, out: TextIO | None = None) -> int:
     except (OSError, ValueError) as e:
         print(f"python -m zheap lab: {e}", file=sys.stderr)
         return 2
+    if args.png:
+        try:
+            import matplotlib  # noqa: F401
+        except ImportError:
+            print(
+                "python -m zheap lab --png needs matplotlib: pip install 'zheap[viz]' "
+                "(from a clone: pip install -e '.[viz]')",
+                file=sys.stderr,
+            )
+            return 2
     names = args.allocator or list(_allocators())
     sources = {name: _resolve(name)[1] for name in names}  # unknown names fail here, before any run
     # Throughput is scored against zheap.c_allocator (glibc's malloc through the same
@@ -822,6 +873,13 @@ def main(argv: list[str] | None = None, out: TextIO | None = None) -> int:
         title = sources[name].splitlines()[-1]
         _table(f"{name} ({title})" if name != title else name, results[name], baseline_kops, out)
         failures += [(name, r) for r in results[name] if not r.valid]
+    if args.png:
+        os.makedirs(args.png, exist_ok=True)
+        for k, t in enumerate(traces):
+            drawn = plot(t, {name: results[name][k] for name in names if results[name][k].valid})
+            path = os.path.join(args.png, f"util-{t.name}.png")
+            drawn.savefig(path)
+            print(f"\n{path}: utilisation over {t.name}", file=out)
     if failures:
         status = 1
         where = tempfile.mkdtemp(prefix="zheap-lab-")

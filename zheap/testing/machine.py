@@ -12,6 +12,7 @@ own fill pattern; a refused or failed operation changed nothing.
 
 from __future__ import annotations
 
+import sys
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Literal
@@ -38,7 +39,14 @@ from .. import (
     address_of,
     page_size,
 )
-from .strategies import alignments, format_snippet, sizes
+from .._source import source_of
+from .strategies import (
+    alignments,
+    check_everything_back,
+    format_snippet,
+    free_list_state,
+    sizes,
+)
 
 __all__ = ["AllocatorMachine", "MemoryPoolMachine", "sizes", "alignments"]
 
@@ -129,7 +137,9 @@ class AllocatorMachine(RuleBasedStateMachine):
         two pages. ``reset_modes`` lists what the reset rule may call: ``"plain"``
         for ``reset()``, or ArenaAllocator's mode names; by default the modes the
         allocator's type has (none for types without ``reset``). ``source`` is the
-        Python expression that builds one, used in the reproduction snippet.
+        Python that builds one, used in the reproduction snippet: import lines, then
+        the expression (by default, a call of ``factory`` when it is a class or a
+        named function; a lambda shows as ``make_allocator()``).
         """
         probe = factory()
         limit = min(probe.max_alignment, 2 * page_size())
@@ -142,7 +152,7 @@ class AllocatorMachine(RuleBasedStateMachine):
             "max_alignment": limit,
             "max_size": max_size,
             "reset_modes": tuple(reset_modes),
-            "factory_source": source or f"{type(probe).__module__}.{type(probe).__qualname__}()",
+            "factory_source": source or source_of(factory) or "make_allocator()",
         }
         return type(name or f"{type(probe).__name__}Machine", (cls,), attrs)
 
@@ -153,10 +163,9 @@ class AllocatorMachine(RuleBasedStateMachine):
         self.live: list[Live] = []
         self.next_tag = 1
         self.capacity_floor = 0
-        # An allocator may report its free memory (``free_bytes()``): then freeing
-        # every block must bring it back to where it started (nothing leaked).
-        probe = getattr(self.allocator, "free_bytes", None)
-        self.start_free: int | None = probe() if callable(probe) else None
+        # An allocator may report its free memory (``free_bytes()``, its own free
+        # list): then freeing every block must bring it all back (teardown).
+        self.start_free, _ = free_list_state(self.allocator)
         # The steps so far in strategies.run_operations' vocabulary: a failing
         # run prints them as a standalone snippet (see teardown).
         self.ops: list[tuple[object, ...]] = []
@@ -394,21 +403,37 @@ class AllocatorMachine(RuleBasedStateMachine):
             assert end <= start, "two live blocks overlap"
 
     def teardown(self) -> None:
-        """Free every block still live; a DebugAllocator must then report no leak.
+        """Free every block still live, then check the allocator has it all back.
 
-        On the final (shrunk) run of a failing test this also prints the steps as
-        a standalone snippet that replays them with ``run_operations``.
+        Blocks go most recent address first (a bump allocator gets its memory
+        back). Then :func:`~zheap.testing.strategies.check_everything_back` runs,
+        and a DebugAllocator must report no leak. After a rule or invariant has
+        failed, nothing is checked: the failure that happened first is the one
+        reported. On the final (shrunk) run of a failing test this also prints the
+        steps as a standalone snippet that replays them with ``run_operations``.
         """
         note(format_snippet(self.ops, self.factory_source))
-        for entry in self.live:
-            self.allocator.free(entry.view)
+        failing = sys.exc_info()[1] is not None  # teardown runs in Hypothesis' `finally`
+        for entry in sorted(self.live, key=lambda e: -_address(e.view)):
+            try:
+                self.allocator.free(entry.view)
+            except Exception:
+                if not failing:
+                    raise
         self.live.clear()
-        if self.start_free is not None:
-            now = self.allocator.free_bytes()  # type: ignore[attr-defined]
-            assert now == self.start_free, f"{self.start_free - now} bytes leaked"
+        if failing:
+            return
+        check_everything_back(self.allocator, self.start_free)
         if isinstance(self.allocator, DebugAllocator) and self.allocator.live == 0:
             assert self.allocator.leaks() == []
             assert self.allocator.deinit() is Check.ok
+
+
+def _address(view: memoryview) -> int:
+    try:
+        return address_of(view) if len(view) else 0
+    except ValueError:  # released by a reset
+        return 0
 
 
 class MemoryPoolMachine(RuleBasedStateMachine):

@@ -27,8 +27,17 @@ from typing import Any
 from hypothesis import strategies as st
 
 from .. import Allocator, address_of
+from .._source import source_of, split_source
 
-__all__ = ["alignments", "format_snippet", "operations", "run_operations", "sizes"]
+__all__ = [
+    "alignments",
+    "check_everything_back",
+    "format_snippet",
+    "free_list_state",
+    "operations",
+    "run_operations",
+    "sizes",
+]
 
 _MiB = 1 << 20
 
@@ -65,17 +74,74 @@ def operations(
 
 
 def format_snippet(ops: Sequence[Op], factory_source: str = "make_allocator()") -> str:
-    """Return a standalone Python program that replays ``ops`` on ``factory_source``."""
-    lines = [
-        "import zheap",
-        "from zheap.testing.strategies import run_operations",
-        "",
-        f"allocator = {factory_source}",
-        "run_operations(allocator, [",
-    ]
+    """Return a standalone Python program that replays ``ops`` on ``factory_source``.
+
+    ``factory_source`` is the expression that makes the allocator, after any import
+    lines it needs, one a line (``import mymod`` then ``mymod.make()``): the program
+    imports them first.
+    """
+    imports, expr = split_source(factory_source)
+    lines = ["import zheap", *imports, "from zheap.testing.strategies import run_operations", ""]
+    lines += [f"allocator = {expr}", "run_operations(allocator, ["]
     lines += [f"    {op!r}," for op in ops]
     lines.append("])")
     return "\n".join(lines)
+
+
+def free_list_state(allocator: Allocator) -> tuple[int | None, list[tuple[int, int]] | None]:
+    """Read ``free_bytes()`` and ``_free_blocks()``: what :func:`check_everything_back` uses.
+
+    Each is None when the allocator does not define it (allocators written in Python
+    may: the examples do).
+    """
+    probe = getattr(allocator, "free_bytes", None)
+    blocks = getattr(allocator, "_free_blocks", None)
+    return (
+        int(probe()) if callable(probe) else None,
+        [(int(a), int(n)) for a, n in blocks()] if callable(blocks) else None,
+    )
+
+
+def check_everything_back(allocator: Allocator, start_free: int | None) -> None:
+    """Check an allocator whose blocks were all freed has all its memory back.
+
+    Two checks, for allocators written in Python that report their free memory:
+
+    * with ``free_bytes()``: it equals ``start_free``, what it was before the first
+      allocation (no byte leaked, none counted twice);
+    * with ``_free_blocks()`` (its own free list): the largest run of touching free
+      blocks can be allocated as one block. A free list that never merges (coalesces)
+      neighbours fails here: its pieces add up, but no request larger than one piece
+      fits.
+    """
+    now, blocks = free_list_state(allocator)
+    if start_free is not None and now is not None and now != start_free:
+        lost = start_free - now
+        what = f"{lost} bytes were not given back" if lost > 0 else f"{-lost} bytes appeared"
+        raise AssertionError(
+            f"every block was freed, but free_bytes() is {now}, and was {start_free} before "
+            f"the first allocation: {what}"
+        )
+    if not blocks:
+        return
+    runs: list[tuple[int, int, int]] = []  # start, end, entries
+    for address, length in sorted(blocks):
+        if runs and runs[-1][1] == address:
+            runs[-1] = (runs[-1][0], address + length, runs[-1][2] + 1)
+        else:
+            runs.append((address, address + length, 1))
+    start, end, entries = max(runs, key=lambda r: r[1] - r[0])
+    if entries == 1 or end == start:
+        return
+    try:
+        view = allocator.alloc(end - start, 1)
+    except MemoryError:
+        raise AssertionError(
+            f"every block was freed, and the free list holds {end - start} contiguous bytes "
+            f"at {start:#x} in {entries} touching entries, but alloc({end - start}) failed: "
+            "free blocks that touch are never merged (coalesced)"
+        ) from None
+    allocator.free(view)
 
 
 class _Replay:
@@ -169,22 +235,32 @@ def run_operations(
 ) -> int:
     """Replay ``ops`` on ``allocator``, checking every result; free what is left.
 
-    Returns the number of operations run. A failed check raises AssertionError (any
-    other exception propagates) with the sequence up to the failing operation attached as
-    a note: a standalone snippet that reproduces it.
+    Returns the number of operations run. After the last operation every block still
+    live is freed (the most recent address first) and :func:`check_everything_back`
+    runs, as the state machine's teardown does. A failed check raises AssertionError
+    (any other exception propagates) with the sequence up to the failing operation
+    attached as a note: a standalone snippet that reproduces it. ``factory_source`` is
+    the Python that makes the allocator (import lines, then the expression); by
+    default the allocator's class is called with no arguments.
     """
     replay = _Replay(allocator)
+    start_free, _ = free_list_state(allocator)
     done = 0
     try:
         for op in ops:
             done += 1
             replay.step(op)
             replay.check_all()
-        for view, _, _ in replay.live:
+        for view, _, _ in sorted(replay.live, key=lambda e: -_address(e[0])):
             allocator.free(view)
         replay.live.clear()
+        check_everything_back(allocator, start_free)
     except BaseException as exc:
-        source = factory_source or f"{type(allocator).__module__}.{type(allocator).__qualname__}()"
+        source = factory_source or source_of(type(allocator)) or "make_allocator()"
         exc.add_note("Reproduce with:\n" + format_snippet(list(ops[:done]), source))
         raise
     return done
+
+
+def _address(view: memoryview) -> int:
+    return address_of(view) if len(view) else 0
