@@ -2,9 +2,10 @@
  *
  * Purpose: libc's heap behind the allocator interface.
  * Basic design: c_allocator takes any power-of-two alignment through
- * posix_memalign and reports in-place growth up to malloc_usable_size; it
- * never calls realloc, which could return a block that loses the requested
- * alignment. raw_c_allocator is bare malloc/realloc/free, limited to
+ * posix_memalign (malloc up to alignof(max_align_t)) and reports in-place
+ * growth up to malloc_usable_size; remap calls realloc only for blocks of
+ * alignment up to alignof(max_align_t), which realloc keeps (Zig 0.15.1
+ * never calls it). raw_c_allocator is bare malloc/realloc/free, limited to
  * alignof(max_align_t), and is the better backing for an arena.
  * Thread safety: as libc's malloc (thread-safe).
  * Complexity: that of the libc allocator. */
@@ -58,7 +59,15 @@ static bool c_resize(void *ctx, void *mem, size_t len, uint8_t al, size_t new_le
 }
 
 static void *c_remap(void *ctx, void *mem, size_t len, uint8_t al, size_t new_len, uintptr_t ra) {
-    return c_resize(ctx, mem, len, al, new_len, ra) ? mem : NULL;
+    if (c_resize(ctx, mem, len, al, new_len, ra)) return mem;
+    /* Zig 0.15.1 stops here, so every growth malloc_usable_size cannot absorb
+     * becomes alloc + copy + free in the caller (57x glibc's realloc on the
+     * realloc-heavy trace). A block of alignment up to alignof(max_align_t)
+     * came from malloc (c_alloc), and realloc keeps that alignment, so it may
+     * move it; on failure libc leaves the block intact, as remap must. A
+     * larger alignment came from posix_memalign: realloc could lose it. */
+    if (zh_alignment_bytes(al) <= _Alignof(max_align_t)) return realloc(mem, new_len);
+    return NULL;
 }
 
 static void c_free(void *ctx, void *mem, size_t len, uint8_t al, uintptr_t ra) {

@@ -251,3 +251,13 @@ def test_plot_draws_payload_and_each_footprint(tmp_path: Path):
     out = io.StringIO()
     assert lab.main(["-a", "arena", "--ops", "200", "--png", str(tmp_path / "p")], out=out) == 0
     assert sorted(os.listdir(tmp_path / "p")) == sorted(f"util-{s}-1.png" for s in lab.SHAPES)
+
+
+def test_a_c_allocator_through_a_capsule_is_scored():
+    # What a student's C allocator looks like to the lab: a zh_allocator in a capsule.
+    def make() -> zheap.Allocator:
+        return zheap.Allocator.from_capsule(zheap.ArenaAllocator().capsule())
+
+    r = lab.run(make, lab.generate("short", seed=1, ops=300), timing_passes=1)
+    assert r.valid, r.error
+    assert r.kops > 0

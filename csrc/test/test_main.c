@@ -168,6 +168,29 @@ static bool test_c_allocator_alignments(void) {
     return true;
 }
 
+/* remap moves a block of alignment up to alignof(max_align_t) with realloc
+ * (a departure from 0.15.1, which returns NULL); a larger alignment stays
+ * put: realloc would not keep it. */
+static bool test_c_allocator_remap_reallocs(void) {
+    zh_allocator a = zh_c_allocator();
+    zh_alignment small = zh_alignment_from_bytes(_Alignof(max_align_t));
+    unsigned char *s = zh_raw_alloc(a, 100, small, 0);
+    EXPECT(s != NULL);
+    for (int i = 0; i < 100; i++) s[i] = (unsigned char)i;
+    /* Far past what malloc_usable_size can absorb in place. */
+    unsigned char *t = zh_raw_remap(a, s, 100, small, 1 << 20, 0);
+    EXPECT(t != NULL && zh_alignment_check((uintptr_t)t, small));
+    for (int i = 0; i < 100; i++) EXPECT(t[i] == (unsigned char)i);
+    zh_raw_free(a, t, 1 << 20, small, 0);
+    zh_alignment big = zh_alignment_from_bytes(4 * _Alignof(max_align_t));
+    s = zh_raw_alloc(a, 100, big, 0);
+    EXPECT(s != NULL);
+    t = zh_raw_remap(a, s, 100, big, 1 << 20, 0);
+    EXPECT(t == NULL || t == s); /* in place or not at all */
+    zh_raw_free(a, t ? t : s, t ? (size_t)1 << 20 : 100, big, 0);
+    return true;
+}
+
 static bool test_raw_c_allocator_cap(void) {
     zh_allocator a = zh_raw_c_allocator();
     zh_alignment cap = zh_alignment_from_bytes(ZH_RAW_C_MAX_ALIGNMENT);
@@ -1636,6 +1659,7 @@ int main(void) {
     run("page resize in place", test_page_resize_in_place);
     run("page absurd requests", test_page_absurd_requests);
     run("c_allocator alignments", test_c_allocator_alignments);
+    run("c_allocator remap reallocs small alignments", test_c_allocator_remap_reallocs);
     run("raw_c_allocator alignment cap", test_raw_c_allocator_cap);
     run("zero-length rules", test_zero_length_rules);
     run("size overflow is out of memory", test_overflow_is_oom);
