@@ -537,3 +537,28 @@ def test_raw_free_refuses_view_memory_and_children():
     with pytest.raises(ValueError):
         g.raw_alloc(0)
     assert g.deinit() is Check.ok
+
+
+def test_a_trace_in_a_notebook_shows_cells_and_no_kernel_frames(monkeypatch):
+    # A stand-in for IPython >= 8: the shell's compiler maps a cell's file to its number.
+    import types
+
+    cell = "/tmp/ipykernel_4242/123456.py"
+    shell = types.SimpleNamespace(compile=types.SimpleNamespace(_filename_map={cell: 7}))
+    fake = types.ModuleType("IPython")
+    fake.get_ipython = lambda: shell  # type: ignore[attr-defined]
+    monkeypatch.setitem(sys.modules, "IPython", fake)
+    frames = (
+        ("/x/lib.py", 3, "helper"),
+        (cell, 5, "<module>"),
+        ("/site-packages/IPython/core/interactiveshell.py", 3577, "run_code"),
+        ("/site-packages/ipykernel/kernelapp.py", 739, "start"),
+        ("/usr/lib/python3.11/asyncio/base_events.py", 600, "run_forever"),
+    )
+    assert str(zheap.Trace(frames)) == (
+        '  Cell In[7], line 5, in <module>\n  File "/x/lib.py", line 3, in helper\n'
+    )
+    # Outside a notebook nothing is left out.
+    monkeypatch.delitem(sys.modules, "IPython")
+    plain = zheap.Trace(frames[:2])
+    assert str(plain).count("File ") == 2

@@ -209,7 +209,11 @@ class MemoryPoolExtra(MemoryPool):
     """Zig's MemoryPoolExtra(Item, options)."""
 
 class Trace(tuple[tuple[str, int, str], ...]):
-    """Python frames (filename, lineno, name), innermost first; str() prints a traceback."""
+    """Python frames (filename, lineno, name), innermost first; str() prints a traceback.
+
+    In IPython or Jupyter, str() starts at the user's code: frames outside the innermost
+    frame of IPython or ipykernel are left out, and a cell shows as ``Cell In[n]``.
+    """
 
     def format(self) -> str: ...
 

@@ -4,6 +4,8 @@
  * and zheap.Trace, the tuple those ids become when Python asks. */
 #include "frames.h"
 
+#include <string.h>
+
 /* ===================================================================== */
 /* Interned frames                                                        */
 /* ===================================================================== */
@@ -56,24 +58,78 @@ void zx_frames_clear(zx_frames *f) {
 /* Trace                                                                  */
 /* ===================================================================== */
 
+/* A frame of what runs a notebook (IPython, ipykernel and the event loop
+ * under them), which a report in a notebook leaves out, as IPython's own
+ * tracebacks do: the user's cells are the story. */
+static bool is_notebook_machinery(PyObject *frame) {
+    if (!PyTuple_Check(frame) || PyTuple_GET_SIZE(frame) != 3 || !PyUnicode_Check(PyTuple_GET_ITEM(frame, 0)))
+        return false;
+    const char *file = PyUnicode_AsUTF8(PyTuple_GET_ITEM(frame, 0));
+    if (file == NULL) {
+        PyErr_Clear();
+        return false;
+    }
+    static const char *const parts[] = {"/IPython/", "/ipykernel/", "/ipykernel_launcher.py", NULL};
+    for (const char *const *p = parts; *p != NULL; p++)
+        if (strstr(file, *p) != NULL) return true;
+    return false;
+}
+
+/* IPython's map from a cell's temporary file name to its execution count
+ * (IPython >= 8 keeps it on the shell's compiler), or NULL when IPython is
+ * not running; never an error. */
+static PyObject *cell_numbers(void) {
+    PyObject *name = PyUnicode_FromString("IPython");
+    PyObject *mod = name ? PyImport_GetModule(name) : NULL;
+    Py_XDECREF(name);
+    PyObject *shell = mod ? PyObject_CallMethod(mod, "get_ipython", NULL) : NULL;
+    Py_XDECREF(mod);
+    PyObject *compiler = shell && shell != Py_None ? PyObject_GetAttrString(shell, "compile") : NULL;
+    Py_XDECREF(shell);
+    PyObject *map = compiler ? PyObject_GetAttrString(compiler, "_filename_map") : NULL;
+    Py_XDECREF(compiler);
+    PyErr_Clear();
+    if (map != NULL && !PyDict_Check(map)) Py_CLEAR(map);
+    return map;
+}
+
+static PyObject *format_frame(PyObject *fr, PyObject *cells) {
+    if (!PyTuple_Check(fr) || PyTuple_GET_SIZE(fr) != 3) return PyUnicode_FromFormat("  %R\n", fr);
+    PyObject *file = PyTuple_GET_ITEM(fr, 0), *line = PyTuple_GET_ITEM(fr, 1), *name = PyTuple_GET_ITEM(fr, 2);
+    PyObject *cell = cells ? PyDict_GetItemWithError(cells, file) : NULL; /* borrowed */
+    if (cell != NULL) return PyUnicode_FromFormat("  Cell In[%S], line %S, in %S\n", cell, line, name);
+    PyErr_Clear();
+    return PyUnicode_FromFormat("  File \"%S\", line %S, in %S\n", file, line, name);
+}
+
 /* A Trace is a tuple of (filename, lineno, name) frames, innermost first;
- * str() prints it outermost first, like a Python traceback. */
+ * str() prints it outermost first, like a Python traceback. In a notebook
+ * it starts at the user's code: the frames outside the innermost frame of
+ * IPython or ipykernel are left out, and a cell shows as "Cell In[n]". */
 static PyObject *Trace_str(PyObject *op) {
+    Py_ssize_t n = PyTuple_GET_SIZE(op), outer = n;
+    for (Py_ssize_t i = 0; i < n; i++)
+        if (is_notebook_machinery(PyTuple_GET_ITEM(op, i))) {
+            outer = i;
+            break;
+        }
+    PyObject *cells = outer < n ? cell_numbers() : NULL;
     PyObject *lines = PyList_New(0);
-    if (lines == NULL) return NULL;
-    for (Py_ssize_t i = PyTuple_GET_SIZE(op) - 1; i >= 0; i--) {
-        PyObject *fr = PyTuple_GET_ITEM(op, i), *line;
-        if (!PyTuple_Check(fr) || PyTuple_GET_SIZE(fr) != 3) line = PyUnicode_FromFormat("  %R\n", fr);
-        else
-            line = PyUnicode_FromFormat("  File \"%U\", line %S, in %U\n", PyTuple_GET_ITEM(fr, 0),
-                                        PyTuple_GET_ITEM(fr, 1), PyTuple_GET_ITEM(fr, 2));
+    if (lines == NULL) {
+        Py_XDECREF(cells);
+        return NULL;
+    }
+    for (Py_ssize_t i = outer - 1; i >= 0; i--) {
+        PyObject *line = format_frame(PyTuple_GET_ITEM(op, i), cells);
         if (line == NULL || PyList_Append(lines, line) < 0) {
             Py_XDECREF(line);
             Py_DECREF(lines);
+            Py_XDECREF(cells);
             return NULL;
         }
         Py_DECREF(line);
     }
+    Py_XDECREF(cells);
     PyObject *empty = PyUnicode_FromString("");
     PyObject *text = empty ? PyUnicode_Join(empty, lines) : NULL;
     Py_XDECREF(empty);
@@ -104,7 +160,8 @@ PyDoc_STRVAR(Trace_doc,
              "Trace(frames)\n--\n\n"
              "Python frames captured by a DebugAllocator: a tuple of (filename, lineno,\n"
              "name), innermost (the caller of alloc/free) first. str() prints it like a\n"
-             "traceback, outermost first.");
+             "traceback, outermost first; in IPython or Jupyter it starts at the user's code\n"
+             "(no IPython or ipykernel frames) and names cells \"Cell In[n]\".");
 
 static PyType_Slot Trace_slots[] = {
     {Py_tp_doc, (void *)Trace_doc},
