@@ -58,3 +58,26 @@ def test_png_pictures(tmp_path, capsys):
     for p in tmp_path.iterdir():
         assert p.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
     assert f"wrote 3 pictures to {tmp_path}" in capsys.readouterr().out
+
+
+def test_arena_chapter_shows_four_chunks_every_time(capsys):
+    # malloc never grows a chunk in place: four chunks whatever else the process mapped.
+    for _ in range(2):
+        assert tour.main(["arena", "--no-pause", "--width", "80"]) == 0
+        out = capsys.readouterr().out
+        assert "4 regions, 4 live blocks" in out
+        assert "malloc refused 3 times" in out and "199, 774, 4186, 15304 bytes" in out
+        sizes = [line.split()[2] for line in out.splitlines() if line.startswith("chunk")]
+        assert sizes[:4] == ["14.9", "4.1", "758", "183"]  # newest first
+
+
+def test_replay_chapter_ignores_slabs_of_earlier_chapters():
+    def smp_row(*chapters):
+        r = run("tour", *chapters, "--no-pause")
+        assert r.returncode == 0, r.stderr
+        (row,) = [line for line in r.stdout.splitlines() if line.startswith("  SmpAllocator")]
+        return row
+
+    alone = smp_row("trace")
+    assert smp_row("smp", "trace") == alone
+    assert "reserved   131072 B" in alone  # two slabs: the 32- and 128-byte classes
