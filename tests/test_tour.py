@@ -1,20 +1,24 @@
 """The guided tour: every chapter runs to the end, one chapter alone, pictures."""
 
+import os
+import signal
 import subprocess
 import sys
+import time
 
 import pytest
 
 from zheap import tour
 
 
-def run(*args):
+def run(*args, **env):
     return subprocess.run(
         [sys.executable, "-m", "zheap", *args],
         capture_output=True,
         text=True,
         timeout=300,
         stdin=subprocess.DEVNULL,
+        env={**os.environ, **env},
     )
 
 
@@ -67,7 +71,7 @@ def test_arena_chapter_shows_four_chunks_every_time(capsys):
         out = capsys.readouterr().out
         assert "4 regions, 4 live blocks" in out
         assert "malloc refused 3 times" in out and "199, 774, 4186, 15304 bytes" in out
-        sizes = [line.split()[2] for line in out.splitlines() if line.startswith("chunk")]
+        sizes = [line.split()[2] for line in out.splitlines() if line.startswith("chunk 0x")]
         assert sizes[:4] == ["14.9", "4.1", "758", "183"]  # newest first
 
 
@@ -81,3 +85,41 @@ def test_replay_chapter_ignores_slabs_of_earlier_chapters():
     alone = smp_row("trace")
     assert smp_row("smp", "trace") == alone
     assert "reserved   131072 B" in alone  # two slabs: the 32- and 128-byte classes
+
+
+def test_the_tour_fits_80_columns():
+    r = run("--no-pause", COLUMNS="80")
+    assert r.returncode == 0, r.stderr
+    long = [line for line in r.stdout.splitlines() if len(line) > 80]
+    assert long == []
+    assert "slots of 128 B" in r.stdout and "# tour.py:" in r.stdout  # suffixes, short paths
+
+
+@pytest.mark.skipif(sys.platform == "win32", reason="a pseudo-terminal")
+def test_ctrl_c_ends_the_tour_quietly():
+    import pty
+    import select
+
+    # On a terminal the tour pauses after the first map; Ctrl-C ends it with status 130.
+    main, secondary = pty.openpty()
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "zheap", "tour", "page"],
+        stdin=secondary,
+        stdout=secondary,
+        stderr=subprocess.PIPE,
+    )
+    os.close(secondary)
+    try:
+        seen, deadline = b"", time.monotonic() + 60
+        while b"unused" not in seen and time.monotonic() < deadline:  # the map's legend
+            if select.select([main], [], [], 1)[0]:
+                seen += os.read(main, 4096)
+        assert b"unused" in seen
+        proc.send_signal(signal.SIGINT)
+        assert proc.wait(timeout=60) == 130
+        assert proc.stderr is not None and b"Traceback" not in proc.stderr.read()
+    finally:
+        proc.kill()
+        proc.wait()
+        proc.stderr.close()  # type: ignore[union-attr]
+        os.close(main)

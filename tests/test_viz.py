@@ -95,7 +95,8 @@ def test_render_real_allocators():
 def test_render_synthetic_layout():
     text = viz.render(SAMPLE, color=False, width=80)
     lines = text.splitlines()
-    assert lines[0] == (
+    assert all(len(line) <= 80 for line in lines)  # wrapped, and rows count their suffix
+    assert lines[0] + " " + lines[1].strip() == (
         "test.Alloc: 3 regions, 2 live blocks, 1.0 KiB live / 4.0 MiB reserved (0.0% used)"
     )
     for region in SAMPLE["regions"]:
@@ -109,20 +110,23 @@ def test_render_synthetic_layout():
     mapping_row = next(line for line in lines if line.startswith("mapping"))
     assert set(mapping_row.split("|")[1]) == {" "}  # no blocks, used 0: all unused
     assert "    0x7f0000002000 +0                64 B [-] hole" in lines  # before the first block
-    assert all(len(line) <= 80 for line in lines if line.startswith(("buffer", "mapping")))
-    assert lines[-1] == viz.legend()
+    assert len(slab_row) == 80
+    bars = {len(line.split("|")[1]) for line in lines if line.startswith(("buffer", "mapping"))}
+    assert bars == {len(slab_row.split("|")[1])}  # every bar as long, suffix or not
+    assert lines[-2] + "  " + lines[-1].strip() == viz.legend()
 
 
 def test_render_cells_show_the_most_telling_state():
     # 10 cells over 100 bytes: each cell is 10 bytes, the block edge falls on a cell edge.
-    row = viz.render(SAMPLE, color=False, width=10 + 27).splitlines()[1]
-    assert row.startswith("buffer ") and "|#####.....|" in row
+    lines = viz.render(SAMPLE, color=False, width=10 + 27 + 17).splitlines()
+    row = next(line for line in lines if line.startswith("buffer "))
+    assert "|#####.....|" in row  # 17: the slab's " slots of 1024 B"
     uneven = _layout(_region("buffer", 0x1000, 100, [(0x1000, 14, "live"), (0x1050, 20, "free")]))
-    row = viz.render(uneven, color=False, width=37).splitlines()[1]
+    row = viz.render(uneven, color=False, width=37).splitlines()[3]  # after the summary
     # 14 bytes: cell 1 is 4 live, 6 hole; a cell shows live if it holds any live byte.
     assert row.endswith("|##------..|")
     bumped = _layout(_region("buffer", 0x1000, 100, [(0x1000, 14, "live")], used=40))
-    row = viz.render(bumped, color=False, width=37).splitlines()[1]
+    row = viz.render(bumped, color=False, width=37).splitlines()[3]
     assert row.endswith("|##--      |")  # a hole below used, never-used bytes past it
 
 
@@ -133,13 +137,13 @@ def test_render_caps_regions_and_blocks():
     assert all(f"{a:#x}" in text for a in addresses[: viz.MAX_REGIONS])
     assert f"{addresses[viz.MAX_REGIONS]:#x}" not in text
     assert len(text.splitlines()) < 200
-    text = viz.render(_many_blocks(500), color=False)
+    text = viz.render(_many_blocks(500), color=False, width=100)
     assert f"… {500 - viz.MAX_BLOCKS} more blocks" in text
     assert len(text.splitlines()) == 1 + 1 + viz.MAX_BLOCKS + 1 + 1
 
 
 def test_render_empty_layout():
-    text = viz.render(_layout(), color=False)
+    text = viz.render(_layout(), color=False, width=100)
     assert text.splitlines() == [
         "test.Alloc: 0 regions, 0 live blocks, 0 B live / 0 B reserved (0.0% used)",
         viz.legend(),
@@ -177,11 +181,13 @@ def test_render_writes_to_file():
     assert out.getvalue() == text + "\n"
 
 
-@pytest.mark.parametrize(("columns", "width"), [("300", 100), ("50", 50)])
+@pytest.mark.parametrize(("columns", "width"), [("300", 100), ("80", 80)])
 def test_render_default_width(monkeypatch, columns, width):
     monkeypatch.setenv("COLUMNS", columns)  # the terminal's width, capped to 100
-    row = viz.render(SAMPLE, color=False).splitlines()[1]
-    assert row.startswith("buffer") and len(row) == width
+    lines = viz.render(SAMPLE, color=False).splitlines()
+    assert max(map(len, lines)) == width
+    row = next(line for line in lines if line.startswith("slab"))
+    assert len(row) == width and row.endswith("| slots of 1024 B")
 
 
 def test_render_rejects_other_objects():

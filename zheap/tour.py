@@ -12,7 +12,9 @@ from __future__ import annotations
 import argparse
 import ctypes
 import os
+import shutil
 import sys
+import textwrap
 from collections.abc import Callable
 from typing import Any
 
@@ -37,14 +39,24 @@ class Tour:
         self.pictures: list[str] = []
         self._n = 0
 
+    def columns(self) -> int:
+        """Return the width to print at: ``--width``, else the terminal's (at most 100)."""
+        return self.width or min(shutil.get_terminal_size().columns, 100)
+
     def begin(self, name: str, title: str) -> None:
         """Start a chapter."""
         self.chapter, self._n = name, 0
-        print(f"\n{'=' * 72}\n{title}\n{'=' * 72}")
+        rule = "=" * min(72, self.columns())
+        print(f"\n{rule}\n{textwrap.fill(title, self.columns())}\n{rule}")
 
     def say(self, text: str) -> None:
-        """Print a paragraph of explanation."""
-        print(text.strip("\n"))
+        """Print paragraphs of explanation (blank-line separated), wrapped to :meth:`columns`."""
+        paragraphs = text.strip("\n").split("\n\n")
+        print("\n\n".join(textwrap.fill(" ".join(p.split()), self.columns()) for p in paragraphs))
+
+    def verbatim(self, text: str) -> None:
+        """Print text as it is (a trace, a table), with zheap's own file paths shortened."""
+        print(text.strip("\n").replace(os.path.dirname(os.path.abspath(__file__)) + os.sep, ""))
 
     def show(self, allocator: Any, caption: str) -> None:
         """Print the allocator's memory map (and save it as a PNG with ``--png``)."""
@@ -168,7 +180,7 @@ def debug(t: Tour) -> None:
             ("first freed at", err.first_free_trace),
             ("freed again at", err.free_trace),
         ):
-            t.say(f"{what}:\n" + str(zheap.Trace((trace or ())[:1])))
+            t.verbatim(f"{what}:\n" + str(zheap.Trace((trace or ())[:1])))
     t.say("""
 Each size class has its own bucket pages. A freed slot is never handed out again while its
 bucket lives -- that is how a second free, or a use after free, is caught -- and the end of
@@ -240,7 +252,7 @@ def trace(t: Tour) -> None:
         a.free(views[4])
         a.alloc(24)
     t.say("The arena's trace (nested lines are the arena asking the page allocator):")
-    t.say(rec.dumps())
+    t.verbatim(rec.dumps())
     t.save_timeline(rec, "the arena trace")
     rows = []
     for other in (zheap.ArenaAllocator(), zheap.SmpAllocator(), zheap.DebugAllocator()):
@@ -253,7 +265,7 @@ def trace(t: Tour) -> None:
 Replayed on three allocators: the same {live} bytes live in each, at different costs
 (the SmpAllocator's slabs are shared by the whole process: only those holding these
 blocks are counted):""")
-    t.say("\n".join(rows))
+    t.verbatim("\n".join(rows))
     t.wait()
 
 
@@ -333,10 +345,16 @@ def main(argv: list[str]) -> int:
     pause = not args.no_pause and sys.stdin.isatty() and sys.stdout.isatty()
     tour = Tour(pause=pause, png_dir=args.png, width=args.width)
     print(f"zheap {zheap.__version__}: Zig 0.15.1's std.heap allocators, from Python")
-    for name in args.chapters or CHAPTERS:
-        CHAPTERS[name](tour)
-    print("\nThat was every chapter. `python -m zheap fuzz` fuzzes the allocators (or yours);")
-    print("docs/teaching.md shows how to trace, map and replay your own experiments.")
+    try:
+        for name in args.chapters or CHAPTERS:
+            CHAPTERS[name](tour)
+    except KeyboardInterrupt:  # Ctrl-C ends the tour quietly, with the shell's status for it
+        print()
+        return 130
+    print()
+    tour.say("""
+That was every chapter. `python -m zheap fuzz` fuzzes the allocators (or yours);
+docs/teaching.md shows how to trace, map and replay your own experiments.""")
     if tour.pictures:
         print(f"wrote {len(tour.pictures)} pictures to {args.png}")
     return 0

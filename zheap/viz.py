@@ -18,6 +18,7 @@ import math
 import os
 import shutil
 import sys
+import textwrap
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from itertools import groupby
@@ -239,6 +240,20 @@ def _legend(color: bool) -> str:
     return "legend: " + "  ".join(f"[{_paint([s], color)}] {s}" for s in _STATES)
 
 
+def _legend_lines(color: bool, width: int) -> list[str]:
+    """Return the legend in lines of at most ``width`` columns (escapes do not count)."""
+    lines: list[tuple[int, str]] = [(7, "legend:")]  # (visible length, text)
+    for state in _STATES:
+        entry, shown = f"[{_paint([state], color)}] {state}", len(state) + 4
+        n, text = lines[-1]
+        if n > 8 and n + 2 + shown > width:
+            lines.append((8 + shown, " " * 8 + entry))  # under the first entry
+        else:
+            gap = " " if n == 7 else "  "
+            lines[-1] = (n + len(gap) + shown, text + gap + entry)
+    return [text for _, text in lines]
+
+
 def legend() -> str:
     """Return the plain-text legend of :func:`render`'s cell characters."""
     return _legend(False)
@@ -266,7 +281,8 @@ def render(
 
     ``file``: also write the map (plus a newline) to this text stream. ``color``: ANSI
     colours; by default when ``file`` (or sys.stdout) is a terminal and NO_COLOR is unset.
-    ``width``: columns, by default the terminal's, at most 100.
+    ``width``: columns, by default the terminal's, at most 100; the summary and the legend
+    wrap to it, and region rows fit it with their " slots of N B" suffix.
     """
     layout = _layout(obj)
     color = _use_color(file) if color is None else color
@@ -275,17 +291,20 @@ def render(
     shown = regions[:MAX_REGIONS]
     kind_w = max((len(str(r["kind"])) for r in shown), default=0)
     addr_w = max((len(f"{r['address']:#x}") for r in shown), default=0)
-    cells = max(width - (kind_w + addr_w + 10 + 5), 10)  # 10: size column, 5: spaces and bars
+    suffixes = [f" slots of {r['size_class']} B" if "size_class" in r else "" for r in shown]
+    suffix_w = max(map(len, suffixes), default=0)
+    # 10: the size column, 5: spaces and bars; every bar is as long, whatever its suffix.
+    cells = max(width - (kind_w + addr_w + 10 + 5) - suffix_w, 10)
 
-    lines = [_summary(layout)]
-    for region in shown:
+    lines = textwrap.wrap(_summary(layout), max(width, 20), subsequent_indent="  ")
+    for region, slots in zip(shown, suffixes, strict=True):
         bar = _paint(_cells(region, cells), color)
         row = f"{region['kind']:<{kind_w}} {region['address']:<#{addr_w}x} "
-        slots = f" slots of {region['size_class']} B" if "size_class" in region else ""
         lines.append(f"{row}{_human(region['size']):>10} |{bar}|{slots}")
         segments = _segments(region)
         for seg in segments[:MAX_BLOCKS]:
-            extra = f" size_class {seg.size_class}" if seg.size_class is not None else ""
+            shown_cls = seg.size_class not in (None, region.get("size_class"))
+            extra = f" size_class {seg.size_class}" if shown_cls else ""  # else in the row
             swatch = _paint([seg.state], color)
             lines.append(
                 f"    {seg.address:#x} +{seg.offset:<8}"
@@ -295,7 +314,7 @@ def render(
             lines.append(f"    … {len(segments) - MAX_BLOCKS} more blocks")
     if len(regions) > MAX_REGIONS:
         lines.append(f"… {len(regions) - MAX_REGIONS} more regions")
-    lines.append(_legend(color))
+    lines.extend(_legend_lines(color, width))
     text = "\n".join(lines)
     if file is not None:
         file.write(text + "\n")
