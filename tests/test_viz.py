@@ -340,6 +340,9 @@ def test_plot_returns_figure_and_draws_into_axes():
 
     fig = viz.plot(SAMPLE, title="t")
     assert isinstance(fig, Figure) and fig.axes[0].get_title() == "t"
+    # Jupyter shows it without %matplotlib inline: the figure has a PNG representation.
+    assert fig._repr_png_()[:8] == PNG_MAGIC and viz.timeline(TRACE)._repr_png_()[:8] == PNG_MAGIC
+    assert type(fig) is type(viz.timeline([]))  # one type, made once
     plt = pytest.importorskip("matplotlib.pyplot")
     own, ax = plt.subplots()
     try:

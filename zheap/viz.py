@@ -13,7 +13,9 @@
 
 from __future__ import annotations
 
+import functools
 import html as _html
+import io
 import math
 import os
 import shutil
@@ -442,6 +444,25 @@ def _require_matplotlib(caller: str) -> None:
         raise ImportError(f"zheap.viz.{caller} needs matplotlib: pip install zheap[viz]") from exc
 
 
+def _png(fig: Figure) -> bytes:
+    """Return a figure as PNG bytes (what Jupyter shows of the figures viz returns)."""
+    buffer = io.BytesIO()
+    fig.savefig(buffer, format="png")
+    return buffer.getvalue()
+
+
+@functools.cache
+def _figure_type() -> type[Figure]:
+    """Return matplotlib's Figure with ``_repr_png_``, made once matplotlib is imported.
+
+    Jupyter shows what :func:`plot` and :func:`timeline` return as a picture without
+    ``%matplotlib inline``; with it, the inline backend's own PNG formatter is used.
+    """
+    from matplotlib.figure import Figure
+
+    return type("Figure", (Figure,), {"_repr_png_": _png, "__module__": __name__})
+
+
 def _axes(
     ax: Axes | None, figsize: tuple[float, float] | None, dpi: float | None, rows: int
 ) -> tuple[Figure, Axes]:
@@ -452,7 +473,7 @@ def _axes(
     if ax is not None:
         fig = ax.figure
         return (fig if isinstance(fig, Figure) else fig.figure), ax
-    fig = Figure(figsize=figsize or (10, max(2.5, 1.5 + 0.35 * rows)), dpi=dpi or 100)
+    fig = _figure_type()(figsize=figsize or (10, max(2.5, 1.5 + 0.35 * rows)), dpi=dpi or 100)
     fig.set_layout_engine("constrained")  # room for the labels and the legend on the right
     return fig, fig.add_subplot()
 
@@ -501,9 +522,10 @@ def plot(
     labelled with their size. A row's length is log-scaled by its region's size. The tick
     labels give kind, size, slot size and address; a black bar marks the bump pointer
     (``end_index`` of a buffer or arena chunk, else ``used``). With ``path`` save the
-    picture there (format by suffix) and return ``path``; otherwise return the Figure.
-    ``ax`` draws into existing axes; ``figsize`` (inches) and ``dpi`` fix the size of a
-    new figure.
+    picture there (format by suffix) and return ``path``; otherwise return the Figure,
+    whose ``_repr_png_`` makes Jupyter show it with no ``%matplotlib inline``. ``ax``
+    draws into existing axes; ``figsize`` (inches) and ``dpi`` fix the size of a new
+    figure.
     """
     _require_matplotlib("plot")
     layout = _layout(obj)
