@@ -37,6 +37,7 @@ class Tour:
         self.width = width
         self.chapter = ""
         self.pictures: list[str] = []
+        self.layouts: dict[str, Any] = {}  # "CHAPTER-N" -> the layout each map was drawn from
         self._n = 0
 
     def columns(self) -> int:
@@ -61,11 +62,13 @@ class Tour:
     def show(self, allocator: Any, caption: str) -> None:
         """Print the allocator's memory map (and save it as a PNG with ``--png``)."""
         print(f"\n-- {caption}")
-        print(viz.render(allocator, width=self.width))
+        layout = allocator.layout()
+        self._n += 1
+        self.layouts[f"{self.chapter}-{self._n}"] = layout
+        print(viz.render(layout, width=self.width))
         if self.png_dir is not None:
-            self._n += 1
             path = os.path.join(self.png_dir, f"{self.chapter}-{self._n}.png")
-            viz.plot(allocator, path, title=caption, figsize=(9, 3), dpi=80)
+            viz.plot(layout, path, title=caption, figsize=(9, 3), dpi=80)
             self.pictures.append(path)
         self.wait()
 
