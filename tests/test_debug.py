@@ -304,6 +304,13 @@ def test_leaks_and_deinit(caplog):
     }
     assert g.large_allocations()[0]["address"] == zheap.address_of(big)
     assert all(isinstance(r["trace"], zheap.Trace) for r in records)
+    # Records are dicts whose repr gives the address in hex, like every other report.
+    first = next(r for r in records if r["length"] == 24)
+    assert type(first) is zheap.LeakRecord and isinstance(first, dict)
+    assert first == dict(first) and first["address"] == leaked_address
+    assert repr(first).startswith(f"{{'address': {leaked_address:#x}, 'length': 24, ")
+    assert str(leaked_address) not in repr(records)
+    assert type(g.large_allocations()[0]) is zheap.LeakRecord
     with caplog.at_level(logging.ERROR, logger="zheap"):
         assert g.detect_leaks() is True
         assert g.deinit() is Check.leak

@@ -1,20 +1,28 @@
 """The guided tour: every chapter runs to the end, one chapter alone, pictures."""
 
+import os
+import re
+import signal
 import subprocess
 import sys
+import time
+from pathlib import Path
 
 import pytest
 
 from zheap import tour
 
+ROOT = Path(__file__).resolve().parents[1]
 
-def run(*args):
+
+def run(*args, **env):
     return subprocess.run(
         [sys.executable, "-m", "zheap", *args],
         capture_output=True,
         text=True,
         timeout=300,
         stdin=subprocess.DEVNULL,
+        env={**os.environ, **env},
     )
 
 
@@ -58,3 +66,131 @@ def test_png_pictures(tmp_path, capsys):
     for p in tmp_path.iterdir():
         assert p.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
     assert f"wrote 3 pictures to {tmp_path}" in capsys.readouterr().out
+
+
+def test_arena_chapter_shows_four_chunks_every_time(capsys):
+    # malloc never grows a chunk in place: four chunks whatever else the process mapped.
+    for _ in range(2):
+        assert tour.main(["arena", "--no-pause", "--width", "80"]) == 0
+        out = capsys.readouterr().out
+        assert "4 regions, 4 live blocks" in out
+        assert "malloc refused 3 times" in out and "199, 774, 4186, 15304 bytes" in out
+        sizes = [line.split()[2] for line in out.splitlines() if line.startswith("chunk 0x")]
+        assert sizes[:4] == ["14.9", "4.1", "758", "183"]  # newest first
+
+
+def test_replay_chapter_ignores_slabs_of_earlier_chapters():
+    def smp_row(*chapters):
+        r = run("tour", *chapters, "--no-pause")
+        assert r.returncode == 0, r.stderr
+        (row,) = [line for line in r.stdout.splitlines() if line.startswith("  SmpAllocator")]
+        return row
+
+    alone = smp_row("trace")
+    assert smp_row("smp", "trace") == alone
+    assert "reserved   131072 B" in alone  # two slabs: the 32- and 128-byte classes
+
+
+def test_the_tour_fits_80_columns():
+    r = run("--no-pause", COLUMNS="80")
+    assert r.returncode == 0, r.stderr
+    long = [line for line in r.stdout.splitlines() if len(line) > 80]
+    assert long == []
+    assert "slots of 128 B" in r.stdout and "# tour.py:" in r.stdout  # suffixes, short paths
+
+
+@pytest.mark.skipif(sys.platform == "win32", reason="a pseudo-terminal")
+def test_ctrl_c_ends_the_tour_quietly():
+    import pty
+    import select
+
+    # On a terminal the tour pauses after the first map; Ctrl-C ends it with status 130.
+    main, secondary = pty.openpty()
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "zheap", "tour", "page"],
+        stdin=secondary,
+        stdout=secondary,
+        stderr=subprocess.PIPE,
+    )
+    os.close(secondary)
+    try:
+        seen, deadline = b"", time.monotonic() + 60
+        while b"unused" not in seen and time.monotonic() < deadline:  # the map's legend
+            if select.select([main], [], [], 1)[0]:
+                seen += os.read(main, 4096)
+        assert b"unused" in seen
+        proc.send_signal(signal.SIGINT)
+        assert proc.wait(timeout=60) == 130
+        assert proc.stderr is not None and b"Traceback" not in proc.stderr.read()
+    finally:
+        proc.kill()
+        proc.wait()
+        proc.stderr.close()  # type: ignore[union-attr]
+        os.close(main)
+
+
+def _boxes(layout, name):
+    from zheap import viz
+
+    return [s for r in layout["regions"] for s in viz._segments(r) if s.state == name]
+
+
+def test_pictures_show_what_their_captions_say(tmp_path, capsys):
+    pytest.importorskip("matplotlib")
+    from matplotlib.colors import to_rgba
+
+    from zheap import viz
+
+    t = tour.Tour(pause=False, png_dir=str(tmp_path), width=80)
+    for chapter in tour.CHAPTERS.values():
+        chapter(t)
+    capsys.readouterr()
+    docs = ROOT / "docs"
+    # docs/img is what the tour draws (python docs/make_pictures.py), and every picture a
+    # page shows exists.
+    assert sorted(p.name for p in (docs / "img").glob("*.png")) == sorted(
+        os.path.basename(p) for p in t.pictures
+    )
+    for page in docs.rglob("*.md"):
+        for name in re.findall(r"\(\.\./img/([^)]+)\)|\(img/([^)]+)\)", page.read_text()):
+            assert (docs / "img" / "".join(name)).exists(), (page, name)
+    got = t.layouts
+
+    # debug-1: "the freed 8-byte slot (red)" is a box wide enough to see.
+    (freed,) = _boxes(got["debug-1"], "freed")
+    assert freed.length == 8
+    fig = viz.plot(got["debug-1"], figsize=(9, 3), dpi=80)
+    (box,) = [p for p in fig.axes[0].patches if p.get_facecolor() == to_rgba("#e57373")]
+    assert box.get_width() * 9 * 0.6 * 80 > 20  # at least 20 pixels of a ~0.6-wide axes
+    assert "8 B" in [x.get_text() for x in fig.axes[0].texts]
+    # arena-1: "four chunks, newest on top: 14.9 KiB, 4.1 KiB, 758 B and 183 B usable".
+    assert [r["size"] for r in got["arena-1"]["regions"]] == [15288, 4170, 758, 183]
+    assert len(_boxes(got["arena-1"], "hole")) == 3  # the rest of each older chunk
+    assert got["arena-2"]["regions"][0]["size"] == 4096 and got["arena-3"]["regions"] == []
+    # fixed_buffer-1/2: a hole, unlike the unused tail; end_index 138, then 108.
+    for name, end in (("fixed_buffer-1", 138), ("fixed_buffer-2", 108)):
+        (buffer,) = got[name]["regions"]
+        (hole,) = _boxes(got[name], "hole")
+        assert buffer["used"] == end and (hole.offset, hole.length) == (40, 68)
+    # wasm-1: slot sizes 32 and 128 labelled, the freed 128-byte slot free at the start.
+    wasm = got["wasm-1"]["regions"]
+    assert [r.get("size_class") for r in wasm] == [32, 128, None]
+    (free,) = _boxes(got["wasm-1"], "free")
+    assert (free.offset, free.length) == (0, 128)
+    # smp-1: a mapping and four slabs of the classes 1024, 128, 32 and 8 (slabs are the
+    # process's: this one's earlier tests may have left others, with free slots only).
+    smp = [r for r in got["smp-1"]["regions"] if any(b["state"] == "live" for b in r["blocks"])]
+    assert [r["kind"] for r in smp] == ["mapping"] + ["slab"] * 4
+    assert sorted(r["size_class"] for r in smp[1:]) == [8, 32, 128, 1024]
+    # pool-1/2: three live and three free items, then one more live.
+    for name, live in (("pool-1", 3), ("pool-2", 4)):
+        assert len(_boxes(got[name], "live")) == live
+        assert len(_boxes(got[name], "free")) == 6 - live
+    # page-1: 100 live bytes and the padding to the end of each page.
+    assert [(len(r["blocks"]), r["blocks"][0]["length"]) for r in got["page-1"]["regions"]] == [
+        (2, 100),
+        (2, 100),
+    ]
+    # fallback-1: three blocks in the buffer, one in the arena's 93-byte chunk.
+    buffer, chunk = got["fallback-1"]["regions"]
+    assert len(_boxes({"regions": [buffer]}, "live")) == 3 and chunk["size"] == 93

@@ -2,6 +2,7 @@
 
 import io
 import os
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -58,7 +59,7 @@ SAMPLE = _layout(
         ],
         size_class=1024,
     ),
-    _region("mapping", 0x7F0000100000, 4 << 20, []),
+    _region("mapping", 0x7F0000100000, 4 << 20, [], used=0),
 )
 
 
@@ -94,7 +95,8 @@ def test_render_real_allocators():
 def test_render_synthetic_layout():
     text = viz.render(SAMPLE, color=False, width=80)
     lines = text.splitlines()
-    assert lines[0] == (
+    assert all(len(line) <= 80 for line in lines)  # wrapped, and rows count their suffix
+    assert lines[0] + " " + lines[1].strip() == (
         "test.Alloc: 3 regions, 2 live blocks, 1.0 KiB live / 4.0 MiB reserved (0.0% used)"
     )
     for region in SAMPLE["regions"]:
@@ -106,19 +108,26 @@ def test_render_synthetic_layout():
         assert char in slab_row
     assert slab_row.endswith("| slots of 1024 B") and "4.0 KiB" in slab_row
     mapping_row = next(line for line in lines if line.startswith("mapping"))
-    assert set(mapping_row.split("|")[1]) == {" "}  # no blocks: all unused
-    assert all(len(line) <= 80 for line in lines if line.startswith(("buffer", "mapping")))
-    assert lines[-1] == viz.legend()
+    assert set(mapping_row.split("|")[1]) == {" "}  # no blocks, used 0: all unused
+    assert "    0x7f0000002000 +0                64 B [-] hole" in lines  # before the first block
+    assert len(slab_row) == 80
+    bars = {len(line.split("|")[1]) for line in lines if line.startswith(("buffer", "mapping"))}
+    assert bars == {len(slab_row.split("|")[1])}  # every bar as long, suffix or not
+    assert lines[-2] + "  " + lines[-1].strip() == viz.legend()
 
 
 def test_render_cells_show_the_most_telling_state():
     # 10 cells over 100 bytes: each cell is 10 bytes, the block edge falls on a cell edge.
-    row = viz.render(SAMPLE, color=False, width=10 + 27).splitlines()[1]
-    assert row.startswith("buffer ") and "|#####.....|" in row
+    lines = viz.render(SAMPLE, color=False, width=10 + 27 + 17).splitlines()
+    row = next(line for line in lines if line.startswith("buffer "))
+    assert "|#####.....|" in row  # 17: the slab's " slots of 1024 B"
     uneven = _layout(_region("buffer", 0x1000, 100, [(0x1000, 14, "live"), (0x1050, 20, "free")]))
-    row = viz.render(uneven, color=False, width=37).splitlines()[1]
-    # 14 bytes: cell 1 is 4 live, 6 unused; a cell shows live if it holds any live byte.
-    assert row.endswith("|##      ..|")
+    row = viz.render(uneven, color=False, width=37).splitlines()[3]  # after the summary
+    # 14 bytes: cell 1 is 4 live, 6 hole; a cell shows live if it holds any live byte.
+    assert row.endswith("|##------..|")
+    bumped = _layout(_region("buffer", 0x1000, 100, [(0x1000, 14, "live")], used=40))
+    row = viz.render(bumped, color=False, width=37).splitlines()[3]
+    assert row.endswith("|##--      |")  # a hole below used, never-used bytes past it
 
 
 def test_render_caps_regions_and_blocks():
@@ -128,13 +137,13 @@ def test_render_caps_regions_and_blocks():
     assert all(f"{a:#x}" in text for a in addresses[: viz.MAX_REGIONS])
     assert f"{addresses[viz.MAX_REGIONS]:#x}" not in text
     assert len(text.splitlines()) < 200
-    text = viz.render(_many_blocks(500), color=False)
+    text = viz.render(_many_blocks(500), color=False, width=100)
     assert f"… {500 - viz.MAX_BLOCKS} more blocks" in text
     assert len(text.splitlines()) == 1 + 1 + viz.MAX_BLOCKS + 1 + 1
 
 
 def test_render_empty_layout():
-    text = viz.render(_layout(), color=False)
+    text = viz.render(_layout(), color=False, width=100)
     assert text.splitlines() == [
         "test.Alloc: 0 regions, 0 live blocks, 0 B live / 0 B reserved (0.0% used)",
         viz.legend(),
@@ -161,7 +170,7 @@ def test_render_color(monkeypatch):
     # Colour changes the escapes only, not the text.
     plain = viz.render(SAMPLE, color=False, width=70)
     coloured = viz.render(SAMPLE, color=True, width=70)
-    for code in ("30;42m", "30;44m", "30;41m", "30;43m", "30;45m"):
+    for code in ("30;42m", "30;44m", "30;41m", "30;43m", "30;45m", "30;100m"):
         coloured = coloured.replace("\x1b[" + code, "")
     assert coloured.replace("\x1b[0m", "") == plain
 
@@ -172,11 +181,13 @@ def test_render_writes_to_file():
     assert out.getvalue() == text + "\n"
 
 
-@pytest.mark.parametrize(("columns", "width"), [("300", 100), ("50", 50)])
+@pytest.mark.parametrize(("columns", "width"), [("300", 100), ("80", 80)])
 def test_render_default_width(monkeypatch, columns, width):
     monkeypatch.setenv("COLUMNS", columns)  # the terminal's width, capped to 100
-    row = viz.render(SAMPLE, color=False).splitlines()[1]
-    assert row.startswith("buffer") and len(row) == width
+    lines = viz.render(SAMPLE, color=False).splitlines()
+    assert max(map(len, lines)) == width
+    row = next(line for line in lines if line.startswith("slab"))
+    assert len(row) == width and row.endswith("| slots of 1024 B")
 
 
 def test_render_rejects_other_objects():
@@ -187,11 +198,17 @@ def test_render_rejects_other_objects():
 def test_legend_is_plain():
     text = viz.legend()
     assert "\x1b[" not in text
-    for part in ("[#] live", "[.] free", "[x] freed", "[~] padding", "[m] metadata", "[ ] unused"):
+    for part in ("[#] live", "[.] free", "[x] freed", "[~] padding", "[m] metadata", "[-] hole"):
         assert part in text
+    assert text.endswith("[ ] unused")
 
 
 # html ----------------------------------------------------------------------------------------
+
+
+def _boxes(out):
+    """The title of every box in an HTML map."""
+    return re.findall(r'<span title="([^"]*)" style="flex:', out)
 
 
 def test_html_has_every_region_and_block():
@@ -199,9 +216,66 @@ def test_html_has_every_region_and_block():
     assert out.startswith('<div class="zheap-map"') and out.endswith("</div>")
     for region in SAMPLE["regions"]:
         assert region["kind"] in out and f"{region['address']:#x}" in out
-    assert out.count("<span title=") == sum(len(r["blocks"]) for r in SAMPLE["regions"])
-    assert 'title="0x1000: 50 B live"' in out
+    boxes = _boxes(out)
+    # Blocks, plus the gaps: the slab's 0x40 hole and the mapping's unused 4 MiB.
+    assert len(boxes) == sum(len(r["blocks"]) for r in SAMPLE["regions"]) + 2
+    assert "0x1000 (+0): 50 B live" in boxes and "0x7f0000002000 (+0): 64 B hole" in boxes
+    assert "slab 0x7f0000002000 4.0 KiB, slots of 1024 B" in out
     assert out.count("<div") == out.count("</div>")
+    assert out.count("<table") == out.count("</table>") == 3
+    assert out.count("<details") == out.count("</details>") == 3
+
+
+def test_html_boxes_are_never_merged():
+    pool = zheap.MemoryPool(16)
+    items = [pool.create() for _ in range(6)]
+    boxes = _boxes(viz.html(pool))
+    for item in items:
+        assert f"{zheap.address_of(item):#x} (+" in " ".join(boxes)
+    assert sum(b.endswith("16 B live") for b in boxes) == 6
+    fba = zheap.FixedBufferAllocator(256)
+    _views = [fba.alloc(40), fba.alloc(60), fba.alloc(30)]
+    assert sum(b.endswith("live") for b in _boxes(viz.html(fba))) == 3
+
+
+def test_html_block_table_hole_and_end_index():
+    fba = zheap.FixedBufferAllocator(256)
+    a, b, c = fba.alloc(40), fba.alloc(60, alignment=16), fba.alloc(30)
+    fba.free(b)
+    out = viz.html(fba)
+    head, *rows = re.findall(r"<tr>(.*?)</tr>", out)
+    assert re.findall(r"<th[^>]*>(.*?)</th>", head) == [
+        "offset", "address", "length", "state", "class"
+    ]  # fmt: skip
+    text = [re.sub(r"<[^>]*>", " ", r).split() for r in rows]
+    text = [" ".join(t) for t in text]
+    assert text[0] == f"+0 {zheap.address_of(a):#x} 40 B live"
+    assert text[1] == f"+40 {zheap.address_of(a) + 40:#x} 68 B hole"  # b and its alignment gap
+    assert text[2] == f"+108 {zheap.address_of(c):#x} 30 B live"
+    assert text[3] == f"+138 {zheap.address_of(c) + 30:#x} 118 B unused ← end_index"
+    assert f"end_index {fba.end_index}" in out and "border-left:3px solid #000" in out
+    # A hole is a pattern, unused space a flat colour: they never look alike.
+    (hole,) = [m for m in re.findall(r'style="flex:[^"]*"', out) if "linear-gradient" in m]
+    assert "dashed" not in hole
+    del a, c
+
+
+def test_html_box_widths():
+    gpa = zheap.DebugAllocator(page_size=4096)
+    keep, block = gpa.alloc(5), gpa.alloc(8)
+    gpa.free(block)
+    out = viz.html(gpa)
+    boxes = re.findall(r'<span title="[^"]*: (\d+) B (\w+)[^"]*" style="flex:([\d.]+) ', out)
+    flex = {state: float(w) for _, state, w in boxes}
+    total = sum(float(w) for _, _, w in boxes)
+    assert flex["freed"] / total > 0.08  # the freed 8-byte slot has room
+    assert flex["metadata"] / total < 0.5  # metadata does not fill the bar
+    assert "min-width:6px" in out
+    arena = zheap.ArenaAllocator(zheap.raw_c_allocator)
+    _views = [arena.alloc(100), arena.alloc(6000)]
+    widths = [float(w) for w in re.findall(r"display:flex;width:([\d.]+)%", viz.html(arena))]
+    assert len(widths) == 2 and widths[0] == 100 and widths[1] < 70  # 183 B vs 9 KiB chunks
+    gpa.free(keep)
 
 
 def test_html_real_allocator():
@@ -209,7 +283,8 @@ def test_html_real_allocator():
     items = [pool.create() for _ in range(3)]
     out = viz.html(pool)
     for item in items:
-        assert f"{zheap.address_of(item):#x}: 16 B live" in out
+        assert f"{zheap.address_of(item):#x} (+" in out
+    assert out.count("16 B live") == 3
 
 
 def test_html_escapes():
@@ -221,11 +296,12 @@ def test_html_escapes():
 
 def test_html_caps():
     out = viz.html(_many_regions(500))
-    assert out.count("<span title=") == viz.MAX_REGIONS
+    assert len(_boxes(out)) == 2 * viz.MAX_REGIONS  # a live block and a hole each
     assert f"… {500 - viz.MAX_REGIONS} more regions" in out
     n = viz.MAX_HTML_BLOCKS + 88
     out = viz.html(_many_blocks(n))
-    assert out.count("<span title=") == viz.MAX_HTML_BLOCKS and "… 88 more blocks" in out
+    assert len(_boxes(out)) == viz.MAX_HTML_BLOCKS and "… 88 more blocks" in out
+    assert "<details open>" not in out and "<details>" in out  # a long table starts closed
     assert "0 regions" in viz.html(_layout())
 
 
@@ -264,6 +340,9 @@ def test_plot_returns_figure_and_draws_into_axes():
 
     fig = viz.plot(SAMPLE, title="t")
     assert isinstance(fig, Figure) and fig.axes[0].get_title() == "t"
+    # Jupyter shows it without %matplotlib inline: the figure has a PNG representation.
+    assert fig._repr_png_()[:8] == PNG_MAGIC and viz.timeline(TRACE)._repr_png_()[:8] == PNG_MAGIC
+    assert type(fig) is type(viz.timeline([]))  # one type, made once
     plt = pytest.importorskip("matplotlib.pyplot")
     own, ax = plt.subplots()
     try:
@@ -271,6 +350,64 @@ def test_plot_returns_figure_and_draws_into_axes():
         assert len(ax.get_yticklabels()) == 3
     finally:
         plt.close(own)
+
+
+def _rects(fig, color):
+    from matplotlib.colors import to_rgba
+
+    ax = fig.axes[0]
+    return [p for p in ax.patches if p.get_facecolor() == to_rgba(color)]
+
+
+def test_plot_small_blocks_are_visible_boxes():
+    pytest.importorskip("matplotlib")
+    gpa = zheap.DebugAllocator(page_size=4096)
+    keep, block = gpa.alloc(5), gpa.alloc(8)
+    gpa.free(block)
+    fig = viz.plot(gpa, figsize=(9, 3), dpi=80)
+    (freed,) = _rects(fig, "#e57373")
+    (metadata,) = _rects(fig, "#ba68c8")
+    assert freed.get_width() > 0.08 and metadata.get_width() < 0.5  # x is the row, 0..1
+    assert freed.get_edgecolor()[:3] == (0.2, 0.2, 0.2)  # bordered
+    texts = [t.get_text() for t in fig.axes[0].texts]
+    assert "8 B" in texts and "5 B" in texts  # sizes written in the boxes
+    ticks = [t.get_text() for t in fig.axes[0].get_yticklabels()]
+    assert ticks[0].startswith("bucket 4.0 KiB, slots of 8 B\n0x")
+    gpa.free(keep)
+
+
+def test_plot_never_merges_and_scales_rows():
+    pytest.importorskip("matplotlib")
+    pool = zheap.MemoryPool(24)
+    items = [pool.create() for _ in range(6)]
+    assert len(_rects(viz.plot(pool), "#4caf50")) == 6  # six live items, six boxes
+    arena = zheap.ArenaAllocator(zheap.raw_c_allocator)
+    _views = [arena.alloc(100), arena.alloc(6000)]
+    fig = viz.plot(arena)
+    ends = {}
+    for p in fig.axes[0].patches:
+        row = round(p.get_y() + p.get_height() / 2)
+        ends[row] = max(ends.get(row, 0), p.get_x() + p.get_width())
+    assert ends[0] == pytest.approx(1) and ends[1] < 0.7  # 9 KiB chunk, then a 183 B one
+    del items
+
+
+def test_plot_hole_end_index():
+    pytest.importorskip("matplotlib")
+    fba = zheap.FixedBufferAllocator(256)
+    views = [fba.alloc(40), fba.alloc(60, alignment=16), fba.alloc(30)]
+    fba.free(views[1])
+    fig = viz.plot(fba)
+    ax = fig.axes[0]
+    (hole,) = [p for p in ax.patches if p.get_hatch()]
+    (unused,) = _rects(fig, "#eeeeee")
+    assert hole.get_facecolor() != unused.get_facecolor() and not unused.get_hatch()
+    assert hole.get_x() + hole.get_width() < unused.get_x()  # the hole, c, then unused
+    assert "end_index" in [t.get_text() for t in ax.texts]
+    (mark,) = ax.lines
+    assert mark.get_xdata()[0] == pytest.approx(unused.get_x())
+    labels = [t.get_text() for t in ax.get_legend().get_texts()]
+    assert labels == ["live", "hole", "unused", "end_index"]
 
 
 # timeline ------------------------------------------------------------------------------------

@@ -12,7 +12,9 @@ from __future__ import annotations
 import argparse
 import ctypes
 import os
+import shutil
 import sys
+import textwrap
 from collections.abc import Callable
 from typing import Any
 
@@ -35,25 +37,38 @@ class Tour:
         self.width = width
         self.chapter = ""
         self.pictures: list[str] = []
+        self.layouts: dict[str, Any] = {}  # "CHAPTER-N" -> the layout each map was drawn from
         self._n = 0
+
+    def columns(self) -> int:
+        """Return the width to print at: ``--width``, else the terminal's (at most 100)."""
+        return self.width or min(shutil.get_terminal_size().columns, 100)
 
     def begin(self, name: str, title: str) -> None:
         """Start a chapter."""
         self.chapter, self._n = name, 0
-        print(f"\n{'=' * 72}\n{title}\n{'=' * 72}")
+        rule = "=" * min(72, self.columns())
+        print(f"\n{rule}\n{textwrap.fill(title, self.columns())}\n{rule}")
 
     def say(self, text: str) -> None:
-        """Print a paragraph of explanation."""
-        print(text.strip("\n"))
+        """Print paragraphs of explanation (blank-line separated), wrapped to :meth:`columns`."""
+        paragraphs = text.strip("\n").split("\n\n")
+        print("\n\n".join(textwrap.fill(" ".join(p.split()), self.columns()) for p in paragraphs))
+
+    def verbatim(self, text: str) -> None:
+        """Print text as it is (a trace, a table), with zheap's own file paths shortened."""
+        print(text.strip("\n").replace(os.path.dirname(os.path.abspath(__file__)) + os.sep, ""))
 
     def show(self, allocator: Any, caption: str) -> None:
         """Print the allocator's memory map (and save it as a PNG with ``--png``)."""
         print(f"\n-- {caption}")
-        print(viz.render(allocator, width=self.width))
+        layout = allocator.layout()
+        self._n += 1
+        self.layouts[f"{self.chapter}-{self._n}"] = layout
+        print(viz.render(layout, width=self.width))
         if self.png_dir is not None:
-            self._n += 1
             path = os.path.join(self.png_dir, f"{self.chapter}-{self._n}.png")
-            viz.plot(allocator, path, title=caption, figsize=(9, 3), dpi=80)
+            viz.plot(layout, path, title=caption, figsize=(9, 3), dpi=80)
             self.pictures.append(path)
         self.wait()
 
@@ -88,14 +103,22 @@ maps more than asked, then unmaps the misaligned head and the unused tail, as Zi
 def arena(t: Tour) -> None:
     """ArenaAllocator: chunks that grow, and the three reset modes."""
     t.begin("arena", "ArenaAllocator: allocate many times, free once")
-    a = zheap.ArenaAllocator()
-    for n in (100, 300, 2000, 6000):
-        a.alloc(n)
-    t.say("""
-Four blocks of 100, 300, 2000 and 6000 bytes. Each time the newest chunk is full the
-arena asks its child (the page allocator) for a bigger one; freeing single blocks gives
-nothing back, except the last one. Chunks are listed newest first.""")
-    t.show(a, "after four allocations")
+    # The child is malloc (raw_c_allocator), which never grows a block in place: every
+    # full chunk makes a new one, so the tour shows the same four chunks on every run.
+    a = zheap.ArenaAllocator(zheap.raw_c_allocator)
+    with zheap.trace(a) as rec:
+        for n in (100, 300, 2000, 6000):
+            a.alloc(n)
+    asked = [e for e in rec.events if e.depth == 1]
+    chunks = ", ".join(str(e.length) for e in asked if e.op == "alloc")
+    refused = sum(e.op == "resize" and e.result is False for e in asked)
+    t.say(f"""
+Four blocks of 100, 300, 2000 and 6000 bytes, on an arena whose child is malloc
+(zheap.raw_c_allocator). Each time the newest chunk is full the arena first asks its
+child to grow it in place -- malloc refused {refused} times -- then asks for a new chunk
+about 1.5 times bigger: {chunks} bytes. The rest of each older chunk is a hole, never
+used again until a reset. Chunks are listed newest first.""")
+    t.show(a, "four chunks, each about 1.5 times the last")
     a.reset("retain_with_limit", 4 * KiB)
     t.say("""
 reset('retain_with_limit', 4096) frees every block and keeps one chunk of at most
@@ -160,7 +183,7 @@ def debug(t: Tour) -> None:
             ("first freed at", err.first_free_trace),
             ("freed again at", err.free_trace),
         ):
-            t.say(f"{what}:\n" + str(zheap.Trace((trace or ())[:1])))
+            t.verbatim(f"{what}:\n" + str(zheap.Trace((trace or ())[:1])))
     t.say("""
 Each size class has its own bucket pages. A freed slot is never handed out again while its
 bucket lives -- that is how a second free, or a use after free, is caught -- and the end of
@@ -232,20 +255,34 @@ def trace(t: Tour) -> None:
         a.free(views[4])
         a.alloc(24)
     t.say("The arena's trace (nested lines are the arena asking the page allocator):")
-    t.say(rec.dumps())
+    t.verbatim(rec.dumps())
     t.save_timeline(rec, "the arena trace")
     rows = []
     for other in (zheap.ArenaAllocator(), zheap.SmpAllocator(), zheap.DebugAllocator()):
         zheap.replay(rec, other)
-        s = other.stats()
+        live, reserved = other.stats()["requested"], _reserved_by(other)
         name = type(other).__name__
-        rows.append(
-            f"  {name:<16} reserved {s['reserved']:>8} B  utilisation {s['utilisation']:6.1%}"
-        )
+        rows.append(f"  {name:<16} reserved {reserved:>8} B  utilisation {live / reserved:6.1%}")
     live = a.stats()["requested"]
-    t.say(f"Replayed on three allocators: the same {live} bytes live in each, at different costs:")
-    t.say("\n".join(rows))
+    t.say(f"""
+Replayed on three allocators: the same {live} bytes live in each, at different costs
+(the SmpAllocator's slabs are shared by the whole process: only those holding these
+blocks are counted):""")
+    t.verbatim("\n".join(rows))
     t.wait()
+
+
+def _reserved_by(allocator: Any) -> int:
+    """Return the bytes an allocator holds for its blocks (``stats()["reserved"]``).
+
+    For an SmpAllocator only the slabs and mappings holding one of its live blocks count:
+    its slabs belong to the process; its layout also shows slabs that
+    only earlier code (another chapter) left slots free in.
+    """
+    if not isinstance(allocator, zheap.SmpAllocator):
+        return int(allocator.stats()["reserved"])
+    regions = allocator.layout()["regions"]
+    return sum(r["size"] for r in regions if any(b["state"] == "live" for b in r["blocks"]))
 
 
 def views(t: Tour) -> None:
@@ -311,10 +348,16 @@ def main(argv: list[str]) -> int:
     pause = not args.no_pause and sys.stdin.isatty() and sys.stdout.isatty()
     tour = Tour(pause=pause, png_dir=args.png, width=args.width)
     print(f"zheap {zheap.__version__}: Zig 0.15.1's std.heap allocators, from Python")
-    for name in args.chapters or CHAPTERS:
-        CHAPTERS[name](tour)
-    print("\nThat was every chapter. `python -m zheap fuzz` fuzzes the allocators (or yours);")
-    print("docs/teaching.md shows how to trace, map and replay your own experiments.")
+    try:
+        for name in args.chapters or CHAPTERS:
+            CHAPTERS[name](tour)
+    except KeyboardInterrupt:  # Ctrl-C ends the tour quietly, with the shell's status for it
+        print()
+        return 130
+    print()
+    tour.say("""
+That was every chapter. `python -m zheap fuzz` fuzzes the allocators (or yours);
+docs/teaching.md shows how to trace, map and replay your own experiments.""")
     if tour.pictures:
         print(f"wrote {len(tour.pictures)} pictures to {args.png}")
     return 0

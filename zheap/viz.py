@@ -13,11 +13,14 @@
 
 from __future__ import annotations
 
+import functools
 import html as _html
+import io
 import math
 import os
 import shutil
 import sys
+import textwrap
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from itertools import groupby
@@ -30,6 +33,7 @@ if TYPE_CHECKING:
 __all__ = [
     "MAX_BLOCKS",
     "MAX_HTML_BLOCKS",
+    "MAX_OPEN_TABLE",
     "MAX_REGIONS",
     "html",
     "legend",
@@ -40,7 +44,8 @@ __all__ = [
 
 MAX_REGIONS = 64  # regions drawn before "… N more regions" (text, HTML and plot)
 MAX_BLOCKS = 8  # blocks listed under each region in the text map
-MAX_HTML_BLOCKS = 512  # block spans per region in HTML: a browser copes with more than a terminal
+MAX_HTML_BLOCKS = 512  # boxes per region in HTML: a browser copes with more than a terminal
+MAX_OPEN_TABLE = 16  # a region's block table starts open in HTML up to this many boxes
 
 # state -> (text char, ANSI SGR colours, HTML/matplotlib colour); the order is the legend's.
 _STATES: dict[str, tuple[str, str, str]] = {
@@ -49,11 +54,14 @@ _STATES: dict[str, tuple[str, str, str]] = {
     "freed": ("x", "30;41", "#e57373"),
     "padding": ("~", "30;43", "#ffd54f"),
     "metadata": ("m", "30;45", "#ba68c8"),
-    "unused": (" ", "", "#eeeeee"),
+    "hole": ("-", "30;100", "#ffffff"),  # below `used`, no block: lost until a reset
+    "unused": (" ", "", "#eeeeee"),  # past `used`, no block: never handed out
 }
 _UNKNOWN = ("?", "30;47", "#9e9e9e")  # a state this module does not know yet
 # When two states cover a cell equally, show the one a reader most needs to see.
-_PRIORITY = {"live": 5, "freed": 4, "free": 3, "metadata": 2, "padding": 1, "unused": -1}
+_PRIORITY = {"live": 5, "freed": 4, "free": 3, "metadata": 2, "padding": 1, "hole": 0, "unused": -1}
+_HATCH = {"hole": "////"}  # matplotlib hatch of states drawn as a pattern, not a flat colour
+_HTML_FILL = {"hole": "repeating-linear-gradient(45deg,#fff 0 3px,#999 3px 4px)"}
 # Creating op -> timeline colour.
 _OPS = {"alloc": "#1f77b4", "create": "#17becf", "remap": "#ff7f0e", "resize": "#9467bd"}
 
@@ -127,6 +135,80 @@ def _summary(layout: Mapping[str, Any]) -> str:
     )
 
 
+@dataclass(frozen=True)
+class _Segment:
+    """One box of a region's map: a block of the layout, or a stretch no block covers."""
+
+    address: int
+    offset: int  # from the region's start
+    length: int
+    state: str
+    size_class: int | None
+    block: bool  # False: a gap (hole below `used`, unused past it)
+
+
+def _used(region: Mapping[str, Any]) -> int:
+    size: int = max(region["size"], 0)
+    used: int = region.get("used", size)
+    return min(max(used, 0), size)
+
+
+def _segments(region: Mapping[str, Any]) -> list[_Segment]:
+    """Return every block of a region by address, with the bytes between them as gaps.
+
+    Bytes no block covers are a ``hole`` below the region's ``used`` (handed out once,
+    not reusable until a reset: a FixedBufferAllocator's freed middle block, the rest of
+    an arena's older chunk) and ``unused`` past it (never handed out). A gap that spans
+    ``used`` is split there, so the bump pointer is always a box edge. Blocks are never
+    merged, even when they touch and share a state.
+    """
+    base, size, used = region["address"], max(region["size"], 0), _used(region)
+    out: list[_Segment] = []
+
+    def gap(lo: int, hi: int) -> None:
+        for a, b, state in ((lo, min(hi, used), "hole"), (max(lo, used), hi, "unused")):
+            if b > a:
+                out.append(_Segment(base + a, a, b - a, state, None, False))
+
+    pos = 0
+    for b in sorted(region["blocks"], key=lambda b: b["address"]):
+        offset = b["address"] - base
+        if offset > pos:
+            gap(pos, min(offset, size))
+        out.append(
+            _Segment(b["address"], offset, b["length"], b["state"], b.get("size_class"), True)
+        )
+        pos = max(pos, offset + b["length"])
+    gap(pos, size)
+    return out
+
+
+def _weight(length: int) -> float:
+    """Drawn width of a stretch of bytes: grows with log2, so an 8-byte slot stays visible."""
+    return 1.0 + math.log2(1 + max(length, 0))
+
+
+def _edges(segments: Sequence[_Segment]) -> dict[int, float]:
+    """Map every segment edge (an offset) to its x in [0, 1] along the region's row.
+
+    Each stretch between two neighbouring edges gets :func:`_weight` of its bytes, so
+    every boundary has room (a villoc-style axis) and overlapping blocks still line up.
+    """
+    points = sorted({p for s in segments for p in (s.offset, s.offset + max(s.length, 0))})
+    xs, total = [0.0], 0.0
+    for lo, hi in zip(points, points[1:], strict=False):
+        total += _weight(hi - lo)
+        xs.append(total)
+    return {p: x / total if total else 0.0 for p, x in zip(points, xs, strict=True)}
+
+
+def _row_length(size: int, largest: int) -> float:
+    """Length of a region's row, from 0.2 to 1: log-scaled, so 183 B and 14.9 KiB differ."""
+    if largest <= 0:
+        return 1.0
+    return max(0.2, math.log2(1 + max(size, 0)) / math.log2(1 + largest))
+
+
 def _cells(region: Mapping[str, Any], n: int) -> list[str]:
     """Return the state each of ``n`` equal cells of a region shows."""
     size = region["size"]
@@ -134,15 +216,14 @@ def _cells(region: Mapping[str, Any], n: int) -> list[str]:
         return ["unused"] * n
     # Scale offsets by n so cell i is exactly [i*size, (i+1)*size): integer math, no rounding.
     tally: list[dict[str, int]] = [{} for _ in range(n)]
-    for block in region["blocks"]:
-        lo = max(block["address"] - region["address"], 0) * n
-        hi = min(block["address"] - region["address"] + block["length"], size) * n
+    for seg in _segments(region):
+        lo = max(seg.offset, 0) * n
+        hi = min(seg.offset + seg.length, size) * n
         for i in range(lo // size, (hi - 1) // size + 1) if hi > lo else ():
             covered = min(hi, (i + 1) * size) - max(lo, i * size)
-            tally[i][block["state"]] = tally[i].get(block["state"], 0) + covered
+            tally[i][seg.state] = tally[i].get(seg.state, 0) + covered
     # A cell shows the most telling state it holds, not the one covering most bytes: a
-    # 5-byte live block must stay visible in a 64 KiB slab. Bytes no block claims
-    # (gaps, past `used`) show only in cells nothing else touches.
+    # 5-byte live block must stay visible in a 64 KiB slab.
     return [max(c.items(), key=lambda kv: (_PRIORITY.get(kv[0], 0), kv[1]))[0] if c else "unused"
             for c in tally]  # fmt: skip
 
@@ -159,6 +240,20 @@ def _paint(states: Iterable[str], color: bool) -> str:
 
 def _legend(color: bool) -> str:
     return "legend: " + "  ".join(f"[{_paint([s], color)}] {s}" for s in _STATES)
+
+
+def _legend_lines(color: bool, width: int) -> list[str]:
+    """Return the legend in lines of at most ``width`` columns (escapes do not count)."""
+    lines: list[tuple[int, str]] = [(7, "legend:")]  # (visible length, text)
+    for state in _STATES:
+        entry, shown = f"[{_paint([state], color)}] {state}", len(state) + 4
+        n, text = lines[-1]
+        if n > 8 and n + 2 + shown > width:
+            lines.append((8 + shown, " " * 8 + entry))  # under the first entry
+        else:
+            gap = " " if n == 7 else "  "
+            lines[-1] = (n + len(gap) + shown, text + gap + entry)
+    return [text for _, text in lines]
 
 
 def legend() -> str:
@@ -182,12 +277,14 @@ def render(
     """Return a text memory map of an allocator (anything with ``layout()``) or a layout dict.
 
     A header with totals, one row per region (kind, hex address, size and a bar whose cells
-    show the state covering most of their bytes), the region's first :data:`MAX_BLOCKS`
-    blocks, and a legend. At most :data:`MAX_REGIONS` regions are drawn.
+    show the most telling state among their bytes), the region's first :data:`MAX_BLOCKS`
+    boxes (its blocks, and the holes and unused bytes between them), and a legend. At most
+    :data:`MAX_REGIONS` regions are drawn.
 
     ``file``: also write the map (plus a newline) to this text stream. ``color``: ANSI
     colours; by default when ``file`` (or sys.stdout) is a terminal and NO_COLOR is unset.
-    ``width``: columns, by default the terminal's, at most 100.
+    ``width``: columns, by default the terminal's, at most 100; the summary and the legend
+    wrap to it, and region rows fit it with their " slots of N B" suffix.
     """
     layout = _layout(obj)
     color = _use_color(file) if color is None else color
@@ -196,73 +293,144 @@ def render(
     shown = regions[:MAX_REGIONS]
     kind_w = max((len(str(r["kind"])) for r in shown), default=0)
     addr_w = max((len(f"{r['address']:#x}") for r in shown), default=0)
-    cells = max(width - (kind_w + addr_w + 10 + 5), 10)  # 10: size column, 5: spaces and bars
+    suffixes = [f" slots of {r['size_class']} B" if "size_class" in r else "" for r in shown]
+    suffix_w = max(map(len, suffixes), default=0)
+    # 10: the size column, 5: spaces and bars; every bar is as long, whatever its suffix.
+    cells = max(width - (kind_w + addr_w + 10 + 5) - suffix_w, 10)
 
-    lines = [_summary(layout)]
-    for region in shown:
+    lines = textwrap.wrap(_summary(layout), max(width, 20), subsequent_indent="  ")
+    for region, slots in zip(shown, suffixes, strict=True):
         bar = _paint(_cells(region, cells), color)
         row = f"{region['kind']:<{kind_w}} {region['address']:<#{addr_w}x} "
-        slots = f" slots of {region['size_class']} B" if "size_class" in region else ""
         lines.append(f"{row}{_human(region['size']):>10} |{bar}|{slots}")
-        blocks = region["blocks"]
-        for b in blocks[:MAX_BLOCKS]:
-            extra = f" size_class {b['size_class']}" if "size_class" in b else ""
-            swatch = _paint([b["state"]], color)
+        segments = _segments(region)
+        for seg in segments[:MAX_BLOCKS]:
+            shown_cls = seg.size_class not in (None, region.get("size_class"))
+            extra = f" size_class {seg.size_class}" if shown_cls else ""  # else in the row
+            swatch = _paint([seg.state], color)
             lines.append(
-                f"    {b['address']:#x} +{b['address'] - region['address']:<8}"
-                f" {b['length']:>10} B [{swatch}] {b['state']}{extra}"
+                f"    {seg.address:#x} +{seg.offset:<8}"
+                f" {seg.length:>10} B [{swatch}] {seg.state}{extra}"
             )
-        if len(blocks) > MAX_BLOCKS:
-            lines.append(f"    … {len(blocks) - MAX_BLOCKS} more blocks")
+        if len(segments) > MAX_BLOCKS:
+            lines.append(f"    … {len(segments) - MAX_BLOCKS} more blocks")
     if len(regions) > MAX_REGIONS:
         lines.append(f"… {len(regions) - MAX_REGIONS} more regions")
-    lines.append(_legend(color))
+    lines.extend(_legend_lines(color, width))
     text = "\n".join(lines)
     if file is not None:
         file.write(text + "\n")
     return text
 
 
+def _used_label(region: Mapping[str, Any]) -> str:
+    """Name a region's ``used``: a buffer's or arena chunk's bump pointer is end_index."""
+    return "end_index" if region.get("kind") in ("buffer", "chunk") else "used"
+
+
+def _marks_used(region: Mapping[str, Any]) -> bool:
+    size: int = region["size"]
+    return 0 < _used(region) < size
+
+
+def _region_title(region: Mapping[str, Any]) -> str:
+    """``kind 0xaddr size``, then the slot size and the bump pointer where they exist."""
+    parts = [f"{region['kind']} {region['address']:#x} {_human(region['size'])}"]
+    if region.get("size_class") is not None:
+        parts.append(f"slots of {region['size_class']} B")
+    if _marks_used(region):
+        parts.append(f"{_used_label(region)} {_used(region)}")
+    return ", ".join(parts)
+
+
+def _html_box(seg: _Segment, weight: float, edge: bool) -> str:
+    """One segment as a bordered box of the map's bar (``edge``: the bump pointer's left)."""
+    esc = _html.escape
+    extra = f", slots of {seg.size_class} B" if seg.size_class is not None else ""
+    tip = f"{seg.address:#x} (+{seg.offset}): {seg.length} B {seg.state}{extra}"
+    fill = _HTML_FILL.get(seg.state, _style(seg.state)[2])
+    border = "1px dashed #999" if seg.state == "unused" else "1px solid #333"
+    left = "border-left:3px solid #000;" if edge else ""
+    return (
+        f'<span title="{esc(tip)}" style="flex:{weight:.3f} 1 0;min-width:6px;'
+        f"box-sizing:border-box;border:{border};{left}background:{fill};"
+        "overflow:hidden;white-space:nowrap;text-align:center;font-size:10px;"
+        f'line-height:16px">{esc(_human(seg.length))}</span>'
+    )
+
+
+def _html_table(region: Mapping[str, Any], segments: Sequence[_Segment]) -> list[str]:
+    """Return the block table under a region's bar: offset, address, length, state, class."""
+    esc = _html.escape
+    used = _used(region) if _marks_used(region) else None
+    cell = 'style="padding:0 8px;text-align:right"'
+    head = "".join(
+        f"<th {cell}>{h}</th>" for h in ("offset", "address", "length", "state", "class")
+    )
+    rows = [
+        f"<details{' open' if len(segments) <= MAX_OPEN_TABLE else ''}>"
+        f"<summary>{_count(len(segments), 'box')}</summary>",
+        '<table style="border-collapse:collapse;font-size:11px">',
+        f"<tr>{head}</tr>",
+    ]
+    for seg in segments[:MAX_HTML_BLOCKS]:
+        swatch = (
+            f'<span style="display:inline-block;width:10px;height:10px;border:1px solid #333;'
+            f'background:{_HTML_FILL.get(seg.state, _style(seg.state)[2])}"></span> '
+        )
+        note = f" ← {_used_label(region)}" if seg.offset == used else ""
+        cls = "" if seg.size_class is None else f"{seg.size_class} B"
+        rows.append(
+            f"<tr><td {cell}>+{seg.offset}</td><td {cell}>{seg.address:#x}</td>"
+            f"<td {cell}>{seg.length} B</td>"
+            f'<td style="padding:0 8px">{swatch}{esc(seg.state)}{note}</td>'
+            f"<td {cell}>{cls}</td></tr>"
+        )
+    rows.append("</table>")
+    if len(segments) > MAX_HTML_BLOCKS:
+        rows.append(f"<div>… {len(segments) - MAX_HTML_BLOCKS} more blocks</div>")
+    rows.append("</details>")
+    return rows
+
+
 def html(obj: _HasLayout | Mapping[str, Any]) -> str:
     """Return the memory map as a self-contained HTML fragment (inline styles, no scripts).
 
-    A ``<div class="zheap-map">`` with one row per region; each block is a coloured
-    ``<span>`` placed by offset, with a ``title`` tooltip giving address, length and state.
+    A ``<div class="zheap-map">`` with, for each region, a title (kind, address, size,
+    slot size, bump pointer), a bar of bordered boxes -- one per block, hole and unused
+    stretch, never merged, each at least a few pixels wide and growing with the log of
+    its bytes, the bar's length log-scaled by the region's size -- and a table of the
+    boxes (offset, address, length, state, size class). The bump pointer (``end_index``
+    of a buffer or arena chunk, else ``used``) is a thick left edge.
     """
     layout = _layout(obj)
     esc = _html.escape
     regions = layout["regions"]
+    shown = regions[:MAX_REGIONS]
+    largest = max((r["size"] for r in shown), default=0)
     out = [
         '<div class="zheap-map" style="font-family:monospace;font-size:12px;line-height:1.4">',
         f'<div style="font-weight:bold">{esc(_summary(layout))}</div>',
     ]
-    for region in regions[:MAX_REGIONS]:
-        base, size = region["address"], max(region["size"], 1)
-        label = f"{region['kind']} {region['address']:#x} {_human(region['size'])}"
-        out.append(
-            '<div style="display:flex;align-items:center;gap:8px;margin:2px 0">'
-            f'<span style="white-space:pre;min-width:22em">{esc(label)}</span>'
-            '<div style="position:relative;flex:1;height:16px;'
-            f'background:{_STATES["unused"][2]};border:1px solid #888">'
-        )
-        blocks = region["blocks"]
-        for b in blocks[:MAX_HTML_BLOCKS]:
-            extra = f", size_class {b['size_class']}" if "size_class" in b else ""
-            tip = f"{b['address']:#x}: {b['length']} B {b['state']}{extra}"
-            out.append(
-                f'<span title="{esc(tip)}" style="position:absolute;top:0;bottom:0;'
-                f"left:{100 * (b['address'] - base) / size:.4f}%;"
-                f"width:{100 * b['length'] / size:.4f}%;min-width:1px;"
-                f'background:{_style(b["state"])[2]}"></span>'
-            )
+    for region in shown:
+        segments = _segments(region)
+        edges = _edges(segments)
+        used = _used(region) if _marks_used(region) else None
+        out.append('<div class="zheap-region" style="margin:6px 0">')
+        out.append(f"<div>{esc(_region_title(region))}</div>")
+        length = 100 * _row_length(region["size"], largest)
+        out.append(f'<div style="display:flex;width:{length:.1f}%;height:18px">')
+        for seg in segments[:MAX_HTML_BLOCKS]:
+            lo, hi = edges[seg.offset], edges[seg.offset + max(seg.length, 0)]
+            out.append(_html_box(seg, 1000 * (hi - lo), seg.offset == used))
         out.append("</div>")
-        if len(blocks) > MAX_HTML_BLOCKS:
-            out.append(f"<span>… {len(blocks) - MAX_HTML_BLOCKS} more blocks</span>")
+        out.extend(_html_table(region, segments))
         out.append("</div>")
     if len(regions) > MAX_REGIONS:
         out.append(f"<div>… {len(regions) - MAX_REGIONS} more regions</div>")
     swatches = (
-        f'<span style="background:{c};border:1px solid #888">&nbsp;&nbsp;</span> {s}'
+        f'<span style="display:inline-block;width:14px;height:10px;border:1px solid #333;'
+        f'background:{_HTML_FILL.get(s, c)}"></span> {s}'
         for s, (_, _, c) in _STATES.items()
     )
     out.append(f"<div>{' &nbsp; '.join(swatches)}</div></div>")
@@ -276,6 +444,25 @@ def _require_matplotlib(caller: str) -> None:
         raise ImportError(f"zheap.viz.{caller} needs matplotlib: pip install zheap[viz]") from exc
 
 
+def _png(fig: Figure) -> bytes:
+    """Return a figure as PNG bytes (what Jupyter shows of the figures viz returns)."""
+    buffer = io.BytesIO()
+    fig.savefig(buffer, format="png")
+    return buffer.getvalue()
+
+
+@functools.cache
+def _figure_type() -> type[Figure]:
+    """Return matplotlib's Figure with ``_repr_png_``, made once matplotlib is imported.
+
+    Jupyter shows what :func:`plot` and :func:`timeline` return as a picture without
+    ``%matplotlib inline``; with it, the inline backend's own PNG formatter is used.
+    """
+    from matplotlib.figure import Figure
+
+    return type("Figure", (Figure,), {"_repr_png_": _png, "__module__": __name__})
+
+
 def _axes(
     ax: Axes | None, figsize: tuple[float, float] | None, dpi: float | None, rows: int
 ) -> tuple[Figure, Axes]:
@@ -286,7 +473,7 @@ def _axes(
     if ax is not None:
         fig = ax.figure
         return (fig if isinstance(fig, Figure) else fig.figure), ax
-    fig = Figure(figsize=figsize or (10, max(2.5, 1.5 + 0.35 * rows)), dpi=dpi or 100)
+    fig = _figure_type()(figsize=figsize or (10, max(2.5, 1.5 + 0.35 * rows)), dpi=dpi or 100)
     fig.set_layout_engine("constrained")  # room for the labels and the legend on the right
     return fig, fig.add_subplot()
 
@@ -327,50 +514,111 @@ def plot(
     figsize: tuple[float, float] | None = None,
     dpi: float | None = None,
 ) -> Figure | _P:
-    """Draw the memory map with matplotlib: one bar per region, blocks coloured by state.
+    """Draw the memory map with matplotlib: one row per region, one bordered box per block.
 
-    x is the offset in the region as a fraction of its size, so every region is one row
-    wide. With ``path`` save the picture there (format by suffix) and return ``path``;
-    otherwise return the Figure. ``ax`` draws into existing axes; ``figsize`` (inches) and
-    ``dpi`` fix the size of a new figure.
+    Every block, hole (bytes below ``used`` no block covers) and unused stretch is its
+    own box, never merged with a neighbour; its width grows with the log of its bytes, so
+    an 8-byte slot stays visible next to 4 KiB of metadata, and boxes wide enough are
+    labelled with their size. A row's length is log-scaled by its region's size. The tick
+    labels give kind, size, slot size and address; a black bar marks the bump pointer
+    (``end_index`` of a buffer or arena chunk, else ``used``). With ``path`` save the
+    picture there (format by suffix) and return ``path``; otherwise return the Figure,
+    whose ``_repr_png_`` makes Jupyter show it with no ``%matplotlib inline``. ``ax``
+    draws into existing axes; ``figsize`` (inches) and ``dpi`` fix the size of a new
+    figure.
     """
     _require_matplotlib("plot")
-    from matplotlib.ticker import PercentFormatter
-
     layout = _layout(obj)
     regions = layout["regions"][:MAX_REGIONS]
     fig, ax = _axes(ax, figsize, dpi, len(regions))
-    rows = range(len(regions))
-    if regions:
-        ax.barh(rows, 1.0, color=_STATES["unused"][2], edgecolor="#888", label="unused")
-        by_state: dict[str, tuple[list[int], list[float], list[float]]] = {}
-        for y, region in enumerate(regions):
-            size = max(region["size"], 1)
-            for b in region["blocks"]:
-                ys, lefts, widths = by_state.setdefault(b["state"], ([], [], []))
-                ys.append(y)
-                lefts.append((b["address"] - region["address"]) / size)
-                widths.append(max(b["length"] / size, 0.006))  # keep tiny blocks visible
-        # Important states last, on top where minimum widths make neighbours overlap.
-        for state, (ys, lefts, widths) in sorted(
-            by_state.items(), key=lambda kv: _PRIORITY.get(kv[0], 0)
-        ):
-            color = _style(state)[2]
-            ax.barh(
-                ys, widths, left=lefts, color=color, edgecolor="white", linewidth=0.2, label=state
-            )
-        ax.legend(loc="upper left", bbox_to_anchor=(1.01, 1), fontsize="small")
-    else:
-        ax.text(0.5, 0.5, "no regions", ha="center", va="center", transform=ax.transAxes)
-    labels = [f"{r['kind']} {_human(r['size'])}\n{r['address']:#x}" for r in regions]
-    ax.set_yticks(list(rows), labels, fontsize="small")
-    ax.set_ylim(max(len(regions), 1) - 0.5, -0.5)  # first region on top, as in render()
-    ax.set_xlim(0, 1)
-    ax.xaxis.set_major_formatter(PercentFormatter(xmax=1))
-    ax.set_xlabel("offset in region")
+    labels = _draw_map(ax, regions)
     more = len(layout["regions"]) - len(regions)
     ax.set_title(title or _summary(layout) + (f" (first {MAX_REGIONS})" if more > 0 else ""))
+    _label_boxes(fig, ax, labels)
     return _finish(fig, path)
+
+
+_BAR = 0.6  # height of a region's boxes, in rows
+_FONT = 7.5  # points, of the size inside a box
+
+
+_Label = tuple[float, int, float, str, bool]  # a box's x centre, row, width, text, hatched
+
+
+def _draw_map(ax: Axes, regions: Sequence[Mapping[str, Any]]) -> list[_Label]:
+    """Draw regions as rows of boxes (see :func:`plot`); return the boxes' size labels."""
+    from matplotlib.lines import Line2D
+    from matplotlib.patches import Patch
+
+    largest = max((r["size"] for r in regions), default=0)
+    by_state: dict[str, tuple[list[int], list[float], list[float]]] = {}
+    labels: list[_Label] = []
+    marks: list[tuple[float, int, str]] = []
+    for y, region in enumerate(regions):
+        segments = _segments(region)
+        edges, length = _edges(segments), _row_length(region["size"], largest)
+        used = _used(region) if _marks_used(region) else None
+        for seg in segments:
+            lo = edges[seg.offset] * length
+            hi = edges[seg.offset + max(seg.length, 0)] * length
+            ys, lefts, widths = by_state.setdefault(seg.state, ([], [], []))
+            ys.append(y)
+            lefts.append(lo)
+            widths.append(hi - lo)
+            labels.append(((lo + hi) / 2, y, hi - lo, _human(seg.length), seg.state in _HATCH))
+        if used is not None:
+            marks.append((edges[used] * length, y, _used_label(region)))
+    order = {s: i for i, s in enumerate(_STATES)}
+    handles: list[Any] = []
+    for state in sorted(by_state, key=lambda s: order.get(s, len(order))):
+        ys, lefts, widths = by_state[state]
+        color = _style(state)[2]
+        hatch = _HATCH.get(state)
+        unused = state == "unused"  # a dashed outline: nothing was ever there
+        ax.barh(
+            ys,
+            widths,
+            left=lefts,
+            height=_BAR,
+            color=color,
+            hatch=hatch,
+            edgecolor="#999" if unused else "#333",
+            linewidth=0.8,
+            linestyle="--" if unused else "-",
+        )
+        handles.append(Patch(facecolor=color, edgecolor="#333", hatch=hatch, label=state))
+    for x, y, name in marks:
+        ax.plot([x, x], [y - 0.45, y + 0.45], color="black", linewidth=2.5, solid_capstyle="butt")
+        ax.text(x, y - 0.47, name, ha="center", va="bottom", fontsize=6)
+    if marks:
+        names = sorted({name for _, _, name in marks})
+        handles.append(Line2D([], [], color="black", linewidth=2.5, label=" / ".join(names)))
+    if handles:
+        ax.legend(handles=handles, loc="upper left", bbox_to_anchor=(1.01, 1), fontsize="small")
+    else:
+        ax.text(0.5, 0.5, "no regions", ha="center", va="center", transform=ax.transAxes)
+    ticks = []
+    for r in regions:
+        cls = f", slots of {r['size_class']} B" if r.get("size_class") is not None else ""
+        ticks.append(f"{r['kind']} {_human(r['size'])}{cls}\n{r['address']:#x}")
+    ax.set_yticks(list(range(len(regions))), ticks, fontsize="small")
+    ax.set_ylim(max(len(regions), 1) - 0.4, -0.75)  # first region on top, as in render()
+    ax.set_xlim(0, 1)
+    ax.set_xticks([])
+    ax.set_xlabel("blocks by address; a box's width grows with log2 of its bytes")
+    return labels
+
+
+def _label_boxes(fig: Figure, ax: Axes, labels: Sequence[_Label]) -> None:
+    """Write each box's size inside it where the text fits (measured on the laid-out axes)."""
+    if not labels:
+        return
+    fig.draw_without_rendering()  # lay out first: the axes' width in points is then known
+    points = ax.get_window_extent().width * 72 / fig.dpi
+    for x, y, width, text, hatched in labels:
+        if width * points >= 0.62 * _FONT * len(text) + 6:  # a glyph is ~0.62 em wide
+            box = {"facecolor": "white", "edgecolor": "none", "pad": 1} if hatched else None
+            ax.text(x, y, text, ha="center", va="center", fontsize=_FONT, bbox=box, clip_on=True)
 
 
 @dataclass

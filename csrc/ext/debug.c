@@ -390,13 +390,76 @@ typedef struct {
     bool with_alignment;
 } collect_ctx;
 
+/* A LeakRecord is a dict (address, length, alignment, trace) whose repr shows
+ * the address in hex, as every other report does. */
+static PyObject *LeakRecord_repr(PyObject *op) {
+    PyObject *parts = PyList_New(0), *key, *value;
+    Py_ssize_t pos = 0;
+    if (parts == NULL) return NULL;
+    while (PyDict_Next(op, &pos, &key, &value)) {
+        bool hex = PyLong_CheckExact(value) && PyUnicode_Check(key) &&
+                   PyUnicode_CompareWithASCIIString(key, "address") == 0;
+        PyObject *shown = hex ? PyNumber_ToBase(value, 16) : PyObject_Repr(value);
+        PyObject *part = shown ? PyUnicode_FromFormat("%R: %U", key, shown) : NULL;
+        Py_XDECREF(shown);
+        if (part == NULL || PyList_Append(parts, part) < 0) {
+            Py_XDECREF(part);
+            Py_DECREF(parts);
+            return NULL;
+        }
+        Py_DECREF(part);
+    }
+    PyObject *sep = PyUnicode_FromString(", ");
+    PyObject *body = sep ? PyUnicode_Join(sep, parts) : NULL;
+    PyObject *r = body ? PyUnicode_FromFormat("{%U}", body) : NULL;
+    Py_XDECREF(sep);
+    Py_XDECREF(body);
+    Py_DECREF(parts);
+    return r;
+}
+
+static int LeakRecord_traverse(PyObject *op, visitproc visit, void *arg) {
+    Py_VISIT(Py_TYPE(op));
+    return PyDict_Type.tp_traverse(op, visit, arg);
+}
+
+static void LeakRecord_dealloc(PyObject *op) {
+    PyTypeObject *tp = Py_TYPE(op);
+    PyDict_Type.tp_dealloc(op);
+    Py_DECREF(tp);
+}
+
+PyDoc_STRVAR(LeakRecord_doc, "A block a DebugAllocator handed out and has not taken back: a dict with\n"
+                             "address, length, alignment and trace (a zheap.Trace), whose repr shows the\n"
+                             "address in hex. DebugAllocator.leaks(), large_allocations() and\n"
+                             "LeakError.leaks hold these.");
+
+static PyType_Slot LeakRecord_slots[] = {
+    {Py_tp_doc, (void *)LeakRecord_doc},
+    {Py_tp_repr, LeakRecord_repr},
+    {Py_tp_traverse, LeakRecord_traverse},
+    {Py_tp_dealloc, LeakRecord_dealloc},
+    {0, NULL},
+};
+
+static PyType_Spec LeakRecord_spec = {
+    .name = "zheap.LeakRecord",
+    .basicsize = 0,
+    .itemsize = 0,
+    .flags = Py_TPFLAGS_DEFAULT | Py_TPFLAGS_HAVE_GC | Py_TPFLAGS_IMMUTABLETYPE,
+    .slots = LeakRecord_slots,
+};
+
 static int collect_block(void *user, uintptr_t address, size_t length, size_t alignment, const uintptr_t *trace,
                          size_t frames) {
     collect_ctx *c = user;
     PyObject *t = zx_trace_from_ids(c->st, frames ? trace : NULL, frames);
-    PyObject *rec = t ? Py_BuildValue("{s:k,s:n,s:n,s:O}", "address", (unsigned long)address, "length",
-                                      (Py_ssize_t)length, "alignment", (Py_ssize_t)alignment, "trace", t)
-                      : NULL;
+    PyObject *rec = t ? PyObject_CallNoArgs((PyObject *)c->st->LeakRecord_type) : NULL;
+    PyObject *values = rec ? Py_BuildValue("{s:k,s:n,s:n,s:O}", "address", (unsigned long)address, "length",
+                                           (Py_ssize_t)length, "alignment", (Py_ssize_t)alignment, "trace", t)
+                           : NULL;
+    if (values == NULL || PyDict_Update(rec, values) < 0) Py_CLEAR(rec);
+    Py_XDECREF(values);
     Py_XDECREF(t);
     if (rec == NULL || PyList_Append(c->list, rec) < 0) {
         Py_XDECREF(rec);
@@ -408,8 +471,9 @@ static int collect_block(void *user, uintptr_t address, size_t length, size_t al
 
 PyDoc_STRVAR(Debug_leaks_doc,
              "leaks($self, /)\n--\n\n"
-             "Every block allocated and not freed, as dicts: address, length, alignment\n"
-             "(0 where safety is off and it was not recorded) and trace (a zheap.Trace).");
+             "Every block allocated and not freed, as zheap.LeakRecord dicts: address\n"
+             "(shown in hex), length, alignment (0 where safety is off and it was not\n"
+             "recorded) and trace (a zheap.Trace).");
 
 static PyObject *Debug_leaks(PyObject *op, PyObject *unused) {
     (void)unused;
@@ -870,5 +934,7 @@ static PyType_Spec Debug_spec = {
 
 int zx_debug_init_types(PyObject *module, zheap_state *st) {
     if ((st->DebugAllocator_type = zx_add_allocator_type(module, st, &Debug_spec, true)) == NULL) return -1;
+    st->LeakRecord_type = (PyTypeObject *)PyType_FromModuleAndSpec(module, &LeakRecord_spec, (PyObject *)&PyDict_Type);
+    if (st->LeakRecord_type == NULL || PyModule_AddType(module, st->LeakRecord_type) < 0) return -1;
     return 0;
 }

@@ -27,6 +27,7 @@ static int zheap_traverse(PyObject *m, visitproc visit, void *arg) {
     Py_VISIT(st->MemoryPoolAligned_type);
     Py_VISIT(st->MemoryPoolExtra_type);
     Py_VISIT(st->DebugAllocator_type);
+    Py_VISIT(st->LeakRecord_type);
     Py_VISIT(st->SmpAllocator_type);
     Py_VISIT(st->WasmAllocator_type);
     Py_VISIT(st->SbrkAllocator_type);
@@ -60,6 +61,7 @@ static int zheap_clear(PyObject *m) {
     Py_CLEAR(st->MemoryPoolAligned_type);
     Py_CLEAR(st->MemoryPoolExtra_type);
     Py_CLEAR(st->DebugAllocator_type);
+    Py_CLEAR(st->LeakRecord_type);
     Py_CLEAR(st->SmpAllocator_type);
     Py_CLEAR(st->WasmAllocator_type);
     Py_CLEAR(st->SbrkAllocator_type);

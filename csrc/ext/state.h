@@ -67,6 +67,7 @@ typedef struct zheap_state {
     PyTypeObject *MemoryPoolAligned_type;
     PyTypeObject *MemoryPoolExtra_type;
     PyTypeObject *DebugAllocator_type;
+    PyTypeObject *LeakRecord_type;
     PyTypeObject *SmpAllocator_type;
     PyTypeObject *WasmAllocator_type;
     PyTypeObject *SbrkAllocator_type;
