@@ -194,3 +194,25 @@ def test_pictures_show_what_their_captions_say(tmp_path, capsys):
     # fallback-1: three blocks in the buffer, one in the arena's 93-byte chunk.
     buffer, chunk = got["fallback-1"]["regions"]
     assert len(_boxes({"regions": [buffer]}, "live")) == 3 and chunk["size"] == 93
+
+
+def test_png_without_matplotlib_is_one_line(tmp_path):
+    # A `matplotlib` package that cannot be imported stands for one not installed.
+    import os
+    import subprocess
+    import sys
+
+    (tmp_path / "matplotlib").mkdir()
+    (tmp_path / "matplotlib" / "__init__.py").write_text("raise ImportError('not here')\n")
+    path = os.pathsep.join([str(tmp_path), *filter(None, sys.path)])
+    env = {**os.environ, "PYTHONPATH": path}
+    hint = "needs matplotlib: pip install 'zheap[viz]' (from a clone: pip install -e '.[viz]')"
+    for cmd in (["tour", "arena", "--no-pause"], ["lab", "-a", "arena", "--ops", "100"]):
+        proc = subprocess.run(
+            [sys.executable, "-m", "zheap", *cmd, "--png", str(tmp_path / "out")],
+            capture_output=True,
+            text=True,
+            env=env,
+        )
+        assert proc.returncode == 2, proc.stderr
+        assert proc.stderr.strip().splitlines() == [f"python -m zheap {cmd[0]} --png {hint}"]

@@ -841,11 +841,9 @@ def main(argv: list[str] | None = None, out: TextIO | None = None) -> int:
         try:
             import matplotlib  # noqa: F401
         except ImportError:
-            print(
-                "python -m zheap lab --png needs matplotlib: pip install 'zheap[viz]' "
-                "(from a clone: pip install -e '.[viz]')",
-                file=sys.stderr,
-            )
+            from .viz import VIZ_HINT
+
+            print(f"python -m zheap lab --png {VIZ_HINT}", file=sys.stderr)
             return 2
     names = args.allocator or list(_allocators())
     sources = {name: _resolve(name)[1] for name in names}  # unknown names fail here, before any run

@@ -344,6 +344,11 @@ def main(argv: list[str]) -> int:
     if unknown:
         parser.error(f"no chapter {', '.join(unknown)}: choose from {', '.join(CHAPTERS)}")
     if args.png:
+        try:
+            import matplotlib  # noqa: F401
+        except ImportError:
+            print(f"python -m zheap tour --png {viz.VIZ_HINT}", file=sys.stderr)
+            return 2
         os.makedirs(args.png, exist_ok=True)
     pause = not args.no_pause and sys.stdin.isatty() and sys.stdout.isatty()
     tour = Tour(pause=pause, png_dir=args.png, width=args.width)
@@ -356,8 +361,9 @@ def main(argv: list[str]) -> int:
         return 130
     print()
     tour.say("""
-That was every chapter. `python -m zheap fuzz` fuzzes the allocators (or yours);
-docs/teaching.md shows how to trace, map and replay your own experiments.""")
+That was every chapter. `python -m zheap fuzz` fuzzes the allocators (or yours),
+`python -m zheap lab` scores them on malloc-lab traces; docs/teaching.md shows how
+to trace, map and replay your own experiments.""")
     if tour.pictures:
         print(f"wrote {len(tour.pictures)} pictures to {args.png}")
     return 0

@@ -8,7 +8,7 @@
     >>> viz.timeline(trace, "trace.svg")    # block lifetimes of a zheap.trace recording
 
 ``render``, ``html`` and ``legend`` need only the standard library; ``plot`` and
-``timeline`` import matplotlib when called (``pip install zheap[viz]``).
+``timeline`` import matplotlib when called (``pip install 'zheap[viz]'``).
 """
 
 from __future__ import annotations
@@ -437,11 +437,15 @@ def html(obj: _HasLayout | Mapping[str, Any]) -> str:
     return "\n".join(out)
 
 
+#: How to get matplotlib, for the one-line messages of whatever needs it.
+VIZ_HINT = "needs matplotlib: pip install 'zheap[viz]' (from a clone: pip install -e '.[viz]')"
+
+
 def _require_matplotlib(caller: str) -> None:
     try:
         import matplotlib  # noqa: F401
     except ImportError as exc:
-        raise ImportError(f"zheap.viz.{caller} needs matplotlib: pip install zheap[viz]") from exc
+        raise ImportError(f"zheap.viz.{caller} {VIZ_HINT}") from exc
 
 
 def _png(fig: Figure) -> bytes:
