@@ -511,7 +511,8 @@ for draw in (viz.plot, viz.timeline):
     try:
         draw({"allocator": "x", "regions": []} if draw is viz.plot else [])
     except ImportError as exc:
-        assert str(exc) == f"zheap.viz.{draw.__name__} needs matplotlib: pip install zheap[viz]"
+        assert str(exc) == f"zheap.viz.{draw.__name__} {viz.VIZ_HINT}"
+        assert "pip install 'zheap[viz]'" in viz.VIZ_HINT
     else:
         raise AssertionError("no ImportError")
 print("ok")
@@ -545,3 +546,37 @@ def test_allocators_show_as_maps_in_jupyter():
     assert 'class="zheap-map"' in pool._repr_html_()
     pool.destroy(item)
     arena.free(v)
+
+
+def test_a_trace_steps_through_as_html():
+    arena = zheap.ArenaAllocator()
+    with zheap.trace(arena) as t:
+        a = arena.alloc(100)
+        b = arena.alloc(30)
+        b = arena.resize(b, 20)
+        arena.free(a)
+    page = t._repr_html_()
+    assert page == viz.steps_html(t)
+    rows = page.split("<tr>")[2:]  # after the header row
+    assert len(rows) == 4  # top-level events only: the arena's chunk is not a step
+    assert "alloc(100)" in rows[0] and "3px solid #000" in rows[0]  # made by this call
+    assert rows[1].count("block ") == 2 and "resize(" in rows[2] and "3px solid #000" in rows[2]
+    assert "free(" in rows[3] and "dashed" in rows[3] and "(freed)" in rows[3]
+    assert rows[3].count("block ") == 2  # b live, a shown once more where it was
+    assert "... 2 more steps" in viz.steps_html(t, max_steps=2)
+
+
+def test_diff_names_what_changed():
+    arena = zheap.ArenaAllocator()
+    keep = arena.alloc(16)
+    before = arena.layout()
+    fresh = arena.alloc(10)
+    d = viz.diff(before, arena)
+    assert d and len(d.added) == 1 and d.added[0]["length"] == 10 and not d.removed
+    assert str(d).startswith("+ live 10 B at 0x") and "<table" in d._repr_html_()
+    assert repr(d) == "<zheap.viz.LayoutDiff +1 -0 ~0>"
+    assert not viz.diff(arena, arena) and str(viz.diff(arena, arena)) == "no change"
+    arena.free(fresh)
+    gone = viz.diff(before, arena)
+    assert not gone.added
+    del keep

@@ -166,6 +166,12 @@ class EventTrace:
     def __getitem__(self, i: int) -> Event:
         return self.events[i]
 
+    def _repr_html_(self) -> str:
+        """Show the trace in Jupyter as a step-through (:func:`zheap.viz.steps_html`)."""
+        from .viz import steps_html
+
+        return steps_html(self)
+
     def __repr__(self) -> str:
         state = " recording" if self._recorder is not None else ""
         return f"<zheap.EventTrace{state} events={len(self.events)} allocators={self.allocators}>"

@@ -35,10 +35,14 @@ __all__ = [
     "MAX_HTML_BLOCKS",
     "MAX_OPEN_TABLE",
     "MAX_REGIONS",
+    "LayoutDiff",
+    "MAX_STEPS",
+    "diff",
     "html",
     "legend",
     "plot",
     "render",
+    "steps_html",
     "timeline",
 ]
 
@@ -89,6 +93,10 @@ class _Event(Protocol):
     def new_length(self) -> int | None: ...
     @property
     def result(self) -> int | bool | None: ...
+    @property
+    def mode(self) -> str | None: ...
+    @property
+    def failed(self) -> bool: ...
 
 
 class _Trace(Protocol):
@@ -779,3 +787,176 @@ def timeline(
     ax.set_ylabel("address")
     ax.set_title(title or f"trace: {len(events)} events, {len(lives)} blocks")
     return _finish(fig, path)
+
+
+# --- a trace, step by step -----------------------------------------------------------------
+
+#: Colours a trace's blocks keep from their allocation to their free.
+_PALETTE = (
+    "#4e79a7", "#f28e2b", "#59a14f", "#e15759", "#76b7b2",
+    "#edc948", "#b07aa1", "#ff9da7", "#9c755f", "#bab0ac",
+)  # fmt: skip
+
+#: Steps :func:`steps_html` draws at most; the rest is counted.
+MAX_STEPS = 200
+
+
+def _call_text(e: _Event) -> str:
+    """Write an event as the call that made it: ``alloc(100, 1) -> 0x7f..``."""
+    args = [] if e.address is None else [f"{e.address:#x}"]
+    if e.op not in ("free", "deinit", "reset"):
+        args.append(str(e.length))
+    if e.new_length is not None and e.op in ("resize", "remap"):
+        args.append(str(e.new_length))
+    if e.op == "reset":
+        args = [repr(e.mode)]
+    text = f"{e.op}({', '.join(args)})"
+    if e.op in ("alloc", "create", "remap", "resize", "reset"):
+        if isinstance(e.result, bool):
+            text += f" -> {e.result}"
+        else:
+            text += " -> " + ("None" if e.result is None else f"{e.result:#x}")
+    return text
+
+
+def steps_html(trace: _Trace, *, max_steps: int = MAX_STEPS) -> str:
+    """Return an HTML step-through of a trace's top-level events (Jupyter shows it).
+
+    One row per operation: its call, then every live block by address, each in the
+    colour it keeps from its allocation to its free, its width growing with log2 of
+    its bytes. The block the operation made, moved or resized has a thick black
+    border; a freed one shows once more, dashed, where it was. ``EventTrace``
+    displays this as its ``_repr_html_``.
+    """
+    live: dict[int, tuple[int, int]] = {}  # address -> (block number, length)
+    count = 0
+    rows: list[str] = []
+    top = [e for e in trace.events if e.depth == 0]
+    for e in top[:max_steps]:
+        changed: int | None = None
+        gone: tuple[int, int, int] | None = None  # address, number, length
+        if e.op in ("alloc", "create") and isinstance(e.result, int) and not e.failed:
+            live[e.result] = (count, e.length)
+            changed, count = e.result, count + 1
+        elif e.op in ("free", "destroy") and e.address in live:
+            number, length = live.pop(e.address)
+            gone = (e.address, number, length)
+        elif e.op in ("resize", "remap") and e.address in live and not e.failed:
+            number, _ = live.pop(e.address)
+            where = e.address if e.op == "resize" else e.result
+            if isinstance(where, int) and e.new_length is not None:
+                live[where] = (number, e.new_length)
+                changed = where
+        elif e.op in ("reset", "deinit"):
+            live.clear()
+        boxes = []
+        shown = sorted(live.items()) + ([(gone[0], (gone[1], gone[2]))] if gone else [])
+        for address, (number, length) in sorted(shown):
+            colour = _PALETTE[number % len(_PALETTE)]
+            freed = gone is not None and address == gone[0]
+            border = (
+                "2px dashed #555"
+                if freed
+                else "3px solid #000"
+                if address == changed
+                else "1px solid #888"
+            )
+            title = _html.escape(
+                f"block {number}: {length} B at {address:#x}" + (" (freed)" if freed else "")
+            )
+            boxes.append(
+                f'<span title="{title}" style="display:inline-block;box-sizing:border-box;'
+                f"min-width:{8 + 6 * _weight(length):.0f}px;height:18px;margin-right:2px;"
+                f"background:{'#fff' if freed else colour};border:{border};font-size:10px;"
+                f'text-align:center;line-height:14px">{number}</span>'
+            )
+        call = _html.escape(_call_text(e))
+        failed = ' style="color:#c00"' if e.failed else ""
+        rows.append(
+            f'<tr><td style="text-align:right">{e.seq}</td><td{failed}><code>{call}</code></td>'
+            f'<td style="text-align:left;white-space:nowrap">{"".join(boxes)}</td></tr>'
+        )
+    more = len(top) - len(rows)
+    tail = f"<div>... {more} more steps</div>" if more > 0 else ""
+    return (
+        '<div class="zheap-steps"><table style="border-collapse:collapse;font-size:12px">'
+        "<tr><th>#</th><th>call</th><th>live blocks by address (colour: the block, black "
+        "border: changed by this call, dashed: freed by it)</th></tr>"
+        + "".join(rows)
+        + f"</table>{tail}</div>"
+    )
+
+
+# --- two layouts, compared -----------------------------------------------------------------
+
+
+def _shape_of(block: Mapping[str, Any]) -> tuple[Any, Any]:
+    return block.get("state"), block.get("length")
+
+
+class LayoutDiff:
+    """What changed between two layouts: blocks added, removed, and changed state or size.
+
+    ``added`` and ``removed`` are block dicts; ``changed`` holds ``(before, after)``
+    pairs of blocks at the same address. ``str()`` is a text report, and Jupyter
+    shows it as an HTML table (``_repr_html_``).
+    """
+
+    def __init__(self, before: Mapping[str, Any], after: Mapping[str, Any]) -> None:
+        """Compare ``before`` with ``after`` block by block (keyed by address)."""
+
+        def blocks(layout: Mapping[str, Any]) -> dict[int, Mapping[str, Any]]:
+            return {b["address"]: b for r in layout.get("regions", []) for b in r.get("blocks", [])}
+
+        old, new = blocks(before), blocks(after)
+        self.added = [new[a] for a in sorted(new.keys() - old.keys())]
+        self.removed = [old[a] for a in sorted(old.keys() - new.keys())]
+        self.changed = [
+            (old[a], new[a])
+            for a in sorted(old.keys() & new.keys())
+            if (old[a].get("state"), old[a].get("length"))
+            != (new[a].get("state"), new[a].get("length"))
+        ]
+
+    def __bool__(self) -> bool:
+        """Tell whether anything changed."""
+        return bool(self.added or self.removed or self.changed)
+
+    def _lines(self) -> list[tuple[str, str]]:
+        def show(b: Mapping[str, Any]) -> str:
+            return f"{b.get('state')} {b.get('length')} B at {b['address']:#x}"
+
+        out = [("+", show(b)) for b in self.added] + [("-", show(b)) for b in self.removed]
+        out += [
+            ("~", f"{show(x)} -> {y.get('state')} {y.get('length')} B") for x, y in self.changed
+        ]
+        return sorted(out, key=lambda kv: kv[1].rsplit(" at ", 1)[-1])
+
+    def __str__(self) -> str:
+        """One line per change: ``+`` added, ``-`` removed, ``~`` changed."""
+        lines = self._lines()
+        return "\n".join(f"{mark} {text}" for mark, text in lines) if lines else "no change"
+
+    def __repr__(self) -> str:
+        return (
+            f"<zheap.viz.LayoutDiff +{len(self.added)} -{len(self.removed)} ~{len(self.changed)}>"
+        )
+
+    def _repr_html_(self) -> str:
+        colour = {"+": "#e8f5e9", "-": "#ffebee", "~": "#fff8e1"}
+        rows = "".join(
+            f'<tr style="background:{colour[m]}"><td>{m}</td><td>{_html.escape(t)}</td></tr>'
+            for m, t in self._lines()
+        )
+        return f'<table style="font-size:12px">{rows or "<tr><td>no change</td></tr>"}</table>'
+
+
+def diff(
+    before: _HasLayout | Mapping[str, Any], after: _HasLayout | Mapping[str, Any]
+) -> LayoutDiff:
+    """Compare two layouts (or an allocator's layout now against one taken earlier).
+
+    >>> before = arena.layout(); v = arena.alloc(10)
+    >>> print(viz.diff(before, arena))        # "+ live 10 B at 0x..."
+    """
+    return LayoutDiff(_layout(before), _layout(after))
