@@ -1,5 +1,7 @@
 """layout(): each allocator's memory, from its own structures (teaching)."""
 
+import ctypes
+
 import zheap
 
 
@@ -22,6 +24,10 @@ def test_fixed_buffer_layout():
     assert len(f.layout()["regions"][0]["blocks"]) == 1
 
 
+# An arena chunk's node header: its length and the link to the next chunk.
+_NODE = 2 * ctypes.sizeof(ctypes.c_void_p)
+
+
 def test_arena_layout_shows_chunks_newest_first():
     # The arena first asks its child to grow the full chunk in place. raw_c_allocator never
     # grows a block, so 5000 bytes take a second chunk; the page allocator would grow the
@@ -31,13 +37,18 @@ def test_arena_layout_shows_chunks_newest_first():
     chunks = arena.layout()["regions"]
     assert [c["kind"] for c in chunks] == ["chunk", "chunk"] == ["chunk"] * arena.stats()["chunks"]
     newest, oldest = chunks
-    assert newest["used"] == arena.stats()["end_index"] and oldest["used"] == oldest["size"]
-    assert sum(c["size"] for c in chunks) == arena.query_capacity()
-    assert [b["address"] for b in newest["blocks"]] == [_addr(big)]
-    assert [b["address"] for b in oldest["blocks"]] == [_addr(small)]
+    # A chunk is what the child gave: the node header (metadata), then the usable bytes.
+    assert newest["used"] == _NODE + arena.stats()["end_index"]
+    assert oldest["used"] == oldest["size"]
+    assert sum(c["size"] for c in chunks) == arena.query_capacity() + 2 * _NODE
+    assert [(b["address"], b["state"]) for b in newest["blocks"]] == [
+        (newest["address"], "metadata"),
+        (_addr(big), "live"),
+    ]
+    assert [b["address"] for b in oldest["blocks"]] == [oldest["address"], _addr(small)]
     arena.reset()
     (kept,) = arena.layout()["regions"]
-    assert kept["blocks"] == [] and kept["used"] == 0
+    assert [b["state"] for b in kept["blocks"]] == ["metadata"] and kept["used"] == _NODE
     arena.deinit()
     assert arena.layout()["regions"] == []
 
@@ -47,9 +58,9 @@ def test_arena_layout_after_growing_its_chunk_in_place():
     arena = zheap.ArenaAllocator(zheap.FixedBufferAllocator(1 << 16))
     small, big = arena.alloc(100), arena.alloc(5000)
     (chunk,) = arena.layout()["regions"]
-    assert arena.stats()["chunks"] == 1 and chunk["size"] == arena.query_capacity()
-    assert chunk["used"] == arena.stats()["end_index"] >= 5100
-    assert [b["address"] for b in chunk["blocks"]] == [_addr(small), _addr(big)]
+    assert arena.stats()["chunks"] == 1 and chunk["size"] == arena.query_capacity() + _NODE
+    assert chunk["used"] == _NODE + arena.stats()["end_index"] >= _NODE + 5100
+    assert [b["address"] for b in chunk["blocks"]] == [chunk["address"], _addr(small), _addr(big)]
     arena.deinit()
 
 
@@ -60,8 +71,8 @@ def test_arena_layout_matches_its_chunks_whatever_the_page_allocator_does():
     small, big = arena.alloc(100), arena.alloc(5000)
     chunks = arena.layout()["regions"]
     assert len(chunks) == arena.stats()["chunks"] in (1, 2)
-    assert sum(c["size"] for c in chunks) == arena.query_capacity()
-    assert chunks[0]["used"] == arena.stats()["end_index"]
+    assert sum(c["size"] for c in chunks) == arena.query_capacity() + _NODE * len(chunks)
+    assert chunks[0]["used"] == _NODE + arena.stats()["end_index"]
     assert _addr(big) in [b["address"] for b in chunks[0]["blocks"]]
     assert _addr(small) in [b["address"] for b in chunks[-1]["blocks"]]
     arena.deinit()
@@ -201,7 +212,10 @@ def test_wrappers_show_their_child_memory():
     assert layout["allocator"] == "zheap.ThreadSafeAllocator"
     (chunk,) = layout["regions"]
     assert chunk["kind"] == "chunk"
-    assert [(b["address"], b["state"]) for b in chunk["blocks"]] == [(zheap.address_of(v), "live")]
+    assert [(b["address"], b["state"]) for b in chunk["blocks"]] == [
+        (chunk["address"], "metadata"),
+        (zheap.address_of(v), "live"),
+    ]
     sfa = zheap.stack_fallback(64, zheap.c_allocator).get()
     inside, outside = sfa.alloc(48), sfa.alloc(48)
     kinds = [r["kind"] for r in sfa.layout()["regions"]]

@@ -76,7 +76,7 @@ def test_arena_chapter_shows_four_chunks_every_time(capsys):
         assert "4 regions, 4 live blocks" in out
         assert "malloc refused 3 times" in out and "199, 774, 4186, 15304 bytes" in out
         sizes = [line.split()[2] for line in out.splitlines() if line.startswith("chunk 0x")]
-        assert sizes[:4] == ["14.9", "4.1", "758", "183"]  # newest first
+        assert sizes[:4] == ["14.9", "4.1", "774", "199"]  # newest first, as malloc gave them
 
 
 def test_replay_chapter_ignores_slabs_of_earlier_chapters():
@@ -163,10 +163,13 @@ def test_pictures_show_what_their_captions_say(tmp_path, capsys):
     (box,) = [p for p in fig.axes[0].patches if p.get_facecolor() == to_rgba("#e57373")]
     assert box.get_width() * 9 * 0.6 * 80 > 20  # at least 20 pixels of a ~0.6-wide axes
     assert "8 B" in [x.get_text() for x in fig.axes[0].texts]
-    # arena-1: "four chunks, newest on top: 14.9 KiB, 4.1 KiB, 758 B and 183 B usable".
-    assert [r["size"] for r in got["arena-1"]["regions"]] == [15288, 4170, 758, 183]
+    # arena-1: "four chunks, newest on top, as malloc gave them: 14.9 KiB, 4.1 KiB, 774 B
+    # and 199 B, each starting with its 16-byte header".
+    assert [r["size"] for r in got["arena-1"]["regions"]] == [15304, 4186, 774, 199]
+    assert len(_boxes(got["arena-1"], "metadata")) == 4
     assert len(_boxes(got["arena-1"], "hole")) == 3  # the rest of each older chunk
-    assert got["arena-2"]["regions"][0]["size"] == 4096 and got["arena-3"]["regions"] == []
+    # arena-2: "one empty chunk of 4 KiB usable bytes (4112 with its header)".
+    assert got["arena-2"]["regions"][0]["size"] == 4096 + 16 and got["arena-3"]["regions"] == []
     # fixed_buffer-1/2: a hole, unlike the unused tail; end_index 138, then 108.
     for name, end in (("fixed_buffer-1", 138), ("fixed_buffer-2", 108)):
         (buffer,) = got[name]["regions"]
@@ -191,9 +194,10 @@ def test_pictures_show_what_their_captions_say(tmp_path, capsys):
         (2, 100),
         (2, 100),
     ]
-    # fallback-1: three blocks in the buffer, one in the arena's 93-byte chunk.
+    # fallback-1: three blocks in the buffer, one in the arena's first chunk (93 usable
+    # bytes after its 16-byte header).
     buffer, chunk = got["fallback-1"]["regions"]
-    assert len(_boxes({"regions": [buffer]}, "live")) == 3 and chunk["size"] == 93
+    assert len(_boxes({"regions": [buffer]}, "live")) == 3 and chunk["size"] == 16 + 93
 
 
 def test_png_without_matplotlib_is_one_line(tmp_path):

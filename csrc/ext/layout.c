@@ -427,8 +427,13 @@ const char zx_stats_doc[] =
 /* A chunk walker's callback (zh_arena_walk_chunks): a "chunk" region into
  * the zx_layout `user`. C only: the walk runs over the core's list, which
  * Python code (a finalizer run by making an object) could change. */
+/* An arena chunk as its child handed it out: the node header (the chunk's
+ * length and the link to the next chunk) is part of the region, as
+ * metadata, so `reserved` is what the child gave, header included. */
 int zx_lay_chunk(void *user, uintptr_t start, size_t usable, size_t used) {
-    return zx_lay_region(user, "chunk", start, usable, used, 0);
+    const size_t header = sizeof(zh_arena_node);
+    if (zx_lay_region(user, "chunk", start - header, usable + header, used + header, 0) < 0) return -1;
+    return zx_lay_item(user, "metadata", start - header, header, 0);
 }
 
 /* --- carved memory: slabs and big pages (SmpAllocator, Wasm/SbrkAllocator) ------- */
