@@ -741,19 +741,23 @@ def timeline(
     groups: dict[tuple[str, bool], list[_Life]] = {}
     for life in lives:
         groups.setdefault((life.op, life.nested), []).append(life)
-    # Nested blocks first, underneath: an arena's chunk spans the blocks carved from it.
+    # Nested blocks first, underneath, and only outlined: an arena's chunk spans the
+    # blocks carved from it, and must not hide them.
     for (op, nested), group in sorted(groups.items(), key=lambda kv: (not kv[0][1], kv[0][0])):
+        colour = _OPS.get(op, "#9e9e9e")
         ax.bar(
             [lf.start for lf in group],
             [max(lf.length, min_height) for lf in group],
             width=[lf.end - lf.start for lf in group],
             bottom=[lf.address for lf in group],
             align="edge",
-            color=_OPS.get(op, "#9e9e9e"),
-            alpha=0.45 if nested else 0.9,
-            hatch="///" if nested else None,
-            edgecolor="#333",
-            linewidth=0.3,
+            color="none" if nested else colour,
+            alpha=1.0 if nested else 0.9,
+            hatch="//" if nested else None,
+            edgecolor=colour if nested else "#333",
+            linestyle="--" if nested else "-",
+            linewidth=1.0 if nested else 0.3,
+            zorder=1 if nested else 2,
         )
     for op in sorted({op for op, _ in groups}):
         handles.append(Patch(color=_OPS.get(op, "#9e9e9e"), label=op))
