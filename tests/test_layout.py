@@ -87,7 +87,23 @@ def test_pool_layout_shows_the_free_list():
     assert [b["state"] for b in blocks].count("free") == 1
     assert next(b for b in blocks if b["state"] == "free")["address"] == freed
     assert [b["address"] for b in blocks] == sorted(b["address"] for b in blocks)
-    assert all(b["length"] == 16 for b in blocks)
+    assert all(b["length"] == 16 for b in blocks if b["state"] != "metadata")
+
+
+def test_pool_layout_numbers_the_free_list_in_the_order_create_follows():
+    pool = zheap.MemoryPool(16)
+    items = [pool.create() for _ in range(5)]
+    order = [1, 3, 0]
+    addresses = [_addr(items[i]) for i in order]
+    for i in order:
+        pool.destroy(items[i])
+    free = {b["address"]: b["next"] for r in pool.layout()["regions"] for b in r["blocks"]
+            if b["state"] == "free"}  # fmt: skip
+    assert free == {addresses[2]: 1, addresses[1]: 2, addresses[0]: 3}  # LIFO: last freed first
+    assert "#1" in zheap.viz.html(pool) and "next #1 in the free list" in zheap.viz.html(pool)
+    assert _addr(pool.create()) == addresses[2]
+    assert all("next" not in b for r in pool.layout()["regions"] for b in r["blocks"]
+               if b["state"] != "free")  # fmt: skip
 
 
 # --- every allocator type: layout() agrees with what was handed out ---------------------

@@ -153,6 +153,7 @@ class _Segment:
     state: str
     size_class: int | None
     block: bool  # False: a gap (hole below `used`, unused past it)
+    next: int | None = None  # a free item's place in its free list (1: reused next)
 
 
 def _used(region: Mapping[str, Any]) -> int:
@@ -184,7 +185,15 @@ def _segments(region: Mapping[str, Any]) -> list[_Segment]:
         if offset > pos:
             gap(pos, min(offset, size))
         out.append(
-            _Segment(b["address"], offset, b["length"], b["state"], b.get("size_class"), True)
+            _Segment(
+                b["address"],
+                offset,
+                b["length"],
+                b["state"],
+                b.get("size_class"),
+                True,
+                b.get("next"),
+            )
         )
         pos = max(pos, offset + b["length"])
     gap(pos, size)
@@ -355,7 +364,10 @@ def _html_box(seg: _Segment, weight: float, edge: bool) -> str:
     """One segment as a bordered box of the map's bar (``edge``: the bump pointer's left)."""
     esc = _html.escape
     extra = f", slots of {seg.size_class} B" if seg.size_class is not None else ""
+    if seg.next is not None:
+        extra += f", next #{seg.next} in the free list"
     tip = f"{seg.address:#x} (+{seg.offset}): {seg.length} B {seg.state}{extra}"
+    label = _human(seg.length) + ("" if seg.next is None else f" #{seg.next}")
     fill = _HTML_FILL.get(seg.state, _style(seg.state)[2])
     border = "1px dashed #999" if seg.state == "unused" else "1px solid #333"
     left = "border-left:3px solid #000;" if edge else ""
@@ -363,7 +375,7 @@ def _html_box(seg: _Segment, weight: float, edge: bool) -> str:
         f'<span title="{esc(tip)}" style="flex:{weight:.3f} 1 0;min-width:6px;'
         f"box-sizing:border-box;border:{border};{left}background:{fill};"
         "overflow:hidden;white-space:nowrap;text-align:center;font-size:10px;"
-        f'line-height:16px">{esc(_human(seg.length))}</span>'
+        f'line-height:16px">{esc(label)}</span>'
     )
 
 
@@ -387,6 +399,8 @@ def _html_table(region: Mapping[str, Any], segments: Sequence[_Segment]) -> list
             f'background:{_HTML_FILL.get(seg.state, _style(seg.state)[2])}"></span> '
         )
         note = f" ← {_used_label(region)}" if seg.offset == used else ""
+        if seg.next is not None:
+            note += f" (next #{seg.next})"
         cls = "" if seg.size_class is None else f"{seg.size_class} B"
         rows.append(
             f"<tr><td {cell}>+{seg.offset}</td><td {cell}>{seg.address:#x}</td>"
@@ -577,7 +591,8 @@ def _draw_map(ax: Axes, regions: Sequence[Mapping[str, Any]]) -> list[_Label]:
             ys.append(y)
             lefts.append(lo)
             widths.append(hi - lo)
-            labels.append(((lo + hi) / 2, y, hi - lo, _human(seg.length), seg.state in _HATCH))
+            text = _human(seg.length) + ("" if seg.next is None else f" #{seg.next}")
+            labels.append(((lo + hi) / 2, y, hi - lo, text, seg.state in _HATCH))
         if used is not None:
             marks.append((edges[used] * length, y, _used_label(region)))
     order = {s: i for i, s in enumerate(_STATES)}

@@ -24,13 +24,21 @@ int zx_lay_item(zx_layout *l, const char *state, uintptr_t addr, size_t len, siz
     zx_litem *it = zx_grow(l->it, &l->ci, l->ni, sizeof *it, 64);
     if (it == NULL) return l->oom = -1;
     l->it = it;
-    it[l->ni++] = (zx_litem){state, addr, len, size_class};
+    it[l->ni++] = (zx_litem){state, addr, len, size_class, 0};
     return 0;
 }
 
 /* The object's live blocks; where `footprint` says a block takes more than
  * its length (a slot, whole pages), the rest follows it as padding. It
  * also gives the block's size class (0: none). */
+/* A free item and its place in the free list (1: the one reused next), for
+ * lists whose order is the allocator's behaviour (a pool's LIFO list). */
+int zx_lay_free_in_order(zx_layout *l, uintptr_t addr, size_t len, size_t order) {
+    if (zx_lay_item(l, "free", addr, len, 0) < 0) return -1;
+    if (len != 0) l->it[l->ni - 1].order = order;
+    return 0;
+}
+
 int zx_lay_live(zx_layout *l, ZxAllocator *owner, size_t (*footprint)(const ZxBlock *b, size_t *size_class)) {
     for (ZxBlock *b = owner->live; b != NULL; b = b->next) {
         if (b->len == 0) continue;
@@ -64,7 +72,8 @@ static PyObject *item_dict(const zx_litem *it) {
     if (d == NULL) return NULL;
     if (put(d, "address", PyLong_FromUnsignedLongLong(it->addr)) < 0 ||
         put(d, "length", PyLong_FromSize_t(it->len)) < 0 || put(d, "state", PyUnicode_FromString(it->state)) < 0 ||
-        (it->size_class && put(d, "size_class", PyLong_FromSize_t(it->size_class)) < 0))
+        (it->size_class && put(d, "size_class", PyLong_FromSize_t(it->size_class)) < 0) ||
+        (it->order && put(d, "next", PyLong_FromSize_t(it->order)) < 0))
         Py_CLEAR(d);
     return d;
 }
@@ -414,8 +423,9 @@ const char zx_layout_doc[] =
     "``allocator`` (the type name) and ``regions``, each a dict of ``kind``,\n"
     "``address``, ``size``, ``used`` (bytes in use from its start),\n"
     "``size_class`` where it has one, and ``blocks`` by address, each with\n"
-    "``address``, ``length``, ``state`` (live, free, freed, padding, metadata)\n"
-    "and ``size_class`` where known. A wrapper shows its child's regions with\n"
+    "``address``, ``length``, ``state`` (live, free, freed, padding, metadata),\n"
+    "``size_class`` where known, and ``next`` for a free item whose list order\n"
+    "the allocator follows (1: reused next). A wrapper shows its child's regions with\n"
     "its own blocks in them. See docs/teaching.md.";
 
 const char zx_stats_doc[] =

@@ -15,6 +15,7 @@ typedef struct zx_litem {
     const char *state; /* live, free, freed, padding, metadata */
     uintptr_t addr;
     size_t len, size_class;
+    size_t order; /* a free item's place in its free list, 1 = reused next; 0: none */
 } zx_litem;
 typedef struct zx_layout {
     zx_lregion *r;
@@ -23,9 +24,11 @@ typedef struct zx_layout {
     size_t ni, ci;
     int oom; /* -1 once an append failed: finish raises MemoryError */
     size_t item_len; /* for walkers that report addresses only (a pool's free items) */
+    size_t order;    /* the free-list place of the last item a walker in list order gave */
 } zx_layout;
 int zx_lay_region(zx_layout *l, const char *kind, uintptr_t addr, size_t size, size_t used, size_t size_class);
 int zx_lay_item(zx_layout *l, const char *state, uintptr_t addr, size_t len, size_t size_class);
+int zx_lay_free_in_order(zx_layout *l, uintptr_t addr, size_t len, size_t order);
 int zx_lay_live(zx_layout *l, ZxAllocator *owner, size_t (*footprint)(const ZxBlock *b, size_t *size_class));
 void zx_lay_free(zx_layout *l);
 int zx_litem_by_address(const void *a, const void *b);

@@ -369,10 +369,12 @@ static PyObject *Pool_reduce(PyObject *op, PyObject *unused) {
     return NULL;
 }
 
-/* A free item, into the zx_layout `user` (C only, like the chunk walk). */
+/* A free item, into the zx_layout `user` (C only, like the chunk walk), with
+ * its place in the free list: the walk goes from the head, the item create()
+ * hands out next. */
 static int lay_free_item(void *user, uintptr_t item) {
     zx_layout *l = user;
-    return zx_lay_item(l, "free", item, l->item_len, 0);
+    return zx_lay_free_in_order(l, item, l->item_len, ++l->order);
 }
 
 static PyObject *Pool_layout(PyObject *op, PyObject *unused) {
