@@ -24,14 +24,21 @@ from zheap.testing.strategies import check_everything_back, run_operations
 HERE = Path(__file__).resolve().parent
 ENV = {**os.environ, "PYTHONPATH": os.pathsep.join([str(HERE), *filter(None, sys.path)])}
 
-# bug -> (root exception, words its message has)
+# bug -> the root errors it may be reported with: (exception, words its message has).
+# Which one Hypothesis reaches first depends on its search (and on the Python version):
+# an off-by-8 split shows as an overlap once a second block is allocated, and as 8 bytes
+# counted twice when the only block is freed. Each is the rule that broke first in the
+# sequence printed with it.
 BUGS = {
-    "off_by_8_split": ("AllocatorContractError", "overlaps the live block"),
-    "capped_alignment": ("AllocatorContractError", "not aligned to"),
-    "unchecked_resize": ("AllocatorContractError", "overlaps the live block"),
-    "lost_header": ("AssertionError", "8 bytes were not given back"),
-    "no_coalescing": ("AssertionError", "never merged (coalesced)"),
-    "overlap": ("AllocatorContractError", "overlaps the live block"),
+    "off_by_8_split": [
+        ("AllocatorContractError", "overlaps the live block"),
+        ("AssertionError", "8 bytes appeared"),
+    ],
+    "capped_alignment": [("AllocatorContractError", "not aligned to")],
+    "unchecked_resize": [("AllocatorContractError", "overlaps the live block")],
+    "lost_header": [("AssertionError", "8 bytes were not given back")],
+    "no_coalescing": [("AssertionError", "never merged (coalesced)")],
+    "overlap": [("AllocatorContractError", "overlaps the live block")],
 }
 
 
@@ -110,12 +117,16 @@ def test_each_bug_is_reported_root_first_with_snippets_that_reproduce(
     proc = campaigns[bug]
     out = proc.stdout
     assert proc.returncode == 1, out + proc.stderr
-    exc_name, words = BUGS[bug]
     headline = next(line for line in out.splitlines() if "FAILED after" in line)
-    assert f"first {exc_name}: " in headline and words in headline, out
     failures = _failures(out)
     assert failures, out
-    assert failures[0][0].startswith(f"{exc_name}: ") and words in failures[0][0], out
+    assert any(
+        f"first {exc}: " in headline
+        and words in headline
+        and failures[0][0].startswith(f"{exc}: ")
+        and words in failures[0][0]
+        for exc, words in BUGS[bug]
+    ), out
     for head, snippet in failures:
         # The user's module is imported and their factory called as they named it.
         assert "import buggy_freelist\n" in snippet
