@@ -274,3 +274,25 @@ def test_model_writes_through_lent_memory_only_where_promised(episode):
     episode.run_new(src, "a3", "pool", children=("a2",), reset="pool", deinit="pool")
     assert not episode.writable(v1) and episode.writable(episode.views["v0"], later=True)
     assert not episode.violations
+
+
+def test_model_a_reset_with_callbacks_inside_resyncs_the_fba_interface(episode):
+    # a weakref callback's a1.reset() drops references after its C act: a view of a2 (a1's
+    # thread_safe_allocator(), the same state) that dies then runs a callback whose alloc
+    # from a2 is live after the reset. The reset had a callback inside it, so its outcome
+    # is vague and the model believes the objects, those of the interface too (seed 21,
+    # episode 2397283387999269774: v82 of the interface was taken for dead)
+    episode.run_new("a2 = a1.thread_safe_allocator()", "a2", "fba_ts", children=("a1",))
+    episode.run(S.Act("alloc", "v2 = a2.alloc(15)", ("a2",), {"v": "v2", "n": 15, "al": 1}))
+    episode.run(S.Act("export", "e3 = v0.cast('B')", (), {"v": "v0", "e": "e3", "kind": "cast",
+                                                          "off": 0, "len": 16}))  # fmt: skip
+    alloc = episode.register(
+        S.Act("alloc", "v4 = a2.alloc(64)", ("a2",), {"v": "v4", "n": 64, "al": 1})
+    )
+    ref = S.weakref.ref(episode.ns["v2"])
+    episode.run(S.Act("drop", f"S.wref(v2, {alloc.src!r}); del v2", (), {"v": "v2", "ref": ref}))
+    reset = episode.register(S.Act("reset", "a1.reset()", ("a1",), {}))
+    episode.run(S.Act("misc", f"S.wref(e3, {reset.src!r})", (), {"errs": ()}))
+    episode.run(S.Act("unexport", "e3.release(); del e3", (), {"e": "e3"}))
+    assert episode.views["v4"].alive and not episode.views["v0"].alive
+    assert not episode.violations

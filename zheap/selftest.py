@@ -207,7 +207,7 @@ def act(src: str, origin: str, me: Any = None, epoch: int | None = None) -> None
         Entry(src, origin, exc, message, RT.depth + 1, threading.current_thread().name)
     )
     if RT.verbose:
-        print(f"    [{origin}] {src} -> {message or 'ok'}", file=sys.stderr)
+        print(f"    [{origin}] d={RT.depth + 1} {src} -> {message or 'ok'}", file=sys.stderr)
 
 
 def pattern(n: int, seed: int) -> bytes:
@@ -1634,6 +1634,10 @@ class Fuzzer:
         if self.deferred is not None:
             self.deferred.append((set(allocs), list(extra)))
             return
+        # an FBA's thread_safe_allocator() interfaces are its state: what was unpredictable
+        # for the FBA is for their views too (kill_all kills them together)
+        allocs = set(allocs)
+        allocs |= {i for n in list(allocs) if n in self.allocs for i in self.interfaces(n)}
         names = {v.name for v in self.views.values() if v.alloc in allocs} | set(extra)
         for n in names:
             v = self.views.get(n)
