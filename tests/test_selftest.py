@@ -296,3 +296,24 @@ def test_model_a_reset_with_callbacks_inside_resyncs_the_fba_interface(episode):
     episode.run(S.Act("unexport", "e3.release(); del e3", (), {"e": "e3"}))
     assert episode.views["v4"].alive and not episode.views["v0"].alive
     assert not episode.violations
+
+
+def test_model_an_export_begun_before_a_finalizer_freed_its_view_is_empty(episode):
+    # memoryview(v0) passes CPython's released check, then allocates the new view: the
+    # collection there runs a finalizer that frees v0, and the copy made afterwards shows
+    # the retired view's empty buffer (seed 21, episode 7364014555495880302: a ctypes
+    # from_buffer over the freed block was made)
+    free = episode.register(S.Act("free", "a1.free(v0)", ("a1",), {"v": "v0"}))
+    src = f"S.bomb({free.src!r}); gc.set_threshold(1); e5 = memoryview(v0); gc.set_threshold(700)"
+    episode.run(S.Act("export", src, (), {"v": "v0", "e": "e5", "kind": "mv", "off": 0, "len": 16}))
+    assert not episode.views["v0"].alive and episode.ns["e5"].nbytes == 0
+    assert "e5" not in episode.exports and not episode.violations
+
+
+def test_model_an_index_that_ends_its_view_may_be_out_of_bounds(episode):
+    # v0[i] = x: CPython runs i.__index__ (which frees v0 here), looks i up in the retired,
+    # empty view (IndexError) and only then would check that v0 was released
+    free = episode.register(S.Act("free", "a1.free(v0)", ("a1",), {"v": "v0"}))
+    src = f"v0[S.IX(0, {free.src!r})] = 104"
+    episode.run(S.Act("read", src, (), {"v": "v0", "evil": True, "write": 104}))
+    assert not episode.views["v0"].alive and not episode.violations
