@@ -2014,6 +2014,8 @@ class Fuzzer:
 
     def app_raw_free(self, a: Act, exc: type[BaseException] | None, vague: bool) -> None:
         """Forget the raw block (a free that was not exact forgets them all)."""
+        if exc is not None and issubclass(exc, (BufferError, RuntimeError)):
+            return  # refused before anything changed: drawn from, exported or busy
         if a.kw["kind"] == "exact" and exc is None:
             self.raws.pop(a.kw["r"], None)
         elif a.kw["kind"] != "view":
