@@ -105,6 +105,13 @@ MUTANTS = [
         ("tests/test_safety.py",),
     ),
     Mutant(
+        "a retired view keeps its buffer for a copy CPython was making",
+        "csrc/ext/block.c",
+        "    if (mv == NULL || mv->view.ndim != 1) return;",
+        "    return;",
+        ("tests/test_safety.py",),
+    ),
+    Mutant(
         "reset drops the views' references before its act",
         "csrc/ext/block.c",
         "t->bulk[t->nbulk++] = b->view;",

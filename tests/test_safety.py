@@ -754,6 +754,50 @@ FUZZER_FINDINGS = {
         [t.start() for t in th]; [t.join() for t in th]
         assert not errors, errors[:3]
     """,
+    "a view derived while a collection frees its source": """
+        # memoryview(v), v[2:], v.cast(), v.toreadonly(), ctypes' from_buffer: CPython checks
+        # v, allocates the new view (a collection runs: its callback frees, moves or resets
+        # v's block), then copies v's buffer (seed 21, episode 7364014555495880302)
+        import ctypes, gc, zheap
+        T = ctypes.c_char * 8
+        derive = {
+            "memoryview": memoryview, "slice": lambda v: v[2:], "cast": lambda v: v.cast("B"),
+            "readonly": lambda v: v.toreadonly(), "ctypes": T.from_buffer,
+        }
+        ops = {
+            "free": lambda a, v: a.free(v),
+            "realloc": lambda a, v: a.realloc(v, 1 << 16),
+            "reset": lambda a, v: a.reset(),
+        }
+        windows = 0
+        for op, act in ops.items():
+            tsa = zheap.ThreadSafeAllocator(zheap.c_allocator)
+            a = zheap.ArenaAllocator() if op == "reset" else tsa
+            for kind, fn in derive.items():
+                for shift in range(6):
+                    v = a.alloc(8); v[:] = b"x" * 8
+                    done = []
+                    def cb(phase, info, v=v, done=done):
+                        if phase == "start" and not done:
+                            try:
+                                act(a, v); done.append(True)
+                            except (BufferError, ValueError):
+                                done.append(False)
+                    gc.collect(); pad = [[] for _ in range(shift)]
+                    gc.callbacks.append(cb); gc.set_threshold(1)
+                    try:
+                        e = fn(v)
+                    except (ValueError, TypeError):
+                        e = None
+                    finally:
+                        gc.set_threshold(700); gc.callbacks.remove(cb)
+                    if done == [True] and e is not None:
+                        windows += 1
+                        if (ctypes.sizeof(e) if kind == "ctypes" else e.nbytes):
+                            print("accepted: an export of memory given back", op, kind)
+                    del e, v
+        assert windows, "no collection fell between the check and the copy"
+    """,
 }
 
 

@@ -325,7 +325,7 @@ ZxBlock *zx_block_from_view(ZxAllocator *owner, PyObject *view, const char *fn) 
         PyErr_Format(PyExc_ValueError, "%s(): the memoryview was released", fn);
         return NULL;
     }
-    if (mv->view.buf != (void *)b->ptr || (size_t)mv->view.len != b->len) {
+    if (mv->view.ndim != 1 || mv->view.buf != (void *)b->ptr || (size_t)mv->view.len != b->len) {
         PyErr_Format(PyExc_ValueError,
                      "%s(): the view covers only part of the block at %p; pass the view alloc() returned", fn,
                      (void *)b->ptr);
@@ -370,6 +370,20 @@ static void view_invalidate(PyMemoryViewObject *mv) {
     mv->mbuf->exports--;
 }
 
+/* A retired view shows no bytes any more: an empty buffer at Zig's sentinel.
+ * memoryobject.c checks that a view is released before it derives another
+ * from it (memoryview(v), v[a:b], v.cast(), v.toreadonly(), ctypes'
+ * from_buffer), then allocates the new view -- a collection there can run a
+ * finalizer that frees, moves or resets the block -- and only then copies
+ * the source's buffer. Emptied, the source gives that late copy nothing to
+ * reach. Views of blocks are one-dimensional (zx_block_from_view). */
+static void view_empty(PyMemoryViewObject *mv) {
+    if (mv == NULL || mv->view.ndim != 1) return;
+    mv->view.buf = zh_empty(0);
+    mv->view.len = 0;
+    mv->view.shape[0] = 0;
+}
+
 /* The primary view of `b` if it is still usable, else NULL. */
 static PyMemoryViewObject *block_primary(ZxBlock *b) {
     PyMemoryViewObject *mv = (PyMemoryViewObject *)b->view;
@@ -399,6 +413,8 @@ void zx_retire(zx_txn *t, ZxBlock *b, PyMemoryViewObject *mv, enum zx_block_stat
     assert(b->linked || b->state != ZX_LIVE);
     view_invalidate(mv);
     view_invalidate(block_primary(b));
+    view_empty(mv);
+    view_empty((PyMemoryViewObject *)b->view); /* released earlier or not */
     b->state = state;
     if (b->linked) block_unlink(b);
     if (b->view != NULL) {
@@ -469,6 +485,7 @@ int zx_retire_all(zx_txn *t, ZxAllocator *self) {
     while (self->live != NULL) {
         ZxBlock *b = self->live;
         view_invalidate(block_primary(b));
+        view_empty((PyMemoryViewObject *)b->view);
         b->state = ZX_RESET;
         block_unlink(b);
         if (b->view != NULL) {
@@ -642,6 +659,7 @@ void zx_block_hold_ctypes(zx_txn *t, ZxBlock *b, PyObject *ref) {
     b->ctypes_ref = ref;
     Py_INCREF(b);
     view_invalidate(block_primary(b));
+    view_empty((PyMemoryViewObject *)b->view);
     if (b->view != NULL) {
         zx_txn_drop(t, b->view);
         b->view = NULL;
