@@ -2,6 +2,11 @@
 
     python -m bench            # the full run (several minutes)
     python -m bench --quick    # a hundredth of the work: the CI smoke run, numbers meaningless
+    python -m bench traces [DIR...]   # only the program traces, with the .rep files in DIR
+                                      # (e.g. CS:APP's traces/); prints the tables
+
+Directories listed in ZHEAP_BENCH_TRACES (separated by os.pathsep) are replayed too, in
+the full run and by ``traces``.
 
 The scaling curves need mimalloc and jemalloc (Debian libmimalloc-dev libjemalloc-dev),
 the instruction counts valgrind, the Zig comparisons ziglang==0.15.1.
@@ -132,8 +137,55 @@ def _ratio_rows(text: str, marker: str) -> dict[str, float]:
     return out
 
 
+def _trace_targets(traces: str) -> list[str]:
+    """Issue 15's targets 2 and 5, read off the trace benchmark's output."""
+    if not traces:
+        return []
+    lines = []
+    m = re.search(
+        r"Realloc-heavy trace \((\S+)\): zheap c_allocator ([0-9.]+) ns/op, glibc ([0-9.]+), "
+        r"Zig 0.15.1 c_allocator ([0-9.]+): ([0-9.]+)x glibc",
+        traces,
+    )
+    if m:
+        r = float(m.group(5))
+        lines.append(
+            f"- c_allocator realloc <= 1.2x glibc (issue 15, target 2), on the realloc-heavy "
+            f"trace {m.group(1)}: "
+            f"{r:.2f}x ({m.group(2)} ns/op against glibc's {m.group(3)}; Zig 0.15.1's "
+            f"c_allocator, whose remap never calls realloc, {m.group(4)}) -- "
+            + ("met" if r <= 1.2 else "missed")
+        )
+    means = {}
+    if "Geometric means" in traces:
+        for line in traces.split("Geometric means", 1)[1].splitlines():
+            cells = [c.strip() for c in line.strip("|").split("|")]
+            if line.startswith("| ") and len(cells) == 6 and cells[1].isdigit():
+                means[cells[0]] = cells
+    if means:
+        n = max(int(c[1]) for c in means.values())
+        picks = ", ".join(
+            f"{name[6:]} {c[3]} glibc / {c[4]} Zig"
+            for name, c in means.items()
+            if name.startswith("zheap ") and c[3] and c[4]
+        )
+        lines.append(
+            f"- Program-trace benchmark (issue 15, target 5): {n} traces through {len(means)} "
+            "allocators, every "
+            f"block checked, ns/op and peak RSS over peak payload -- met (tables and plot "
+            f"below). Geometric means, zheap against glibc / against Zig 0.15.1's: {picks}"
+        )
+    return lines
+
+
 def _targets(
-    composable: str, smp_table: str, debug: str, py64: str, zig_table: str, counts: str
+    composable: str,
+    smp_table: str,
+    debug: str,
+    py64: str,
+    zig_table: str,
+    counts: str,
+    traces: str = "",
 ) -> list[str]:
     """The issue's targets against this run's numbers: met or missed, and why."""
     lines = ["## Targets (this run)", ""]
@@ -231,11 +283,73 @@ def _targets(
             "page allocator's rows are a few thousand instructions around system calls that "
             "callgrind does not count."
         )
-    return lines + [""]
+    return lines + _trace_targets(traces) + [""]
+
+
+def _trace_dirs(extra: list[str]) -> list[str]:
+    """The user's .rep directories (arguments, then ZHEAP_BENCH_TRACES), made absolute."""
+    listed = [*extra, *filter(None, os.environ.get("ZHEAP_BENCH_TRACES", "").split(os.pathsep))]
+    for d in listed:
+        if not Path(d).exists():
+            raise SystemExit(f"python -m bench traces: no such file or directory: {d}")
+    return [str(Path(d).resolve()) for d in listed]
+
+
+def _traces_section(
+    env: dict[str, str], dirs: list[str], plot: Path | None, skipped: list[str]
+) -> tuple[str, list[str]]:
+    """Run ``make -C bench traces``: the table text and the section's lines."""
+    peers = [p for p in ("mimalloc", "jemalloc") if not _have_lib(p)]
+    if peers:
+        skipped.append(f"program traces through {' and '.join(peers)} (not installed)")
+    if not _have_zig():
+        skipped.append("program traces through Zig 0.15.1's allocators (ziglang missing)")
+    cmd = ["make", "-s", "-C", "bench", "traces", f"TRACES_PLOT={plot.resolve() if plot else ''}"]
+    env = {**env, "ZHEAP_BENCH_TRACES": ""}
+    out = _run([*cmd, f"TRACE_DIRS={' '.join(dirs)}"], env).strip()
+    where = f" and {', '.join(dirs)}" if dirs else ""
+    return out, [
+        "## C: program traces (`make -C bench traces`)",
+        "",
+        "malloc-lab `.rep` traces replayed through every allocator, each allocator x trace",
+        "in a fresh process (`bench/traces.c`, one binary per peer and one for zheap;",
+        "`bench/zig/traces.zig` for Zig 0.15.1's originals): the lab's six generated shapes",
+        f"(`python -m zheap lab --generate`){where}. Every block is 16-byte aligned on every",
+        "side (mimalloc and jemalloc through their aligned calls) and reallocated with the",
+        "allocator's realloc (zheap's `zh_realloc`, Zig's `allocator.realloc`). A checking",
+        "pass writes a pattern into every block and checks it on free and realloc; peak RSS",
+        "(VmHWM after that pass, minus VmRSS before it) is over the peak of live bytes. The",
+        "timed passes touch only the first byte of a block; each repeats the trace for at",
+        "least 5 ms, ns/op is the median of 5. ArenaAllocator frees nothing, so its RSS is",
+        "its whole footprint; page_allocator and DebugAllocator map pages per block or per",
+        "bucket. The kernel counts RSS in per-CPU batches (about 128 KiB each): RSS ratios",
+        "of small traces are noise, and only traces of 1 MiB or more enter the mean.",
+        "",
+        out,
+        "",
+    ]
+
+
+def _traces_only(argv: list[str]) -> int:
+    """``python -m bench traces [DIR...] [--plot PATH]``: print the trace tables."""
+    ap = argparse.ArgumentParser(prog="python -m bench traces", description=_traces_only.__doc__)
+    ap.add_argument("dirs", nargs="*", help="directories (or files) of .rep traces")
+    ap.add_argument("--plot", type=Path, help="draw the plot into this PNG file")
+    ap.add_argument("--quick", action="store_true", help="short traces, one pass")
+    args = ap.parse_args(argv)
+    env = dict(os.environ)
+    if args.quick:
+        env["ZHEAP_BENCH_QUICK"] = "1"
+    skipped: list[str] = []
+    _, section = _traces_section(env, _trace_dirs(args.dirs), args.plot, skipped)
+    print("\n".join([*section, *[f"- skipped: {s}" for s in skipped]]))
+    return 0
 
 
 def main(argv: list[str]) -> int:
     """Build, run, write RESULTS.md; 0 on success."""
+    if argv[:1] == ["traces"]:
+        return _traces_only(argv[1:])
     ap = argparse.ArgumentParser(prog="python -m bench", description=__doc__.split("\n")[0])
     ap.add_argument("--quick", action="store_true", help="a hundredth of the work (CI smoke run)")
     ap.add_argument("--out", type=Path, default=HERE / "RESULTS.md")
@@ -342,6 +456,10 @@ def main(argv: list[str]) -> int:
     else:
         skipped.append("instruction counts (valgrind or ziglang missing)")
 
+    print("C: program traces", flush=True)
+    traces, section = _traces_section(env, _trace_dirs([]), args.out.parent / "traces.png", skipped)
+    sections += section
+
     print("Python: alloc+free per call", flush=True)
     number = "2000" if args.quick else "200000"
     repeat = "3" if args.quick else "7"
@@ -383,7 +501,7 @@ def main(argv: list[str]) -> int:
         "",
         *_machine(),
         "",
-        *_targets(composable, smp_table, debug, py64, zig_table, counts),
+        *_targets(composable, smp_table, debug, py64, zig_table, counts, traces),
         *sections,
     ]
     if skipped:
