@@ -796,7 +796,10 @@ FUZZER_FINDINGS = {
                         if (ctypes.sizeof(e) if kind == "ctypes" else e.nbytes):
                             print("accepted: an export of memory given back", op, kind)
                     del e, v
-        assert windows, "no collection fell between the check and the copy"
+        # CPython 3.11 collects inside the allocation, so the window is hit; 3.12 moved
+        # collections to the interpreter's safe points, and the window is gone there.
+        import sys
+        assert windows or sys.version_info >= (3, 12), "no collection fell in the window"
     """,
 }
 

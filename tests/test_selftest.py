@@ -298,6 +298,10 @@ def test_model_a_reset_with_callbacks_inside_resyncs_the_fba_interface(episode):
     assert not episode.violations
 
 
+@pytest.mark.skipif(
+    sys.version_info >= (3, 12),
+    reason="3.12+ collects at the interpreter's safe points: none falls inside memoryview()",
+)
 def test_model_an_export_begun_before_a_finalizer_freed_its_view_is_empty(episode):
     # memoryview(v0) passes CPython's released check, then allocates the new view: the
     # collection there runs a finalizer that frees v0, and the copy made afterwards shows
