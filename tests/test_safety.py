@@ -555,6 +555,69 @@ def test_collector_tears_a_stack_down_before_it_clears_the_python_child():
     assert "unraisable []" in out[-2], out
 
 
+def test_teardown_in_tp_finalize_is_a_deinit():
+    # tp_finalize is also __del__, callable on a live allocator; and a finalizer of
+    # the same garbage may resurrect a view. Either way the teardown retires every
+    # view before the child gets the memory back (it once left them live, aliasing
+    # the child's next block), and refuses in the middle of an operation.
+    out = run(
+        """
+        import gc, zheap
+        from zheap.examples import FirstFitAllocator
+        class Evil(FirstFitAllocator):
+            armed = False
+            def _alloc(self, length, alignment):
+                if self.armed:
+                    self.armed = False
+                    self.parent.__del__()
+                return super()._alloc(length, alignment)
+        makers = {
+            "arena": lambda c: (zheap.ArenaAllocator(c), lambda p: p.alloc(100)),
+            "pool": lambda c: (zheap.MemoryPool(64, child=c), lambda p: p.create()),
+            "debug": lambda c: (zheap.DebugAllocator(c), lambda p: p.alloc(100)),
+        }
+        for name, make in makers.items():
+            child = Evil()
+            parent, op = make(child)
+            v = op(parent); v[:] = b"A" * len(v)
+            parent.__del__()
+            try:
+                v[0]; print(name, "view live after __del__")
+            except ValueError:
+                print(name, "view retired")
+            # In the middle of an operation on the child, then on the parent itself.
+            child = Evil()
+            parent, op = make(child); child.parent = parent
+            kept = op(parent)
+            child.armed = True
+            child.free(child.alloc(16))
+            child.armed = True
+            big = parent.alloc(50000) if name != "pool" else [op(parent) for _ in range(99)]
+            kept[:] = b"K" * len(kept)
+            print(name, "mid-operation __del__ refused", "deinitialized" not in repr(parent))
+            del kept, big, v, parent, child
+        # Resurrected from the garbage: the view is released, not live over freed memory.
+        class Lazarus:
+            def __del__(self): globals()["back"] = self.v
+        child = FirstFitAllocator()
+        arena = zheap.ArenaAllocator(child)
+        l = Lazarus(); l.v = arena.alloc(100); l.arena = arena; l.me = l
+        del arena, l
+        gc.collect()
+        try:
+            back[0]; print("resurrected view live")
+        except ValueError:
+            print("resurrected view retired")
+        del back; gc.collect()
+        print("OK")
+        """
+    )
+    for name in ("arena", "pool", "debug"):
+        assert f"{name} view retired" in out
+        assert f"{name} mid-operation __del__ refused True" in out
+    assert "resurrected view retired" in out
+
+
 # --- hole 4: the core bug (DebugAllocator large remap with retained metadata) ---------
 
 

@@ -141,8 +141,10 @@ static int Debug_clear(PyObject *op) {
 
 /* Tears down before the collector clears anything (arena.c's
  * Arena_finalize says why). */
+static void quiet_deinit_cb(void *self) { quiet_deinit(self); }
+
 static void Debug_finalize(PyObject *op) {
-    if (ZxAllocator_CAST(op)->needs_gil) (void)Debug_clear(op);
+    zx_finalize_quietly(ZxAllocator_CAST(op), quiet_deinit_cb, Debug_CAST(op));
 }
 
 /* --- the operations that diagnose double frees themselves -------------------------- */
