@@ -618,6 +618,31 @@ def test_teardown_in_tp_finalize_is_a_deinit():
     assert "resurrected view retired" in out
 
 
+def test_leak_record_repr_survives_a_value_that_changes_the_record():
+    # A LeakRecord is a dict the user may fill: a value's __repr__ that clears the
+    # record once freed the key the repr was about to show (a segfault).
+    out = run(
+        """
+        import zheap
+        rec = zheap.LeakRecord()
+        class Clears:
+            def __repr__(self):
+                rec.clear()
+                junk = ["x" * 40 + str(i) for i in range(1000)]
+                return "cleared"
+        key = "".join(["key-", "only-held-by-the-record-" * 3])
+        rec[key] = Clears()
+        del key
+        print(repr(rec))
+        me = zheap.LeakRecord(); me["me"] = me
+        print(repr(me))
+        print("OK")
+        """
+    )
+    assert out[0] == "{'key-" + "only-held-by-the-record-" * 3 + "': cleared}"
+    assert out[1] == "{'me': {...}}"
+
+
 # --- hole 4: the core bug (DebugAllocator large remap with retained metadata) ---------
 
 
