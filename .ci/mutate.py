@@ -132,6 +132,13 @@ MUTANTS = [
         "        (void)owner;",
         ("tests/test_safety.py",),
     ),
+    Mutant(
+        "the teardown in tp_finalize leaves the views live",
+        "csrc/ext/owner.c",
+        'zx_txn_begin_bulk(&t, "tear the allocator down") == 0',
+        "zx_txn_begin(&t) == 0",
+        ("tests/test_safety.py::test_teardown_in_tp_finalize_is_a_deinit",),
+    ),
 ]
 
 

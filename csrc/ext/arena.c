@@ -59,10 +59,11 @@ static int Arena_clear(PyObject *op) {
 /* The collector finalizes every object of a garbage cycle before it clears
  * any, and clearing a Python allocator empties its __dict__ (the state its
  * methods use). So when Python code runs in the teardown, it runs here,
- * before anything is cleared; the allocator is then closed, as after
- * deinit(), should a finalizer resurrect it. */
+ * before anything is cleared, as deinit() does it (owner.c's
+ * zx_finalize_quietly): the allocator is closed and its views retired,
+ * should a finalizer resurrect them. */
 static void Arena_finalize(PyObject *op) {
-    if (ZxAllocator_CAST(op)->needs_gil) (void)Arena_clear(op);
+    zx_finalize_quietly(ZxAllocator_CAST(op), arena_deinit_cb, &Arena_CAST(op)->arena);
 }
 
 PyDoc_STRVAR(Arena_reset_doc,

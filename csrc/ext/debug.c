@@ -141,8 +141,10 @@ static int Debug_clear(PyObject *op) {
 
 /* Tears down before the collector clears anything (arena.c's
  * Arena_finalize says why). */
+static void quiet_deinit_cb(void *self) { quiet_deinit(self); }
+
 static void Debug_finalize(PyObject *op) {
-    if (ZxAllocator_CAST(op)->needs_gil) (void)Debug_clear(op);
+    zx_finalize_quietly(ZxAllocator_CAST(op), quiet_deinit_cb, Debug_CAST(op));
 }
 
 /* --- the operations that diagnose double frees themselves -------------------------- */
@@ -392,16 +394,21 @@ typedef struct {
 
 /* A LeakRecord is a dict (address, length, alignment, trace) whose repr shows
  * the address in hex, as every other report does. */
-static PyObject *LeakRecord_repr(PyObject *op) {
+static PyObject *leak_record_repr(PyObject *op) {
     PyObject *parts = PyList_New(0), *key, *value;
     Py_ssize_t pos = 0;
     if (parts == NULL) return NULL;
     while (PyDict_Next(op, &pos, &key, &value)) {
+        /* Held: a repr may change the dict (it is the user's) and drop them. */
+        Py_INCREF(key);
+        Py_INCREF(value);
         bool hex = PyLong_CheckExact(value) && PyUnicode_Check(key) &&
                    PyUnicode_CompareWithASCIIString(key, "address") == 0;
         PyObject *shown = hex ? PyNumber_ToBase(value, 16) : PyObject_Repr(value);
         PyObject *part = shown ? PyUnicode_FromFormat("%R: %U", key, shown) : NULL;
         Py_XDECREF(shown);
+        Py_DECREF(key);
+        Py_DECREF(value);
         if (part == NULL || PyList_Append(parts, part) < 0) {
             Py_XDECREF(part);
             Py_DECREF(parts);
@@ -415,6 +422,14 @@ static PyObject *LeakRecord_repr(PyObject *op) {
     Py_XDECREF(sep);
     Py_XDECREF(body);
     Py_DECREF(parts);
+    return r;
+}
+
+static PyObject *LeakRecord_repr(PyObject *op) {
+    int seen = Py_ReprEnter(op); /* a record inside itself: {...}, as dict's repr */
+    if (seen != 0) return seen > 0 ? PyUnicode_FromString("{...}") : NULL;
+    PyObject *r = leak_record_repr(op);
+    Py_ReprLeave(op);
     return r;
 }
 

@@ -116,7 +116,7 @@ static int Pool_clear(PyObject *op) {
 /* Tears down before the collector clears anything (arena.c's
  * Arena_finalize says why). */
 static void Pool_finalize(PyObject *op) {
-    if (ZxAllocator_CAST(op)->needs_gil) (void)Pool_clear(op);
+    zx_finalize_quietly(ZxAllocator_CAST(op), pool_deinit_cb, &Pool_CAST(op)->pool);
 }
 
 PyDoc_STRVAR(Pool_create_doc,

@@ -106,6 +106,35 @@ void zx_call_quietly(PyObject *owner, void (*fn)(void *), void *arg) {
     PyErr_Restore(et, ev, tb);
 }
 
+/* tp_finalize of an allocator over Python code (arena.c's Arena_finalize
+ * says why it tears down there): deinit() done quietly, as one bulk
+ * transaction. Every view is retired before `act(arg)` gives the memory
+ * back, because a finalizer of the same garbage may resurrect a view, and
+ * tp_finalize is also `__del__`, which Python code can call on a live
+ * allocator with views out or in the middle of an operation on its stack.
+ * Nothing happens while the stack is busy, memory is still reachable or
+ * another allocator draws from this one (BufferError, RuntimeError: the
+ * collector's tp_clear or dealloc tears it down later). An exception in
+ * flight is kept; one raised by Python code in the teardown is reported as
+ * unraisable. */
+void zx_finalize_quietly(ZxAllocator *self, void (*act)(void *), void *arg) {
+    if (!self->needs_gil || self->closed || self->child == NULL || !zx_collectable(self)) return;
+    PyObject *et, *ev, *tb;
+    PyErr_Fetch(&et, &ev, &tb);
+    zx_txn t;
+    zx_txn_init(&t, self);
+    if (zx_txn_begin_bulk(&t, "tear the allocator down") == 0) {
+        act(arg);
+        self->closed = true;
+        zx_unpin_child(self);
+        zx_txn_release(&t);
+        zx_flush_chain(self);
+        if (PyErr_Occurred()) PyErr_WriteUnraisable((PyObject *)Py_TYPE(self));
+    }
+    PyErr_Clear(); /* refused: left whole for tp_clear or dealloc */
+    PyErr_Restore(et, ev, tb);
+}
+
 /* Deliver what the core queued in this allocator and in every allocator it
  * draws from (an arena's chunk allocations happen in its child). */
 void zx_flush_chain(ZxAllocator *self) {

@@ -20,6 +20,7 @@ int zx_pin_child(ZxAllocator *self, PyObject *child);
 void zx_unpin_child(ZxAllocator *self);
 void zx_flush_chain(ZxAllocator *self);
 void zx_call_quietly(PyObject *owner, void (*fn)(void *), void *arg);
+void zx_finalize_quietly(ZxAllocator *self, void (*act)(void *), void *arg);
 /* __enter__ of every type with deinit(). */
 PyObject *zx_enter(PyObject *op, PyObject *unused);
 
