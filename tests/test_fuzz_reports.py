@@ -184,3 +184,21 @@ def test_everything_back_allows_a_bump_allocator_and_the_examples():
             a.free(v)
         check_everything_back(a, getattr(a, "free_bytes", lambda: None)())
     check_everything_back(zheap.ArenaAllocator(), None)  # nothing to check: no free list
+
+
+def test_teardown_checks_run_when_the_machine_runs_inside_an_except_block():
+    # An exception being handled around the run is not a rule that failed in it.
+    import buggy_freelist
+    from hypothesis import settings
+    from hypothesis.stateful import run_state_machine_as_test
+
+    from zheap.testing.machine import AllocatorMachine
+
+    machine = AllocatorMachine.for_allocator(buggy_freelist.make_lost_header, name="Lost")
+    try:
+        raise KeyError("handled around the run")
+    except KeyError:
+        with pytest.raises(AssertionError, match="were not given back"):
+            run_state_machine_as_test(
+                machine, settings=settings(max_examples=20, deadline=None, print_blob=False)
+            )

@@ -166,6 +166,9 @@ class AllocatorMachine(RuleBasedStateMachine):
         # An allocator may report its free memory (``free_bytes()``, its own free
         # list): then freeing every block must bring it all back (teardown).
         self.start_free, _ = free_list_state(self.allocator)
+        # An exception being handled around the whole test (the machine run from an
+        # `except` block) is not a failure of this run: teardown tells them apart.
+        self.outer_exception = sys.exc_info()[1]
         # The steps so far in strategies.run_operations' vocabulary: a failing
         # run prints them as a standalone snippet (see teardown).
         self.ops: list[tuple[object, ...]] = []
@@ -413,7 +416,10 @@ class AllocatorMachine(RuleBasedStateMachine):
         steps as a standalone snippet that replays them with ``run_operations``.
         """
         note(format_snippet(self.ops, self.factory_source))
-        failing = sys.exc_info()[1] is not None  # teardown runs in Hypothesis' `finally`
+        # Teardown runs in Hypothesis' `finally`: an exception in flight there is a
+        # rule's or an invariant's, unless it was already being handled around the run.
+        in_flight = sys.exc_info()[1]
+        failing = in_flight is not None and in_flight is not self.outer_exception
         for entry in sorted(self.live, key=lambda e: -_address(e.view)):
             try:
                 self.allocator.free(entry.view)
