@@ -580,3 +580,19 @@ def test_diff_names_what_changed():
     gone = viz.diff(before, arena)
     assert not gone.added
     del keep
+
+
+def test_animate_writes_one_frame_per_call(tmp_path):
+    pytest.importorskip("matplotlib")
+    image = pytest.importorskip("PIL.Image")
+    arena = zheap.ArenaAllocator()
+    with zheap.trace(arena) as t:
+        a = arena.alloc(100)
+        arena.alloc(30)
+        arena.free(a)
+    out = viz.animate(t, tmp_path / "steps.gif", interval_ms=200)
+    assert out == tmp_path / "steps.gif"
+    with image.open(out) as gif:
+        assert gif.format == "GIF" and gif.n_frames == 3
+    with pytest.raises(ValueError, match="no top-level events"):
+        viz.animate(zheap.EventTrace(), tmp_path / "none.gif")

@@ -37,6 +37,7 @@ __all__ = [
     "MAX_REGIONS",
     "LayoutDiff",
     "MAX_STEPS",
+    "animate",
     "diff",
     "html",
     "legend",
@@ -838,18 +839,20 @@ def _call_text(e: _Event) -> str:
     return text
 
 
-def steps_html(trace: _Trace, *, max_steps: int = MAX_STEPS) -> str:
-    """Return an HTML step-through of a trace's top-level events (Jupyter shows it).
+@dataclass(frozen=True)
+class _Step:
+    """One top-level event of a trace and the live blocks after it."""
 
-    One row per operation: its call, then every live block by address, each in the
-    colour it keeps from its allocation to its free, its width growing with log2 of
-    its bytes. The block the operation made, moved or resized has a thick black
-    border; a freed one shows once more, dashed, where it was. ``EventTrace``
-    displays this as its ``_repr_html_``.
-    """
+    event: _Event
+    blocks: list[tuple[int, int, int, bool]]  # address, block number, length, freed by it
+    changed: int | None  # address of the block the event made, moved or resized
+
+
+def _steps(trace: _Trace, max_steps: int) -> tuple[list[_Step], int]:
+    """Replay a trace's top-level events; return the first ``max_steps`` and the total."""
     live: dict[int, tuple[int, int]] = {}  # address -> (block number, length)
     count = 0
-    rows: list[str] = []
+    out: list[_Step] = []
     top = [e for e in trace.events if e.depth == 0]
     for e in top[:max_steps]:
         changed: int | None = None
@@ -868,34 +871,46 @@ def steps_html(trace: _Trace, *, max_steps: int = MAX_STEPS) -> str:
                 changed = where
         elif e.op in ("reset", "deinit"):
             live.clear()
+        blocks = [(a, n, ln, False) for a, (n, ln) in live.items()]
+        if gone is not None:
+            blocks.append((gone[0], gone[1], gone[2], True))
+        out.append(_Step(e, sorted(blocks), changed))
+    return out, len(top)
+
+
+def steps_html(trace: _Trace, *, max_steps: int = MAX_STEPS) -> str:
+    """Return an HTML step-through of a trace's top-level events (Jupyter shows it).
+
+    One row per operation: its call, then every live block by address, each in the
+    colour it keeps from its allocation to its free, its width growing with log2 of
+    its bytes. The block the operation made, moved or resized has a thick black
+    border; a freed one shows once more, dashed, where it was. ``EventTrace``
+    displays this as its ``_repr_html_``.
+    """
+    steps, total = _steps(trace, max_steps)
+    rows: list[str] = []
+    for step in steps:
         boxes = []
-        shown = sorted(live.items()) + ([(gone[0], (gone[1], gone[2]))] if gone else [])
-        for address, (number, length) in sorted(shown):
+        for address, number, length, freed in step.blocks:
             colour = _PALETTE[number % len(_PALETTE)]
-            freed = gone is not None and address == gone[0]
-            border = (
-                "2px dashed #555"
-                if freed
-                else "3px solid #000"
-                if address == changed
-                else "1px solid #888"
-            )
-            title = _html.escape(
-                f"block {number}: {length} B at {address:#x}" + (" (freed)" if freed else "")
-            )
+            border = "2px dashed #555" if freed else "1px solid #888"
+            if address == step.changed:
+                border = "3px solid #000"
+            what = f"block {number}: {length} B at {address:#x}" + (" (freed)" if freed else "")
             boxes.append(
-                f'<span title="{title}" style="display:inline-block;box-sizing:border-box;'
-                f"min-width:{8 + 6 * _weight(length):.0f}px;height:18px;margin-right:2px;"
-                f"background:{'#fff' if freed else colour};border:{border};font-size:10px;"
-                f'text-align:center;line-height:14px">{number}</span>'
+                f'<span title="{_html.escape(what)}" style="display:inline-block;'
+                f"box-sizing:border-box;min-width:{8 + 6 * _weight(length):.0f}px;height:18px;"
+                f"margin-right:2px;background:{'#fff' if freed else colour};border:{border};"
+                f'font-size:10px;text-align:center;line-height:14px">{number}</span>'
             )
+        e = step.event
         call = _html.escape(_call_text(e))
         failed = ' style="color:#c00"' if e.failed else ""
         rows.append(
             f'<tr><td style="text-align:right">{e.seq}</td><td{failed}><code>{call}</code></td>'
             f'<td style="text-align:left;white-space:nowrap">{"".join(boxes)}</td></tr>'
         )
-    more = len(top) - len(rows)
+    more = total - len(rows)
     tail = f"<div>... {more} more steps</div>" if more > 0 else ""
     return (
         '<div class="zheap-steps"><table style="border-collapse:collapse;font-size:12px">'
@@ -904,6 +919,65 @@ def steps_html(trace: _Trace, *, max_steps: int = MAX_STEPS) -> str:
         + "".join(rows)
         + f"</table>{tail}</div>"
     )
+
+
+def animate(
+    trace: _Trace,
+    path: str | os.PathLike[str],
+    *,
+    max_steps: int = MAX_STEPS,
+    interval_ms: int = 700,
+) -> str | os.PathLike[str]:
+    """Save a trace as an animated GIF: one frame per top-level operation.
+
+    Each frame is :func:`steps_html`'s row drawn with matplotlib: the call as the
+    title, then every live block by address as a box whose width grows with log2 of
+    its bytes, in the colour it keeps from its allocation to its free, labelled with
+    its number and size. The block the call made, moved or resized has a thick black
+    border; a freed one shows once more, dashed and empty, where it was. Frames
+    change every ``interval_ms``. Needs matplotlib (Pillow, which it installs,
+    writes the GIF). Returns ``path``.
+    """
+    _require_matplotlib("animate")
+    from matplotlib.animation import FuncAnimation, PillowWriter
+    from matplotlib.figure import Figure
+    from matplotlib.patches import Rectangle
+
+    steps, _ = _steps(trace, max_steps)
+    if not steps:
+        raise ValueError("the trace has no top-level events to animate")
+    widest = max(sum(1 + _weight(b[2]) for b in s.blocks) for s in steps) or 1.0
+    fig = Figure(figsize=(9, 2.2), dpi=90)
+    ax = fig.add_subplot()
+
+    def draw(k: int) -> list[Any]:
+        ax.clear()
+        ax.set_xlim(0, widest)
+        ax.set_ylim(0, 1)
+        ax.axis("off")
+        step = steps[k]
+        colour = "#c00" if step.event.failed else "black"
+        ax.set_title(f"#{step.event.seq}  {_call_text(step.event)}", color=colour, loc="left")
+        x = 0.0
+        for address, number, length, freed in step.blocks:
+            w = _weight(length)
+            edge = 3.0 if address == step.changed else 1.0
+            ax.add_patch(
+                Rectangle(
+                    (x, 0.2), w, 0.6,
+                    facecolor="white" if freed else _PALETTE[number % len(_PALETTE)],
+                    edgecolor="black" if address == step.changed else "#555",
+                    linewidth=edge, linestyle="--" if freed else "-",
+                )
+            )  # fmt: skip
+            ax.text(x + w / 2, 0.5, f"{number}\n{_human(length)}", ha="center", va="center",
+                    fontsize=7)  # fmt: skip
+            x += w + 1
+        return []
+
+    animation = FuncAnimation(fig, draw, frames=len(steps), interval=interval_ms, blit=False)
+    animation.save(os.fspath(path), writer=PillowWriter(fps=max(1, round(1000 / interval_ms))))
+    return path
 
 
 # --- two layouts, compared -----------------------------------------------------------------
