@@ -220,3 +220,26 @@ def test_png_without_matplotlib_is_one_line(tmp_path):
         )
         assert proc.returncode == 2, proc.stderr
         assert proc.stderr.strip().splitlines() == [f"python -m zheap {cmd[0]} --png {hint}"]
+
+
+def test_a_long_step_pauses_before_it_scrolls_off_a_24_row_screen(monkeypatch, capsys):
+    prompts: list[tuple[str, int]] = []
+    printed = 0
+
+    def fake_input(prompt: str = "") -> str:
+        prompts.append((prompt, len(capsys.readouterr().out.splitlines())))
+        return ""
+
+    monkeypatch.setattr("builtins.input", fake_input)
+    monkeypatch.setenv("LINES", "24")
+    monkeypatch.setenv("COLUMNS", "80")
+    t = tour.Tour(pause=True, png_dir=None)
+    t.say("\n\n".join(f"paragraph {i}" for i in range(30)))  # 59 lines
+    t.wait()
+    printed = len(capsys.readouterr().out.splitlines())
+    mores = [p for p in prompts if p[0] == "   [Enter: more] "]
+    assert len(mores) == 2 and all(lines <= 22 for _, lines in mores), prompts
+    assert prompts[-1][0] == "   [Enter] " and printed <= 22
+    quiet = tour.Tour(pause=False, png_dir=None)
+    quiet.say("\n\n".join(f"paragraph {i}" for i in range(30)))
+    assert len(prompts) == 3  # not pausing: no prompt at all

@@ -39,6 +39,7 @@ class Tour:
         self.pictures: list[str] = []
         self.layouts: dict[str, Any] = {}  # "CHAPTER-N" -> the layout each map was drawn from
         self._n = 0
+        self._lines = 0  # printed since the reader last pressed Enter
 
     def columns(self) -> int:
         """Return the width to print at: ``--width``, else the terminal's (at most 100)."""
@@ -48,24 +49,25 @@ class Tour:
         """Start a chapter."""
         self.chapter, self._n = name, 0
         rule = "=" * min(72, self.columns())
-        print(f"\n{rule}\n{textwrap.fill(title, self.columns())}\n{rule}")
+        self.out(f"\n{rule}\n{textwrap.fill(title, self.columns())}\n{rule}")
 
     def say(self, text: str) -> None:
         """Print paragraphs of explanation (blank-line separated), wrapped to :meth:`columns`."""
         paragraphs = text.strip("\n").split("\n\n")
-        print("\n\n".join(textwrap.fill(" ".join(p.split()), self.columns()) for p in paragraphs))
+        width = self.columns()
+        self.out("\n\n".join(textwrap.fill(" ".join(p.split()), width) for p in paragraphs))
 
     def verbatim(self, text: str) -> None:
         """Print text as it is (a trace, a table), with zheap's own file paths shortened."""
-        print(text.strip("\n").replace(os.path.dirname(os.path.abspath(__file__)) + os.sep, ""))
+        self.out(text.strip("\n").replace(os.path.dirname(os.path.abspath(__file__)) + os.sep, ""))
 
     def show(self, allocator: Any, caption: str) -> None:
         """Print the allocator's memory map (and save it as a PNG with ``--png``)."""
-        print(f"\n-- {caption}")
+        self.out(f"\n-- {caption}")
         layout = allocator.layout()
         self._n += 1
         self.layouts[f"{self.chapter}-{self._n}"] = layout
-        print(viz.render(layout, width=self.width))
+        self.out(viz.render(layout, width=self.width))
         if self.png_dir is not None:
             path = os.path.join(self.png_dir, f"{self.chapter}-{self._n}.png")
             viz.plot(layout, path, title=caption, figsize=(9, 3), dpi=80)
@@ -79,10 +81,21 @@ class Tour:
             viz.timeline(trace, path, title=caption, figsize=(9, 4), dpi=80)
             self.pictures.append(path)
 
+    def out(self, text: str) -> None:
+        """Print ``text``; when pausing, stop for Enter before it scrolls off the screen."""
+        rows = shutil.get_terminal_size().lines
+        for line in text.split("\n"):
+            if self.pause and self._lines >= max(rows - 2, 3):
+                input("   [Enter: more] ")
+                self._lines = 0
+            print(line)
+            self._lines += 1
+
     def wait(self) -> None:
         """Wait for Enter, when pausing."""
         if self.pause:
             input("   [Enter] ")
+        self._lines = 0
 
 
 def page(t: Tour) -> None:
