@@ -261,3 +261,8 @@ def test_a_c_allocator_through_a_capsule_is_scored():
     r = lab.run(make, lab.generate("short", seed=1, ops=300), timing_passes=1)
     assert r.valid, r.error
     assert r.kops > 0
+
+
+def test_zero_timing_passes_only_checks():
+    r = lab.run(zheap.ArenaAllocator, lab.generate("short", seed=1, ops=100), timing_passes=0)
+    assert r.valid and r.secs == 0.0 and r.kops == 0.0 and r.util is not None
