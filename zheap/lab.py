@@ -25,7 +25,6 @@ from __future__ import annotations
 import argparse
 import concurrent.futures
 import dataclasses
-import importlib
 import json
 import os
 import random
@@ -671,28 +670,17 @@ def plot(
 
 
 def _allocators() -> dict[str, tuple[Callable[[], Any], str]]:
+    """Return the built-in names ``--allocator`` takes (the fuzz CLI's, examples included)."""
     from .fuzz import BUILTIN, _examples
 
-    table = {name: v for name, v in BUILTIN.items()}
-    table.update(_examples())
-    # MemoryPool has no alloc: it is not a malloc.
-    return table
+    return {**BUILTIN, **_examples()}
 
 
 def _resolve(spec: str) -> tuple[Callable[[], Any], str]:
-    table = _allocators()
-    if spec in table:
-        factory, source = table[spec]
-        return factory, f"import zheap.examples\n{source}" if "examples" in source else source
-    if ":" not in spec:
-        raise SystemExit(f"unknown allocator {spec!r}: one of {', '.join(table)} or module:factory")
-    module_name, _, attr = spec.partition(":")
-    sys.path.insert(0, os.getcwd())
-    try:
-        factory = getattr(importlib.import_module(module_name), attr)
-    except (ImportError, AttributeError) as e:
-        raise SystemExit(f"cannot load {spec!r}: {e}") from None
-    return factory, f"import {module_name}\n{module_name}.{attr}()"
+    """Resolve a name or ``module:factory`` as the fuzz CLI does: (factory, source)."""
+    from .fuzz import _resolve as resolve
+
+    return resolve(spec)
 
 
 def _traces(paths: Sequence[str], seed: int, ops: int) -> list[RepTrace]:
