@@ -569,3 +569,33 @@ def test_a_trace_in_a_notebook_shows_cells_and_no_kernel_frames(monkeypatch):
     monkeypatch.delitem(sys.modules, "IPython")
     plain = zheap.Trace(frames[:2])
     assert str(plain).count("File ") == 2
+
+
+def test_a_notebook_trace_survives_a_hostile_ipython(monkeypatch):
+    import types
+
+    cell = "/tmp/ipykernel_1/1.py"
+    frames = ((cell, 5, "<module>"), ("/x/IPython/core/interactiveshell.py", 1, "run_code"))
+    cells: dict[object, object] = {}
+
+    class Empties:
+        def __str__(self) -> str:
+            cells.clear()  # drops the last reference to this very object
+            return "7"
+
+    cells[cell] = Empties()
+    shell = types.SimpleNamespace(compile=types.SimpleNamespace(_filename_map=cells))
+    fake = types.ModuleType("IPython")
+    fake.get_ipython = lambda: shell  # type: ignore[attr-defined]
+    monkeypatch.setitem(sys.modules, "IPython", fake)
+    assert str(zheap.Trace(frames)) == "  Cell In[7], line 5, in <module>\n"
+    assert str(zheap.Trace(frames)) == f'  File "{cell}", line 5, in <module>\n'
+
+    def interrupted() -> object:
+        raise KeyboardInterrupt
+
+    fake.get_ipython = interrupted  # type: ignore[attr-defined]
+    with pytest.raises(KeyboardInterrupt):
+        str(zheap.Trace(frames))
+    fake.get_ipython = lambda: 1 / 0  # type: ignore[attr-defined]
+    assert str(zheap.Trace(frames)).startswith("  File ")  # an odd IPython costs cell names only

@@ -88,7 +88,9 @@ static PyObject *cell_numbers(void) {
     Py_XDECREF(shell);
     PyObject *map = compiler ? PyObject_GetAttrString(compiler, "_filename_map") : NULL;
     Py_XDECREF(compiler);
-    PyErr_Clear();
+    /* An IPython that answers oddly only costs the cell names; Ctrl-C and
+     * other non-Exception errors are left pending for str() to raise. */
+    if (PyErr_Occurred() && PyErr_ExceptionMatches(PyExc_Exception)) PyErr_Clear();
     if (map != NULL && !PyDict_Check(map)) Py_CLEAR(map);
     return map;
 }
@@ -96,9 +98,18 @@ static PyObject *cell_numbers(void) {
 static PyObject *format_frame(PyObject *fr, PyObject *cells) {
     if (!PyTuple_Check(fr) || PyTuple_GET_SIZE(fr) != 3) return PyUnicode_FromFormat("  %R\n", fr);
     PyObject *file = PyTuple_GET_ITEM(fr, 0), *line = PyTuple_GET_ITEM(fr, 1), *name = PyTuple_GET_ITEM(fr, 2);
-    PyObject *cell = cells ? PyDict_GetItemWithError(cells, file) : NULL; /* borrowed */
-    if (cell != NULL) return PyUnicode_FromFormat("  Cell In[%S], line %S, in %S\n", cell, line, name);
-    PyErr_Clear();
+    PyObject *cell = cells ? PyDict_GetItemWithError(cells, file) : NULL;
+    if (cell != NULL) {
+        /* Held while str() of it runs Python code that may empty the map. */
+        Py_INCREF(cell);
+        PyObject *text = PyUnicode_FromFormat("  Cell In[%S], line %S, in %S\n", cell, line, name);
+        Py_DECREF(cell);
+        return text;
+    }
+    if (PyErr_Occurred()) { /* comparing the file name with a key raised */
+        if (!PyErr_ExceptionMatches(PyExc_Exception)) return NULL;
+        PyErr_Clear(); /* a plain frame line then, as without IPython */
+    }
     return PyUnicode_FromFormat("  File \"%S\", line %S, in %S\n", file, line, name);
 }
 
@@ -114,6 +125,7 @@ static PyObject *Trace_str(PyObject *op) {
             break;
         }
     PyObject *cells = outer < n ? cell_numbers() : NULL;
+    if (PyErr_Occurred()) return NULL;
     PyObject *lines = PyList_New(0);
     if (lines == NULL) {
         Py_XDECREF(cells);
