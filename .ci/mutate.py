@@ -105,10 +105,25 @@ MUTANTS = [
         ("tests/test_safety.py",),
     ),
     Mutant(
-        "a retired view keeps its buffer for a copy CPython was making",
+        "a free while a collection runs (3.11) gives the memory back at once",
+        "csrc/ext/allocator.c",
+        "if (b->len != 0 && zx_collecting()) {",
+        "if (b->len != 0 && 0) {",
+        ("tests/test_safety.py",),
+        every=True,
+    ),
+    Mutant(
+        "a reset while a collection runs (3.11) is not refused",
         "csrc/ext/block.c",
-        "    if (mv == NULL || mv->view.ndim != 1) return;",
-        "    return;",
+        "(!t->garbage && zx_refuse_in_collection(what) < 0)",
+        "(0)",
+        ("tests/test_safety.py",),
+    ),
+    Mutant(
+        "the next operation frees a freed block that a late copy still shows",
+        "csrc/ext/block.c",
+        "while (b != NULL && b->mbuf != NULL && b->mbuf->exports > 0) b = b->next;",
+        "(void)0;",
         ("tests/test_safety.py",),
     ),
     Mutant(

@@ -13,7 +13,7 @@ EXT = Path(__file__).resolve().parent.parent / "csrc" / "ext"
 
 LAYERS = [
     ["state"],
-    ["args", "frames", "layout", "stack"],
+    ["args", "frames", "gcstate", "layout", "stack"],
     ["trace"],
     ["block"],
     ["owner"],

@@ -31,7 +31,16 @@ class Block:
     @property
     def alignment(self) -> int: ...
     @property
-    def state(self) -> str: ...
+    def state(self) -> str:
+        """The block's state: one of eight names; ``'live'`` or ``'freed'`` for most.
+
+        ``'moved'``: superseded by the view a resize/remap/realloc returned; ``'reset'``:
+        invalidated by reset()/deinit(); ``'destroying'``: destroy()ed, freed when its last
+        ctypes object goes; ``'freeing'``: freed while a garbage collection ran on CPython
+        3.11, the memory goes back when the last view of it goes or at the allocator's next
+        operation outside a collection; ``'prepared'``: made for an operation still under
+        way; ``'untracked'``: never filled, or a create()d block never destroyed.
+        """
     @property
     def exports(self) -> int: ...
     @property

@@ -834,6 +834,9 @@ class AM:
     capsules: int = 0  # bare capsules of it in the namespace
     uncertain: bool = False  # live count no longer modelled
     temp_pins: bool = False  # a throwaway wrapper may still draw from it (until collected)
+    # CPython 3.11: a view copied from one of its views while a collection freed that view
+    # holds the memory (a "freeing" block) until the copy goes
+    late_copies: bool = False
     hostile: bool = False
     tainted: bool = False  # a Python allocator that lied: its bookkeeping is off from then on
     leaked: bool = False  # a block of it may be left allocated with nothing reaching it
@@ -1354,6 +1357,8 @@ class Fuzzer:
             may = may or "a capsule of it is alive"
         if am.temp_pins:
             may = may or "a throwaway wrapper may still draw from it"
+        if am.late_copies:
+            may = may or "a copy of a view freed during a collection may still be alive"
         return must, may
 
     def live_bounds(self, name: str) -> tuple[int, int]:
@@ -1541,8 +1546,8 @@ class Fuzzer:
         """Expect a read of a live view to work."""
         v = self.views.get(a.kw["v"])
         if a.kw.get("evil"):
-            # v[i] = x: CPython looks i up in the view after __index__ ran and checks that
-            # the view is released only then; one that __index__ ended shows no bytes
+            # v[i] = x: CPython looks i up in the view after __index__ ran (IndexError out
+            # of bounds) and checks that the view is released only then (ValueError)
             return Exp(vague=True, errs=(IndexError,) if "write" in a.kw else ())
         if v is None or not v.alive:
             return Exp(ok=False, errs=(ValueError,))
@@ -1896,10 +1901,14 @@ class Fuzzer:
         if exc is not None or v is None:
             return
         if not v.alive:
-            if self.reach(a.kw["e"]) == 0:
-                # begun before Python code in the statement freed, moved or reset the view:
-                # CPython checks the view, allocates the new one (a collection runs the
-                # finalizer) and then copies the view's buffer, which retiring emptied
+            if sys.version_info < (3, 12):
+                # begun before a collection in the statement freed the view: CPython checks
+                # the view, allocates the new one (the collection runs the finalizer) and
+                # then copies the view's buffer. A free while a collection runs leaves the
+                # memory to the block until its last view goes, this copy included
+                # (moves and resets are refused then), so the copy pins it
+                if self.reach(a.kw["e"]) > 0:
+                    self.allocs[v.alloc].late_copies = True
                 return
             self.violate("dead-view-exported", f"{a.src!r}: an export of a dead view was made")
         v.exports += 1

@@ -7,6 +7,7 @@
  *   a ValidationAllocator contract report -> zheap.ZigPanic (already set). */
 #include "allocator.h"
 #include "capsule.h"
+#include "gcstate.h"
 #include "pyalloc.h"
 
 #include <string.h>
@@ -63,6 +64,13 @@ PyObject *zx_free_view(ZxAllocator *self, PyObject *view, const char *fn) {
     if (b == NULL || zx_guard(b, (PyMemoryViewObject *)view) < 0) {
         zx_txn_release(&t);
         return NULL;
+    }
+    if (b->len != 0 && zx_collecting()) {
+        /* The memory goes back when the last view of it goes (block.c). */
+        zx_txn_end(&t);
+        zx_retire_freeing(&t, b, (PyMemoryViewObject *)view);
+        zx_txn_release(&t);
+        Py_RETURN_NONE;
     }
     zx_view_suspend((PyMemoryViewObject *)view); /* a free cannot fail: it stays released */
     if (b->len != 0) zh_raw_free(zx_iface(self), b->ptr, b->len, b->align, 0);
@@ -128,6 +136,18 @@ static PyObject *resize_common(ZxAllocator *self, PyObject *const *args, Py_ssiz
     if (b == NULL || zx_guard(b, mv) < 0) goto done;
     zh_alignment al = b->align;
     char *p = NULL;
+    if (b->len != 0 && zx_collecting()) {
+        if (new_len != 0) {
+            zx_refuse_in_collection(fn);
+            goto done;
+        }
+        /* A free: the memory goes back when the last view of it goes. */
+        zx_txn_end(&t);
+        zx_retire_freeing(&t, b, mv);
+        zx_commit_block(nb, nview, zh_empty(al), 0, al);
+        result = Py_NewRef(nview);
+        goto done;
+    }
     zx_view_suspend(mv); /* resumed below if nothing happens */
     if (new_len == 0) {
         /* resize/remap/realloc to 0 frees (Zig's helpers) and leaves an

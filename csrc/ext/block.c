@@ -2,6 +2,7 @@
  * See ext.h for the model. Nothing outside this file decides whether a view
  * is alive or exported. */
 #include "block.h"
+#include "gcstate.h"
 #include "trace.h"
 
 /* --- live-list bookkeeping ------------------------------------------------ */
@@ -32,6 +33,27 @@ static void block_unlink(ZxBlock *b) {
     b->linked = false;
 }
 
+/* The allocator's `freeing` list (ZX_FREEING blocks), on the same links:
+ * a block is on it exactly while its state is ZX_FREEING. */
+static void freeing_link(ZxBlock *b) {
+    ZxAllocator *o = b->owner;
+    b->prev = NULL;
+    b->next = o->freeing;
+    if (o->freeing != NULL) o->freeing->prev = b;
+    o->freeing = b;
+}
+
+/* Off the list, into `state`. */
+static void freeing_unlink(ZxBlock *b, enum zx_block_state state) {
+    assert(b->state == ZX_FREEING);
+    ZxAllocator *o = b->owner;
+    if (b->prev != NULL) b->prev->next = b->next;
+    else o->freeing = b->next;
+    if (b->next != NULL) b->next->prev = b->prev;
+    b->prev = b->next = NULL;
+    b->state = state;
+}
+
 static const char *state_name(uint8_t s) {
     switch (s) {
     case ZX_LIVE: return "live";
@@ -40,6 +62,7 @@ static const char *state_name(uint8_t s) {
     case ZX_DESTROYING: return "destroying";
     case ZX_RESET: return "reset";
     case ZX_PREPARED: return "prepared";
+    case ZX_FREEING: return "freeing";
     default: return "untracked";
     }
 }
@@ -62,6 +85,7 @@ static ZxBlock *block_new(ZxAllocator *owner) {
     b->note = NULL;
     b->ctypes_ref = NULL;
     b->linked = false;
+    b->mbuf = NULL;
     PyObject_GC_Track(b);
     return b;
 }
@@ -132,11 +156,24 @@ static int Block_getbuffer(PyObject *op, Py_buffer *view, int flags) {
     return 0;
 }
 
+static void release_unreachable(ZxBlock *b);
+static void run_freeing(ZxAllocator *self);
+
 static void Block_releasebuffer(PyObject *op, Py_buffer *view) {
     (void)view;
     ZxBlock *b = Block_CAST(op);
     b->exports--;
     assert(b->exports >= 0);
+    if (b->exports > 0) return;
+    b->mbuf = NULL; /* it is being deallocated */
+    /* A free the collector ran: no view of the memory is left, so no
+     * memoryview method can still be reading it. */
+    if (b->state == ZX_FREEING) {
+        PyObject *et, *ev, *tb;
+        PyErr_Fetch(&et, &ev, &tb);
+        release_unreachable(b);
+        PyErr_Restore(et, ev, tb);
+    }
 }
 
 static int Block_traverse(PyObject *op, visitproc visit, void *arg) {
@@ -163,8 +200,11 @@ static void Block_dealloc(PyObject *op) {
     PyTypeObject *tp = Py_TYPE(op);
     PyObject_GC_UnTrack(op);
     /* A live block whose views are all gone was never freed: a leak, as in
-     * Zig (a DebugAllocator reports it). The memory stays allocated. */
+     * Zig (a DebugAllocator reports it). The memory stays allocated. A
+     * freeing one is released when its export goes, or queued with a
+     * reference: never here. */
     if (b->linked) block_unlink(b);
+    assert(b->state != ZX_FREEING);
     assert(b->exports == 0);
     Py_CLEAR(b->view);
     Py_CLEAR(b->note);
@@ -219,8 +259,10 @@ static PyGetSetDef Block_getset[] = {
     {"state", Block_get_state, NULL,
      "'live', 'freed', 'moved' (superseded by a resize/remap/realloc), 'reset' "
      "(invalidated by reset()/deinit()), 'destroying' (destroy()ed, freed when its last ctypes "
-     "object goes), 'prepared' (made for an operation still under way) or 'untracked' (never "
-     "filled, or a ctypes object's block that was never destroyed).",
+     "object goes), 'freeing' (freed while a garbage collection ran on CPython 3.11; the memory "
+     "goes back when the last view of it goes, or at the allocator's next operation outside a "
+     "collection), 'prepared' (made for an operation still under "
+     "way) or 'untracked' (never filled, or a ctypes object's block that was never destroyed).",
      NULL},
     {"exports", Block_get_exports, NULL, "Number of buffer exports of the block right now.", NULL},
     {"allocator", Block_get_allocator, NULL, "The allocator the block came from.", NULL},
@@ -301,6 +343,7 @@ ZxBlock *zx_block_from_view(ZxAllocator *owner, PyObject *view, const char *fn) 
     case ZX_LIVE:
         break;
     case ZX_FREED:
+    case ZX_FREEING:
         PyErr_Format(PyExc_ValueError, "%s(): double free: the block at %p was already freed", fn,
                      (void *)b->ptr);
         return NULL;
@@ -370,20 +413,6 @@ static void view_invalidate(PyMemoryViewObject *mv) {
     mv->mbuf->exports--;
 }
 
-/* A retired view shows no bytes any more: an empty buffer at Zig's sentinel.
- * memoryobject.c checks that a view is released before it derives another
- * from it (memoryview(v), v[a:b], v.cast(), v.toreadonly(), ctypes'
- * from_buffer), then allocates the new view -- a collection there can run a
- * finalizer that frees, moves or resets the block -- and only then copies
- * the source's buffer. Emptied, the source gives that late copy nothing to
- * reach. Views of blocks are one-dimensional (zx_block_from_view). */
-static void view_empty(PyMemoryViewObject *mv) {
-    if (mv == NULL || mv->view.ndim != 1) return;
-    mv->view.buf = zh_empty(0);
-    mv->view.len = 0;
-    mv->view.shape[0] = 0;
-}
-
 /* The primary view of `b` if it is still usable, else NULL. */
 static PyMemoryViewObject *block_primary(ZxBlock *b) {
     PyMemoryViewObject *mv = (PyMemoryViewObject *)b->view;
@@ -413,10 +442,52 @@ void zx_retire(zx_txn *t, ZxBlock *b, PyMemoryViewObject *mv, enum zx_block_stat
     assert(b->linked || b->state != ZX_LIVE);
     view_invalidate(mv);
     view_invalidate(block_primary(b));
-    view_empty(mv);
-    view_empty((PyMemoryViewObject *)b->view); /* released earlier or not */
     b->state = state;
     if (b->linked) block_unlink(b);
+    if (b->view != NULL) {
+        PyObject *v = b->view;
+        b->view = NULL;
+        zx_txn_drop(t, v);
+    }
+}
+
+/* --- while a collection runs (CPython 3.11) -------------------------------------- */
+
+/* CPython 3.11 collects inside object allocations, so a finalizer or weakref
+ * callback can run in the middle of a memoryview method that holds the
+ * view's address already: tolist() takes it before it makes its list;
+ * memoryview(v), v[a:b], v.cast() and ctypes' from_buffer copy the view's
+ * buffer after making the new view. Releasing the view stops none of
+ * them. Giving its memory back then would have them read memory another
+ * allocation owns, or an unmapped page. So while a collection runs
+ * (gcstate.c): a free takes effect for the views at once and for the memory
+ * when the last view of it goes (zx_retire_freeing); everything else that
+ * gives memory back or moves it is refused. 3.12+ collects only between
+ * bytecodes, where no C method is half done. */
+int zx_refuse_in_collection(const char *what) {
+    if (!zx_collecting()) return 0;
+    PyErr_Format(PyExc_RuntimeError,
+                 "cannot %s while a garbage collection runs (CPython 3.11): a memoryview method the "
+                 "collection interrupted may still be reading the memory; free() is allowed",
+                 what);
+    return -1;
+}
+
+/* Commit of a free while a collection runs (zx_collecting()): `mv` and the
+ * primary view raise ValueError from now on, as after any free, but keep
+ * their buffer; the block leaves `live` for the allocator's `freeing` list
+ * and its memory goes back when the managed buffer that every view of it
+ * shares dies (Block_releasebuffer): a method still reading one holds it.
+ * Or sooner, at the allocator's next operation outside a collection
+ * (run_freeing), unless a view copied from `mv` meanwhile is alive. */
+void zx_retire_freeing(zx_txn *t, ZxBlock *b, PyMemoryViewObject *mv) {
+    assert(b->state == ZX_LIVE && b->linked && b->exports == 1 && mv->mbuf->master.obj == (PyObject *)b);
+    view_invalidate(mv);
+    view_invalidate(block_primary(b));
+    block_unlink(b);
+    b->state = ZX_FREEING;
+    b->mbuf = mv->mbuf;
+    freeing_link(b);
     if (b->view != NULL) {
         PyObject *v = b->view;
         b->view = NULL;
@@ -444,6 +515,17 @@ int zx_guard_all(ZxAllocator *self, const char *what) {
             return -1;
         }
     }
+    for (ZxBlock *b = self->freeing; b != NULL; b = b->next) {
+        /* Its freed views are released; a view copied from one while the
+         * collection ran (see zx_refuse_in_collection) is not. */
+        if (b->mbuf != NULL && b->mbuf->exports > 0) {
+            PyErr_Format(PyExc_BufferError,
+                         "cannot %s: a view of the block at %p, freed while a garbage collection ran, is "
+                         "still alive",
+                         what, (void *)b->ptr);
+            return -1;
+        }
+    }
     if (self->pins > 0) {
         PyErr_Format(PyExc_BufferError, "cannot %s: %zd allocator%s draw%s memory from this one", what, self->pins,
                      self->pins == 1 ? "" : "s", self->pins == 1 ? "s" : "");
@@ -457,6 +539,7 @@ int zx_guard_all(ZxAllocator *self, const char *what) {
  * allocator whole (tp_clear), since the memory is still in use by objects
  * that outlive this step of the collection (a Python allocator's region). */
 bool zx_memory_reachable(ZxAllocator *self) {
+    if (self->freeing != NULL) return true; /* its free is still to come through this allocator */
     for (ZxBlock *b = self->live; b != NULL; b = b->next) {
         if (b->ctypes_ref != NULL || b->exports > 1) return true;
         PyMemoryViewObject *mv = block_primary(b);
@@ -485,7 +568,6 @@ int zx_retire_all(zx_txn *t, ZxAllocator *self) {
     while (self->live != NULL) {
         ZxBlock *b = self->live;
         view_invalidate(block_primary(b));
-        view_empty((PyMemoryViewObject *)b->view);
         b->state = ZX_RESET;
         block_unlink(b);
         if (b->view != NULL) {
@@ -493,6 +575,8 @@ int zx_retire_all(zx_txn *t, ZxAllocator *self) {
             b->view = NULL;
         }
     }
+    /* Frees still to come: the reset or deinit gives their memory back. */
+    while (self->freeing != NULL) freeing_unlink(self->freeing, ZX_RESET);
     return 0;
 }
 
@@ -502,7 +586,8 @@ int zx_retire_all(zx_txn *t, ZxAllocator *self) {
  * view, retire them all. On failure the transaction is released and
  * nothing changed. */
 int zx_txn_begin_bulk(zx_txn *t, const char *what) {
-    if (zx_txn_begin(t) < 0 || zx_guard_all(t->self, what) < 0 || zx_retire_all(t, t->self) < 0) {
+    if (zx_txn_begin(t) < 0 || (!t->garbage && zx_refuse_in_collection(what) < 0) ||
+        zx_guard_all(t->self, what) < 0 || zx_retire_all(t, t->self) < 0) {
         zx_txn_release(t);
         return -1;
     }
@@ -513,6 +598,7 @@ void zx_txn_init(zx_txn *t, ZxAllocator *self) {
     t->self = self;
     t->prepared = NULL;
     t->begun = false;
+    t->garbage = false;
     t->mark.marked = false;
     t->ndrop = 0;
     t->bulk = NULL;
@@ -526,6 +612,7 @@ int zx_txn_begin(zx_txn *t) {
     if (zx_stack_begin(t->self, false, &t->mark) < 0) return -1;
     t->begun = true;
     if (t->self->npending > 0) zx_run_pending(t->self); /* frees finalizers asked for while busy */
+    if (t->self->freeing != NULL) run_freeing(t->self);
     if (t->self->closed) {
         zx_txn_end(t);
         PyErr_Format(PyExc_ValueError, "%.100s was deinitialized", Py_TYPE(t->self)->tp_name);
@@ -573,28 +660,76 @@ void zx_txn_release(zx_txn *t) {
 
 /* --- frees asked for from finalizers --------------------------------------------- */
 
-/* Free a destroyed block's memory now: the caller holds the stack's marks. */
+/* Free a destroyed or freeing block's memory now: the caller holds the
+ * stack's marks. */
 static void free_destroyed(ZxBlock *b) {
-    if (b->state != ZX_DESTROYING) return; /* a reset or deinit took it meanwhile */
-    ZxAllocator *o = b->owner;
-    if (b->len != 0) zh_raw_free(zx_iface(o), b->ptr, b->len, b->align, 0);
+    if (b->state != ZX_DESTROYING && b->state != ZX_FREEING) return; /* a reset or deinit took it meanwhile */
+    /* Freed in the books first: a Python-written allocator's _free runs
+     * Python code, which must find the block gone, never half freed. */
+    if (b->state == ZX_FREEING) freeing_unlink(b, ZX_FREED);
     b->state = ZX_FREED;
     if (b->linked) block_unlink(b);
+    if (b->len != 0) zh_raw_free(zx_iface(b->owner), b->ptr, b->len, b->align, 0);
+}
+
+/* free_destroyed(b) for the mark holder of `self`, with nobody to raise to
+ * (an error of a Python-written allocator is unraisable); steals a
+ * reference to `b`, which may be the last: the block is unlinked by then. */
+static void free_quietly(ZxAllocator *self, ZxBlock *b) {
+    PyObject *et, *ev, *tb;
+    PyErr_Fetch(&et, &ev, &tb);
+    free_destroyed(b);
+    if (PyErr_Occurred()) PyErr_WriteUnraisable((PyObject *)self);
+    PyErr_Restore(et, ev, tb);
+    Py_DECREF(b);
+}
+
+/* Outside a collection no memoryview method is half done (3.11 interrupts
+ * them only to collect), so a freeing block that no view copied during the
+ * collection can go back now: its own views are released. Called by the
+ * mark holder; restarts from the head after each free, whose Python code
+ * (an allocator written in Python) may change the list. */
+static void run_freeing(ZxAllocator *self) {
+    if (zx_collecting()) return;
+    for (;;) {
+        ZxBlock *b = self->freeing;
+        while (b != NULL && b->mbuf != NULL && b->mbuf->exports > 0) b = b->next;
+        if (b == NULL) return;
+        free_quietly(self, (ZxBlock *)Py_NewRef(b));
+    }
 }
 
 /* Run the frees queued while the stack was busy (called by the mark holder,
  * in its act). Errors of a Python-written allocator have nobody to go to. */
 void zx_run_pending(ZxAllocator *self) {
-    while (self->npending > 0) {
-        ZxBlock *b = self->pending[--self->npending];
-        PyObject *et, *ev, *tb;
-        PyErr_Fetch(&et, &ev, &tb);
+    while (self->npending > 0) free_quietly(self, self->pending[--self->npending]);
+}
+
+/* Nothing reaches the memory of destroyed or freeing block `b` any more:
+ * free it now or, if its stack is in the middle of an operation, when that
+ * operation ends. Called with no error set. */
+static void release_unreachable(ZxBlock *b) {
+    ZxAllocator *o = b->owner;
+    zx_mark m;
+    bool busy = false;
+    for (ZxAllocator *a = o; a != NULL && !busy; a = a->child ? ZxAllocator_CAST(a->child) : NULL)
+        busy = a->busy_thread != 0;
+    if (!busy && zx_stack_begin(o, false, &m) == 0) {
         free_destroyed(b);
-        if (PyErr_Occurred()) PyErr_WriteUnraisable((PyObject *)self);
-        PyErr_Restore(et, ev, tb);
-        /* The last reference may go here; the block is unlinked already. */
-        Py_DECREF(b);
+        zx_stack_end(o, &m);
+        if (PyErr_Occurred()) PyErr_WriteUnraisable((PyObject *)o);
+        return;
     }
+    PyErr_Clear();
+    ZxBlock **q = zx_grow(o->pending, &o->cpending, o->npending, sizeof *q, 8);
+    if (q == NULL) { /* cannot queue: the memory stays allocated (a leak, never a use after free) */
+        if (b->state == ZX_FREEING) freeing_unlink(b, ZX_UNTRACKED);
+        b->state = ZX_UNTRACKED;
+        if (b->linked) block_unlink(b);
+        return;
+    }
+    o->pending = q;
+    o->pending[o->npending++] = (ZxBlock *)Py_NewRef(b);
 }
 
 /* The weak reference's callback: the ctypes pointer object create() made
@@ -608,27 +743,8 @@ static PyObject *ctypes_gone(PyObject *op, PyObject *ref) {
     PyObject *self_ref = b->ctypes_ref;
     if (self_ref == NULL) Py_RETURN_NONE;
     b->ctypes_ref = NULL;
-    ZxAllocator *o = b->owner;
     if (b->state == ZX_DESTROYING) {
-        zx_mark m;
-        bool busy = false;
-        for (ZxAllocator *a = o; a != NULL && !busy; a = a->child ? ZxAllocator_CAST(a->child) : NULL)
-            busy = a->busy_thread != 0;
-        if (!busy && zx_stack_begin(o, false, &m) == 0) {
-            free_destroyed(b);
-            zx_stack_end(o, &m);
-            if (PyErr_Occurred()) PyErr_WriteUnraisable((PyObject *)o);
-        } else {
-            PyErr_Clear();
-            ZxBlock **q = zx_grow(o->pending, &o->cpending, o->npending, sizeof *q, 8);
-            if (q == NULL) { /* cannot queue: the memory stays allocated (a leak, never a use after free) */
-                b->state = ZX_UNTRACKED;
-                if (b->linked) block_unlink(b);
-            } else {
-                o->pending = q;
-                o->pending[o->npending++] = (ZxBlock *)Py_NewRef(op);
-            }
-        }
+        release_unreachable(b);
     } else if (b->state == ZX_LIVE) {
         b->state = ZX_UNTRACKED;
         if (b->linked) block_unlink(b);
@@ -659,7 +775,6 @@ void zx_block_hold_ctypes(zx_txn *t, ZxBlock *b, PyObject *ref) {
     b->ctypes_ref = ref;
     Py_INCREF(b);
     view_invalidate(block_primary(b));
-    view_empty((PyMemoryViewObject *)b->view);
     if (b->view != NULL) {
         zx_txn_drop(t, b->view);
         b->view = NULL;

@@ -19,6 +19,9 @@ typedef struct zx_txn {
     ZxBlock *prepared; /* borrowed (its view holds it): made dead at release unless committed */
     zx_mark mark;
     bool begun;
+    /* The allocator is garbage the collector finalizes: no memoryview
+     * method can be reading its memory (zx_finalize_quietly). */
+    bool garbage;
     PyObject *drop[ZX_TXN_DROPS];
     size_t ndrop;
     PyObject **bulk; /* retire_all's views (PyMem_Raw) */
@@ -37,6 +40,8 @@ int zx_guard(ZxBlock *b, PyMemoryViewObject *mv);
 void zx_view_suspend(PyMemoryViewObject *mv);
 void zx_view_resume(PyMemoryViewObject *mv);
 void zx_retire(zx_txn *t, ZxBlock *b, PyMemoryViewObject *mv, enum zx_block_state state);
+int zx_refuse_in_collection(const char *what);
+void zx_retire_freeing(zx_txn *t, ZxBlock *b, PyMemoryViewObject *mv);
 int zx_guard_all(ZxAllocator *self, const char *what);
 bool zx_memory_reachable(ZxAllocator *self);
 int zx_retire_all(zx_txn *t, ZxAllocator *self);

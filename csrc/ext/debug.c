@@ -206,7 +206,7 @@ static PyObject *double_free(DebugObject *self, ZxBlock *b, bool resizing) {
 
 static PyObject *freed_block_or_null(DebugObject *self, PyObject *view) {
     ZxBlock *b = zx_block_of_view(&self->base, view);
-    return b != NULL && b->state == ZX_FREED ? (PyObject *)b : NULL;
+    return b != NULL && (b->state == ZX_FREED || b->state == ZX_FREEING) ? (PyObject *)b : NULL;
 }
 
 /* Before a free: the block's allocation trace ids (frames words), copied
@@ -247,7 +247,7 @@ static void note_free_trace(DebugObject *self, ZxBlock *b, PyObject *note) {
 static PyObject *Debug_free(PyObject *op, PyObject *view) {
     DebugObject *self = Debug_CAST(op);
     ZxBlock *b = zx_block_of_view(&self->base, view);
-    if (b != NULL && b->state == ZX_FREED) return double_free(self, b, false);
+    if (b != NULL && (b->state == ZX_FREED || b->state == ZX_FREEING)) return double_free(self, b, false);
     bool keep = b != NULL && b->state == ZX_LIVE && b->len != 0 && self->dbg.config.stack_trace_frames != 0;
     PyObject *note = NULL;
     if (keep) {
@@ -363,6 +363,8 @@ static PyObject *Debug_raw_free(PyObject *op, PyObject *const *args, Py_ssize_t 
     bool viewed = false;
     for (ZxBlock *b = self->base.live; b != NULL && !viewed; b = b->next)
         viewed = b->len != 0 && (uintptr_t)b->ptr == target;
+    for (ZxBlock *b = self->base.freeing; b != NULL && !viewed; b = b->next)
+        viewed = (uintptr_t)b->ptr == target; /* its free is still to come */
     if (!viewed) zh_raw_free(self->base.a, (void *)addr, (size_t)len, al, 0);
     zx_txn_release(&t);
     if (viewed) {

@@ -100,7 +100,8 @@ static PyObject *Fba_reset(PyObject *op, PyObject *unused) {
      * threadSafeAllocator() is a view of the FBA, not a child): their views
      * go too, or nothing does. An interface's operation marks this object
      * busy too (it is the interface's `child`), so none is under way. */
-    if (zx_txn_begin(&t) < 0 || zx_guard_all(&self->base, what) < 0) goto fail;
+    if (zx_txn_begin(&t) < 0 || zx_refuse_in_collection(what) < 0 || zx_guard_all(&self->base, what) < 0)
+        goto fail;
     size_t n = (size_t)self->base.nlive;
     for (FbaIfaceObject *i = self->ifaces; i != NULL; i = i->next) {
         if (zx_guard_all(&i->base, what) < 0) goto fail;

@@ -90,6 +90,7 @@ void zx_allocator_setup(ZxAllocator *self, zheap_state *st, zh_allocator a, zh_a
     self->weakreflist = NULL;
     self->flush = NULL;
     self->py = NULL;
+    self->freeing = NULL;
     zx_stack_init(self);
 }
 
@@ -123,6 +124,11 @@ void zx_finalize_quietly(ZxAllocator *self, void (*act)(void *), void *arg) {
     PyErr_Fetch(&et, &ev, &tb);
     zx_txn t;
     zx_txn_init(&t, self);
+    /* Run by the collector (which marks an object finalized before calling
+     * this) or by a dealloc (the only reference is the one it lends): the
+     * allocator is garbage, so are its views, and none can be in the middle
+     * of a method. Called by hand while a collection runs, it is refused. */
+    t.garbage = PyObject_GC_IsFinalized((PyObject *)self) || Py_REFCNT(self) == 1;
     if (zx_txn_begin_bulk(&t, "tear the allocator down") == 0) {
         act(arg);
         self->closed = true;
@@ -170,7 +176,8 @@ void zx_allocator_dealloc(PyObject *op) {
     PyObject_GC_UnTrack(op);
     /* Every live block holds a reference to its allocator, so none is left;
      * every pinning allocator holds one too. */
-    assert(ZxAllocator_CAST(op)->live == NULL && ZxAllocator_CAST(op)->pins == 0);
+    assert(ZxAllocator_CAST(op)->live == NULL && ZxAllocator_CAST(op)->freeing == NULL &&
+           ZxAllocator_CAST(op)->pins == 0);
     if (ZxAllocator_CAST(op)->weakreflist != NULL) PyObject_ClearWeakRefs(op);
     (void)zx_allocator_clear(op);
     /* Each queued free holds its block, which holds this allocator. */

@@ -12,7 +12,8 @@
  *   owner.c                           object heads and the owner graph (pins)
  *   block.c                           the gate: alive/exported/retiring/dead, memoryviews
  *   trace.c                           the tap and zheap.trace()
- *   frames.c layout.c stack.c args.c  frames, layout gathering, busy marks, arguments
+ *   frames.c layout.c stack.c args.c  frames, layout gathering, busy marks, arguments,
+ *   gcstate.c                         whether a collection runs (CPython 3.11's private flag)
  *   state.h                           this file
  *
  * The safety model, in one place (block.c):
@@ -129,6 +130,9 @@ typedef struct ZxAllocator {
      * ctypes object dying mid-operation), done when the operation ends. */
     struct ZxBlock **pending;
     size_t npending, cpending;
+    /* Blocks freed while a collection ran (CPython 3.11, block.c), whose
+     * memory goes back when the last view of it goes (borrowed). */
+    struct ZxBlock *freeing;
 } ZxAllocator;
 
 #define ZxAllocator_CAST(op) ((ZxAllocator *)(op))
@@ -141,6 +145,7 @@ enum zx_block_state {
     ZX_RESET,      /* invalidated in bulk by reset()/deinit() of its allocator */
     ZX_UNTRACKED,  /* never became a live allocation (creation failed midway), or leaked */
     ZX_PREPARED,   /* made before the operation that fills it: an empty view so far */
+    ZX_FREEING,    /* freed during a collection (3.11): on owner->freeing until its views go */
 };
 
 typedef struct ZxBlock {
@@ -157,6 +162,9 @@ typedef struct ZxBlock {
     PyObject *ctypes_ref;      /* create(): a weak reference to the ctypes pointer that keeps the
                                   object alive; the block holds itself until it dies */
     bool linked;               /* on owner->live */
+    /* ZX_FREEING: the managed buffer of the freed views, whose death gives
+     * the memory back (borrowed: it holds the block's one export). */
+    _PyManagedBufferObject *mbuf;
 } ZxBlock;
 
 #endif
