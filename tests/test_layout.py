@@ -9,19 +9,41 @@ def _addr(v):
     return zheap.address_of(v)
 
 
+def _items(alloc):
+    return [(x["address"], x["length"], x["state"]) for x in alloc.layout()["regions"][0]["blocks"]]
+
+
 def test_fixed_buffer_layout():
     f = zheap.FixedBufferAllocator(256)
-    a, b = f.alloc(10), f.alloc(20, 16)
+    a = f.alloc(10)
+    b = f.alloc(20, 16)
     layout = f.layout()
     assert layout["allocator"] == "zheap.FixedBufferAllocator"
     (region,) = layout["regions"]
     assert region["kind"] == "buffer" and region["size"] == 256 and region["used"] == f.end_index
-    assert [(x["address"], x["length"], x["state"]) for x in region["blocks"]] == [
-        (_addr(a), 10, "live"),
-        (_addr(b), 20, "live"),
+    gap = _addr(b) - (_addr(a) + 10)  # what aligning b to 16 skipped
+    assert _items(f) == [(_addr(a), 10, "live")] + [(_addr(a) + 10, gap, "padding")] * (gap > 0) + [
+        (_addr(b), 20, "live")
     ]
-    f.free(b)
-    assert len(f.layout()["regions"][0]["blocks"]) == 1
+
+
+def test_fixed_buffer_layout_tells_alignment_padding_from_a_block_freed_out_of_order():
+    # below end_index both are bytes Zig's FBA never reclaims, but only one was a block
+    f = zheap.FixedBufferAllocator(256)
+    start = f.layout()["regions"][0]["address"]
+    first, x = f.alloc(1), f.alloc(4)
+    gap_at = _addr(x) + 4
+    y = f.alloc(8, 8)
+    y_at = _addr(y)
+    padding = [(gap_at, y_at - gap_at, "padding")] * (y_at > gap_at)
+    f.free(x)  # not the last allocation: Zig leaves end_index alone, x's bytes are a hole
+    assert _items(f) == [(_addr(first), 1, "live"), *padding, (y_at, 8, "live")]
+    # freeing the last block rolls end_index back to its start: the padding before it stays
+    f.free(y)
+    assert f.end_index == y_at - start
+    assert _items(f) == [(_addr(first), 1, "live"), *padding]
+    f.reset()
+    assert _items(f) == []
 
 
 # An arena chunk's node header: its length and the link to the next chunk.

@@ -170,11 +170,14 @@ def test_pictures_show_what_their_captions_say(tmp_path, capsys):
     assert len(_boxes(got["arena-1"], "hole")) == 3  # the rest of each older chunk
     # arena-2: "one empty chunk of 4 KiB usable bytes (4112 with its header)".
     assert got["arena-2"]["regions"][0]["size"] == 4096 + 16 and got["arena-3"]["regions"] == []
-    # fixed_buffer-1/2: a hole, unlike the unused tail; end_index 138, then 108.
+    # fixed_buffer-1/2: 8 bytes of padding, then b's hole, unlike the unused tail;
+    # end_index 138, then 108.
     for name, end in (("fixed_buffer-1", 138), ("fixed_buffer-2", 108)):
         (buffer,) = got[name]["regions"]
         (hole,) = _boxes(got[name], "hole")
-        assert buffer["used"] == end and (hole.offset, hole.length) == (40, 68)
+        (padding,) = _boxes(got[name], "padding")
+        assert buffer["used"] == end and (hole.offset, hole.length) == (48, 60)
+        assert (padding.offset, padding.length) == (40, 8)
     # wasm-1: slot sizes 32 and 128 labelled, the freed 128-byte slot free at the start.
     wasm = got["wasm-1"]["regions"]
     assert [r.get("size_class") for r in wasm] == [32, 128, None]

@@ -250,9 +250,10 @@ def test_html_block_table_hole_and_end_index():
     text = [re.sub(r"<[^>]*>", " ", r).split() for r in rows]
     text = [" ".join(t) for t in text]
     assert text[0] == f"+0 {zheap.address_of(a):#x} 40 B live"
-    assert text[1] == f"+40 {zheap.address_of(a) + 40:#x} 68 B hole"  # b and its alignment gap
-    assert text[2] == f"+108 {zheap.address_of(c):#x} 30 B live"
-    assert text[3] == f"+138 {zheap.address_of(c) + 30:#x} 118 B unused ← end_index"
+    assert text[1] == f"+40 {zheap.address_of(a) + 40:#x} 8 B padding"  # b's alignment gap
+    assert text[2] == f"+48 {zheap.address_of(a) + 48:#x} 60 B hole"  # b, freed
+    assert text[3] == f"+108 {zheap.address_of(c):#x} 30 B live"
+    assert text[4] == f"+138 {zheap.address_of(c) + 30:#x} 118 B unused ← end_index"
     assert f"end_index {fba.end_index}" in out and "border-left:3px solid #000" in out
     # A hole is a pattern, unused space a flat colour: they never look alike.
     (hole,) = [m for m in re.findall(r'style="flex:[^"]*"', out) if "linear-gradient" in m]
@@ -407,7 +408,7 @@ def test_plot_hole_end_index():
     (mark,) = ax.lines
     assert mark.get_xdata()[0] == pytest.approx(unused.get_x())
     labels = [t.get_text() for t in ax.get_legend().get_texts()]
-    assert labels == ["live", "hole", "unused", "end_index"]
+    assert labels == ["live", "padding", "hole", "unused", "end_index"]
 
 
 # timeline ------------------------------------------------------------------------------------

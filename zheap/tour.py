@@ -149,11 +149,13 @@ def fixed_buffer(t: Tour) -> None:
     t.begin("fixed_buffer", "FixedBufferAllocator: a bump pointer in one buffer")
     f = zheap.FixedBufferAllocator(256)
     a, b, c = f.alloc(40), f.alloc(60, alignment=16), f.alloc(30)
+    pad = zheap.address_of(b) - zheap.address_of(a) - 40
     f.free(b)
     t.say(f"""
-Three blocks in a 256-byte buffer; freeing the middle one (b) reclaims nothing: only
-the last allocation can be freed or resized in place. end_index stays {f.end_index}; the
-hole b left counts as overhead, not as free space.""")
+Three blocks in a 256-byte buffer; b asked for 16-byte alignment, so the bump pointer
+skipped {pad} bytes of padding before it. Freeing the middle one (b) reclaims nothing:
+only the last allocation can be freed or resized in place. end_index stays {f.end_index};
+the hole b left counts as overhead, not as free space.""")
     t.show(f, "a, c live; b freed but not reusable")
     f.free(c)
     t.say(f"Freeing c, the last block, moves end_index back to {f.end_index}.")

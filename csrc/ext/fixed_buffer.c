@@ -10,9 +10,18 @@
 
 typedef struct FbaIfaceObject FbaIfaceObject;
 
+/* Bytes an alloc skipped to align its block: [at, at + len) from the start
+ * of the buffer. */
+typedef struct {
+    size_t at, len;
+} fba_gap;
+
 typedef struct {
     ZxAllocator base;
     zh_fba fba;
+    zh_allocator core; /* Zig's interface; base.a notes padding around it */
+    fba_gap *gaps;     /* alignment padding below end_index, by address (PyMem_Raw) */
+    size_t ngaps, cgaps;
     Py_buffer source;  /* the caller's buffer, exported while we live */
     bool has_source;
     char *own;         /* or memory of our own (PyMem_Raw) */
@@ -28,6 +37,57 @@ struct FbaIfaceObject {
 };
 
 #define Fba_CAST(op) ((FbaObject *)(op))
+
+/* --- alignment padding ------------------------------------------------------------
+ * Zig's FBA keeps no record of the bytes it skips to align a block, and
+ * below end_index they look exactly like the bytes of a block freed out of
+ * order (which it cannot reclaim either). layout() tells them apart from a
+ * note taken as each allocation happens: the plain interface is wrapped, so
+ * every caller (Python, a capsule, a parent allocator) is seen. Allocations
+ * through thread_safe_allocator() are not noted: their gaps show as holes. */
+
+/* Forget the padding at or past end_index (a free or shrink of the last
+ * block, or an interface's free, rolled it back). */
+static void gaps_prune(FbaObject *self) {
+    while (self->ngaps > 0 && self->gaps[self->ngaps - 1].at >= self->fba.end_index) self->ngaps--;
+}
+
+static void *noting_alloc(void *ctx, size_t len, uint8_t al, uintptr_t ra) {
+    FbaObject *self = ctx;
+    gaps_prune(self);
+    size_t before = self->fba.end_index;
+    char *p = zh_raw_alloc(self->core, len, al, ra);
+    if (p == NULL || (size_t)(p - self->fba.buffer) <= before) return p;
+    /* Out of room for the note: the gap shows as a hole, nothing else. */
+    fba_gap *g = zx_grow(self->gaps, &self->cgaps, self->ngaps, sizeof *g, 8);
+    if (g != NULL) {
+        self->gaps = g;
+        g[self->ngaps++] = (fba_gap){before, (size_t)(p - self->fba.buffer) - before};
+    }
+    return p;
+}
+
+static bool noting_resize(void *ctx, void *mem, size_t len, uint8_t al, size_t new_len, uintptr_t ra) {
+    FbaObject *self = ctx;
+    bool ok = zh_raw_resize(self->core, mem, len, al, new_len, ra);
+    gaps_prune(self);
+    return ok;
+}
+
+static void *noting_remap(void *ctx, void *mem, size_t len, uint8_t al, size_t new_len, uintptr_t ra) {
+    FbaObject *self = ctx;
+    void *p = zh_raw_remap(self->core, mem, len, al, new_len, ra);
+    gaps_prune(self);
+    return p;
+}
+
+static void noting_free(void *ctx, void *mem, size_t len, uint8_t al, uintptr_t ra) {
+    FbaObject *self = ctx;
+    zh_raw_free(self->core, mem, len, al, ra);
+    gaps_prune(self);
+}
+
+static const zh_allocator_vtable noting_vtable = {noting_alloc, noting_resize, noting_remap, noting_free};
 
 static PyObject *Fba_new(PyTypeObject *type, PyObject *args, PyObject *kwds) {
     static char *kwlist[] = {"buffer", NULL};
@@ -57,7 +117,8 @@ static PyObject *Fba_new(PyTypeObject *type, PyObject *args, PyObject *kwds) {
         self->has_source = true;
     }
     zh_fba_init(&self->fba, mem, (size_t)len);
-    self->base.a = zh_fba_allocator(&self->fba);
+    self->core = zh_fba_allocator(&self->fba);
+    self->base.a = (zh_allocator){self, &noting_vtable};
     return (PyObject *)self;
 error:
     Py_DECREF(self);
@@ -75,6 +136,8 @@ static void Fba_dealloc(PyObject *op) {
     }
     PyMem_RawFree(self->own);
     self->own = NULL;
+    PyMem_RawFree(self->gaps);
+    self->gaps = NULL;
     zx_allocator_dealloc(op);
 }
 
@@ -112,6 +175,7 @@ static PyObject *Fba_reset(PyObject *op, PyObject *unused) {
     for (FbaIfaceObject *i = self->ifaces; i != NULL; i = i->next) (void)zx_retire_all(&t, &i->base);
     size_t tok = zx_trace_begin(&self->base, ZX_OP_RESET, NULL, ZH_ARENA_FREE_ALL, 0, 0);
     zh_fba_reset(&self->fba);
+    self->ngaps = 0;
     zx_trace_end(&self->base, tok, true);
     zx_txn_release(&t);
     Py_RETURN_NONE;
@@ -185,6 +249,9 @@ static PyObject *Fba_layout(PyObject *op, PyObject *unused) {
     zx_layout l = {0};
     zx_lay_region(&l, "buffer", (uintptr_t)self->fba.buffer, self->fba.buffer_len, self->fba.end_index, 0);
     zx_lay_live(&l, &self->base, NULL);
+    gaps_prune(self); /* an interface's free may have rolled end_index back */
+    for (size_t i = 0; i < self->ngaps; i++)
+        zx_lay_item(&l, "padding", (uintptr_t)self->fba.buffer + self->gaps[i].at, self->gaps[i].len, 0);
     return zx_lay_finish(&l, op);
 }
 
