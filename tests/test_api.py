@@ -364,3 +364,26 @@ def test_huge_alignments_fail_cleanly(name, factory):
     with pytest.raises(OverflowError, match="alignment too large"):
         a.alloc(1, 2**64)
     assert a.live == live
+
+
+def test_block_of_says_what_ended_a_view():
+    arena = zheap.ArenaAllocator(zheap.page_allocator)
+    v, w = arena.alloc(16), arena.alloc(8)
+    piece = v[2:4]
+    assert zheap.block_of(v) is zheap.block_of(piece) is v.obj
+    piece.release()
+    moved = arena.realloc(w, 4096)
+    arena.free(v)
+    reset_me = arena.alloc(4)
+    arena.reset()
+    for view, state in ((v, "freed"), (w, "moved"), (moved, "reset"), (reset_me, "reset")):
+        with pytest.raises(ValueError, match="released memoryview"):
+            view[0]
+        block = zheap.block_of(view)
+        assert block is not None and block.state == state and f"Block {state} " in repr(block)
+    assert zheap.block_of(memoryview(b"abc")) is None
+    mine = arena.alloc(4)
+    mine.release()  # released by its holder: the managed buffer let the block go
+    assert zheap.block_of(mine) is None
+    with pytest.raises(TypeError):
+        zheap.block_of(b"abc")  # type: ignore[arg-type]

@@ -381,6 +381,14 @@ raw_c_allocator: RawCAllocator
 def page_size() -> int: ...
 def default_query_page_size() -> int: ...
 def address_of(view: Buffer, /) -> int: ...
+def block_of(view: memoryview, /) -> Block | None:
+    """Return the Block behind a view an allocator handed out (or a slice), freed or not.
+
+    A freed, moved or reset view raises CPython's bare "operation forbidden on released
+    memoryview object" on every access; ``block_of(view).state`` tells what ended it.
+    None for a memoryview of anything else, or one released with ``release()``.
+    """
+
 def _trace_start(allocator: Any, /) -> tuple[Any, tuple[Any, ...]]: ...
 def _trace_take(
     recorder: Any, /

@@ -317,6 +317,7 @@ def views(t: Tour) -> None:
         v[0]
     except ValueError as e:
         t.say(f"reading a freed view: ValueError: {e}")
+    t.say(f"zheap.block_of(v) says what ended it: {zheap.block_of(v)!r}")
     point = c.create(ctypes.c_double * 2)
     point[0], point[1] = 1.5, 2.5
     t.say(f"create(c_double * 2): a ctypes object in allocator memory holding {list(point)}")

@@ -117,7 +117,29 @@ static PyObject *zheap_address_of(PyObject *m, PyObject *obj) {
     return r;
 }
 
+PyDoc_STRVAR(block_of_doc,
+             "block_of($module, view, /)\n--\n\n"
+             "The zheap.Block behind ``view`` (a view an allocator handed out, or a slice or\n"
+             "cast of one), also after it was freed, moved or reset, when every access to\n"
+             "the view raises CPython's bare \"operation forbidden on released memoryview\n"
+             "object\": the block's ``state`` and repr tell what ended it. None for a\n"
+             "memoryview of anything else, or one released with ``release()``.");
+
+static PyObject *zheap_block_of(PyObject *m, PyObject *obj) {
+    if (!PyMemoryView_Check(obj)) {
+        PyErr_Format(PyExc_TypeError, "block_of() expects a memoryview, got %.100s", Py_TYPE(obj)->tp_name);
+        return NULL;
+    }
+    zheap_state *st = PyModule_GetState(m);
+    /* The managed buffer lives as long as the view; retiring a view leaves
+     * its master (the Block) in place, release() clears it. */
+    PyObject *exporter = ((PyMemoryViewObject *)obj)->mbuf->master.obj;
+    if (exporter == NULL || !Py_IS_TYPE(exporter, st->Block_type)) Py_RETURN_NONE;
+    return Py_NewRef(exporter);
+}
+
 static PyMethodDef zheap_methods[] = {
+    {"block_of", zheap_block_of, METH_O, block_of_doc},
     {"page_size", zheap_page_size, METH_NOARGS, page_size_doc},
     {"default_query_page_size", zheap_default_query_page_size, METH_NOARGS, default_query_page_size_doc},
     {"address_of", zheap_address_of, METH_O, address_of_doc},
