@@ -344,3 +344,48 @@ def test_model_a_refused_raw_free_forgets_no_raw_block(episode):
     episode.run(S.Act("deinit", "a4.deinit()", ("a4",), {}))
     episode.run(S.Act("deinit", "a2.deinit()", ("a2",), {}))
     assert not episode.violations
+
+
+def test_model_a_hostile_plan_taken_by_a_nested_call(episode):
+    # the first plan's act calls the same allocator again, which fires (and removes) the
+    # second plan: the outer loop must not fire it again (seed 41, episode
+    # 8085533270119271902: list.remove failed inside the test allocator, a HostileError)
+    new_hostile(episode, "a2")
+    arm = "a2.arm('*', 'act', 'me._free_blocks()', 0); a2.arm('*', 'sleep', None, 0)"
+    episode.run(S.Act("misc", arm, (), {"errs": ()}))
+    episode.run(S.Act("alloc", "v2 = a2.alloc(16)", ("a2",), {"v": "v2", "n": 16, "al": 1}))
+    assert episode.views["v2"].alive and episode.ns["a2"].plan == [] and not episode.violations
+
+
+def test_model_never_unmap_leaves_pages_in_the_backing(episode):
+    # a DebugAllocator with never_unmap keeps the pages its freed blocks emptied, and Zig's
+    # deinit does not give them back: its backing DebugAllocator reports them as leaks
+    # (seed 31, episode 8275270576436782260)
+    cfg = {"raise_on_leak": True}
+    src = "a2 = zheap.DebugAllocator(zheap.page_allocator, raise_on_leak=True)"
+    episode.run_new(src, "a2", "debug", deinit="debug", cfg=cfg)
+    cfg3 = {"never_unmap": True}
+    src = "a3 = zheap.DebugAllocator(a2, never_unmap=True)"
+    episode.run_new(src, "a3", "debug", children=("a2",), deinit="debug", cfg=cfg3)
+    raw = {"r": "r4", "n": 24, "al": 2}
+    episode.run(S.Act("raw_alloc", "r4 = a3.raw_alloc(24, 4)", ("a3",), raw))
+    episode.run(S.Act("raw_free", "a3.raw_free(r4, 24, 4)", ("a3",), {"r": "r4", "kind": "exact"}))
+    episode.run(S.Act("deinit", "a3.deinit()", ("a3",), {}))
+    assert episode.ns["a2"].detect_leaks()  # the page a3 kept
+    episode.run(S.Act("deinit", "a2.deinit()", ("a2",), {}))  # LeakError: allowed
+    assert len(episode.lines) - 1 in episode.raised and not episode.violations
+
+
+def test_model_a_hook_a_collection_runs_may_come_before_the_operation(episode):
+    # a garbage arena over a2 is torn down by a collection inside the statement; a2's _free
+    # hook then runs, outside any operation: its free of v1 succeeds (seed 31, episode
+    # 1671508026428465848), and on CPython 3.11 a reset there is refused (RuntimeError)
+    new_hostile(episode, "a2")
+    free = episode.register(S.Act("free", "a1.free(v1)", ("a1",), {"v": "v1"}))
+    reset = episode.register(S.Act("reset", "a1.reset()", ("a1",), {}))
+    for hook in (free, reset):
+        episode.run(S.Act("misc", f"a2.arm('free', 'act', {hook.src!r}, 0)", (), {"errs": ()}))
+    garbage = "g = [zheap.ArenaAllocator(a2)]; g.append(g); g[0].alloc(100); del g"
+    episode.run(S.Act("misc", garbage, (), {"errs": ()}))
+    episode.run(S.Act("gc", "gc.collect()", (), {}))
+    assert not episode.views["v1"].alive and not episode.violations
