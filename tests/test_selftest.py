@@ -389,3 +389,18 @@ def test_model_a_hook_a_collection_runs_may_come_before_the_operation(episode):
     episode.run(S.Act("misc", garbage, (), {"errs": ()}))
     episode.run(S.Act("gc", "gc.collect()", (), {}))
     assert not episode.views["v1"].alive and not episode.violations
+
+
+def test_model_a_realloc_whose_remap_lied(episode):
+    # the stack fallback's remap goes to a1, whose lie zheap catches (AllocatorContractError)
+    # after realloc fell back to alloc + copy + free: the new block is live, its view never
+    # returned (seed 51, episode 6595240498573185877)
+    new_hostile(episode, "a2")
+    src = "a3 = zheap.StackFallbackAllocator(256, a2).get()"
+    episode.run_new(src, "a3", "sfa", children=("a2",))
+    episode.run(S.Act("misc", "a2.arm('remap', 'overlap', None, 0)", (), {"errs": ()}))
+    episode.run(S.Act("alloc", "v4 = a3.alloc(512, 16)", ("a3",), {"v": "v4", "n": 512, "al": 16}))
+    episode.run(
+        S.Act("realloc", "v5 = a3.realloc(v4, 1)", ("a3",), {"v": "v4", "new": "v5", "n": 1})
+    )
+    assert len(episode.lines) - 1 in episode.raised and not episode.violations

@@ -190,9 +190,9 @@ def _compile(src: str) -> types.CodeType:
     return code
 
 
-def _gc_phase(phase: str, info: dict[str, Any]) -> None:
+def _gc_phase(phase: str, info: dict[str, Any], rt: _Runtime = RT) -> None:
     """Follow the collections (gc.callbacks): what runs inside one has no fixed place."""
-    RT.collecting = phase == "start"
+    rt.collecting = phase == "start"  # (rt bound early: at exit the module's globals go)
 
 
 def act(src: str, origin: str, me: Any = None, epoch: int | None = None) -> None:
@@ -1749,13 +1749,15 @@ class Fuzzer:
         """Replace the old view by the new one, unless nothing changed."""
         v = self.views.get(a.kw["v"])
         was_alive = v is not None and v.alive
-        if vague or (exc is not None and issubclass(exc, HostileError)):
+        # a Python allocator's own error, or zheap catching its lie: raised after the block
+        # may have moved (a remap that lied, then alloc + copy + free)
+        own = exc is not None and issubclass(exc, (HostileError, zheap.AllocatorContractError))
+        if vague or own:
             # (a Python allocator's own error may come after it moved or freed the block)
             self.resync(self.chain_all(a.on), [a.kw["v"]])
         if (
             a.op == "realloc"
-            and exc is not None
-            and issubclass(exc, HostileError)
+            and own
             and "errs" not in a.kw
             and a.kw["n"]
             and was_alive
@@ -1763,8 +1765,9 @@ class Fuzzer:
             and not self.probe(v.name)  # (a resync inside process() is deferred)
         ):
             # realloc moved the block (alloc, copy), then freeing the old one raised (a
-            # Python allocator's _free): the new block is live, but its view was never
-            # returned: a leak until the collector takes that view
+            # Python allocator's _free), or a remap that lied was caught first: the new
+            # block is live, but its view was never returned: a leak until the collector
+            # takes that view
             self.limbo.append((None, v.alloc))
             self.allocs[v.alloc].leaked = True
         if exc is not None or v is None or "errs" in a.kw:
