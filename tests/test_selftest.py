@@ -404,3 +404,15 @@ def test_model_a_realloc_whose_remap_lied(episode):
         S.Act("realloc", "v5 = a3.realloc(v4, 1)", ("a3",), {"v": "v4", "new": "v5", "n": 1})
     )
     assert len(episode.lines) - 1 in episode.raised and not episode.violations
+
+
+def test_model_an_evil_index_write_through_lent_memory(episode):
+    # v1[i] = b writes into a2's buffer, where v2 was carved: v2 changed (seed 51, episode
+    # 8616223282903862222: an FBA over v73, then v73[S.IX(0, ...)] = 105)
+    episode.run_new("a2 = zheap.FixedBufferAllocator(v1)", "a2", "fba", reset="fba", donates="v1")
+    episode.run(S.Act("alloc", "v2 = a2.alloc(8); S.fill(v2, 9)", ("a2",),
+                      {"v": "v2", "n": 8, "al": 1, "seed": 9}))  # fmt: skip
+    hook = episode.register(S.Act("misc", "a1.live", (), {"errs": ()}))
+    src = f"v1[S.IX(0, {hook.src!r})] = 7"
+    episode.run(S.Act("read", src, (), {"v": "v1", "evil": True, "write": 7}))
+    assert episode.ns["v2"][0] == 7 and not episode.violations

@@ -1912,11 +1912,13 @@ class Fuzzer:
         if start <= v.known:
             v.known = max(v.known, stop)
         if v.donated and v.alive:
-            # an FBA's buffer (or a region) written through: what was carved from it changed
-            lo, hi = v.addr + start, v.addr + stop
-            for w in [*self.views.values(), *self.orphans.values()]:
-                if w is not v and w.alive and w.addr < hi and lo < w.addr + w.length:
-                    w.known = 0
+            self._lent_bytes_written(v, v.addr + start, v.addr + stop)
+
+    def _lent_bytes_written(self, v: VM, lo: int, hi: int) -> None:
+        """Forget what was carved from donated ``v`` in [lo, hi): it was written through."""
+        for w in [*self.views.values(), *self.orphans.values()]:
+            if w is not v and w.alive and w.addr < hi and lo < w.addr + w.length:
+                w.known = 0
 
     def app_read(self, a: Act, exc: type[BaseException] | None, vague: bool) -> None:
         """Change nothing for a read (resync after an evil index)."""
@@ -1926,6 +1928,8 @@ class Fuzzer:
                 v = self.views[a.kw["v"]]
                 if v.alive and v.length:
                     v.shadow[0] = a.kw["write"]
+                    if v.donated:
+                        self._lent_bytes_written(v, v.addr, v.addr + 1)
 
     def app_export(self, a: Act, exc: type[BaseException] | None, vague: bool) -> None:
         """Count the view's new export."""
@@ -2985,7 +2989,7 @@ class Episode(Fuzzer):
             hook = self.hook_act()
             if hook is None:
                 return None
-            if rng.random() < 0.5:
+            if rng.random() < 0.5 or not self.writable(v):
                 return Act(
                     "read", f"{v.name}[S.IX(0, {hook.src!r})]", (), {"v": v.name, "evil": True}
                 )
