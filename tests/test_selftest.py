@@ -416,3 +416,16 @@ def test_model_an_evil_index_write_through_lent_memory(episode):
     src = f"v1[S.IX(0, {hook.src!r})] = 7"
     episode.run(S.Act("read", src, (), {"v": "v1", "evil": True, "write": 7}))
     assert episode.ns["v2"][0] == 7 and not episode.violations
+
+
+def test_hostile_overlap_lie_never_lands_in_free_space():
+    # rounded down to the alignment asked for, the "used" address fell into a free run: no
+    # lie at all, which zheap rightly accepted (seed 71, episodes 7123274687118711490 and
+    # 9166813612420382834: lie-accepted)
+    h = S.Hostile(1 << 16, zheap.page_allocator, "h")
+    a, b = h.alloc(16), h.alloc(16)
+    h.free(a)  # the first free run is [lo, lo + 16); b covers lo + 16
+    lie = h._lie_address("overlap", 256)
+    assert not any(s <= lie < s + h.free_lengths[s] for s in h.free_starts)
+    assert h.lo + 16 <= lie < h.lo + 32
+    h.free(b)

@@ -360,7 +360,11 @@ class Hostile(FirstFitAllocator):
         if kind == "overlap":
             used = self._used_address()
             if used is not None:
-                return used & -alignment if (used & -alignment) >= self.lo else used
+                # rounded down to the alignment it may land in free space, where it is no
+                # lie at all: then the used address itself (a misaligned one, if need be)
+                aligned = used & -alignment
+                free = any(a <= aligned < a + self.free_lengths[a] for a in self.free_starts)
+                return aligned if aligned >= self.lo and not free else used
         if kind == "huge":
             return 2**64 + 4096
         if kind == "negative":
