@@ -346,6 +346,22 @@ def test_model_a_refused_raw_free_forgets_no_raw_block(episode):
     assert not episode.violations
 
 
+def test_model_a_raw_free_that_forgot_raw_blocks_lets_deinit_report_them(episode):
+    # a raw_free of a bogus address (not refused this time) makes the model forget r3,
+    # which is still allocated: deinit's LeakError is allowed (seed 61, episode
+    # 2610823756217641487)
+    cfg = {"raise_on_leak": True}
+    src = "a2 = zheap.DebugAllocator(zheap.page_allocator, raise_on_leak=True)"
+    episode.run_new(src, "a2", "debug", deinit="debug", cfg=cfg)
+    raw = {"r": "r3", "n": 100, "al": 16}
+    episode.run(S.Act("raw_alloc", "r3 = a2.raw_alloc(100, 65536)", ("a2",), raw))
+    src = "a2.raw_free(9223372036854775808, 1)"
+    episode.run(S.Act("raw_free", src, ("a2",), {"kind": "wrong"}))
+    assert "r3" not in episode.raws
+    episode.run(S.Act("deinit", "a2.deinit()", ("a2",), {}))
+    assert len(episode.lines) - 1 in episode.raised and not episode.violations
+
+
 def test_model_a_hostile_plan_taken_by_a_nested_call(episode):
     # the first plan's act calls the same allocator again, which fires (and removes) the
     # second plan: the outer loop must not fire it again (seed 41, episode

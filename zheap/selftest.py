@@ -2068,7 +2068,11 @@ class Fuzzer:
         if a.kw["kind"] == "exact" and exc is None:
             self.raws.pop(a.kw["r"], None)
         elif a.kw["kind"] != "view":
-            self.raws = {k: r for k, r in self.raws.items() if r[0] != a.on[0]}
+            kept = {k: r for k, r in self.raws.items() if r[0] != a.on[0]}
+            if len(kept) < len(self.raws):
+                # the forgotten raw blocks may still be allocated: deinit may report them
+                self.allocs[a.on[0]].leaked = True
+            self.raws = kept
 
     def app_capsule(self, a: Act, exc: type[BaseException] | None, vague: bool) -> None:
         """Register a bare capsule of an allocator."""
