@@ -137,3 +137,28 @@ def test_page_allocator_remap_keeps_a_large_alignment():
             v = r
         zheap.page_allocator.free(v)
         zheap.page_allocator.free(w)
+
+
+def test_a_destroyed_object_dying_inside_a_parents_operation_is_freed_when_it_ends():
+    # the ctypes object dies while an operation on the thread-safe wrapper marks its child
+    # busy: the free is queued on the child and due when that operation ends, not at the
+    # child's own next operation (seed 51, episode 8326834238981188398)
+    from zheap.examples import FirstFitAllocator
+
+    holder = []
+
+    class Dropping(FirstFitAllocator):
+        def _alloc(self, length, alignment):
+            holder.clear()  # the last reference to the destroyed object goes, mid-operation
+            return super()._alloc(length, alignment)
+
+    child = Dropping(1 << 16)
+    wrapper = zheap.ThreadSafeAllocator(child)
+    obj = child.create(ctypes.c_int64)
+    child.destroy(obj)
+    holder.append(obj)
+    del obj
+    assert child.live == 1  # destroyed, but a ctypes object still reaches it
+    v = wrapper.alloc(8)
+    assert holder == [] and child.live == 0
+    wrapper.free(v)

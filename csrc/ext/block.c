@@ -624,7 +624,11 @@ int zx_txn_begin(zx_txn *t) {
 void zx_txn_end(zx_txn *t) {
     if (!t->begun) return;
     t->begun = false;
-    if (t->self->npending > 0) zx_run_pending(t->self);
+    /* The marks cover the allocators `self` draws from too: a free a finalizer
+     * queued on one of them while this operation ran is due now, not at that
+     * allocator's own next operation. */
+    for (ZxAllocator *a = t->self; a != NULL; a = a->child ? ZxAllocator_CAST(a->child) : NULL)
+        if (a->npending > 0) zx_run_pending(a);
     zx_stack_end(t->self, &t->mark);
 }
 
