@@ -5,6 +5,7 @@
 #include "allocator.h"
 #include "capsule.h"
 #include "frames.h"
+#include "gcstate.h"
 #include "types.h"
 
 #include <string.h>
@@ -203,6 +204,7 @@ static int add_errors(PyObject *m, zheap_state *st) {
 
 static int zheap_exec(PyObject *m) {
     zheap_state *st = PyModule_GetState(m);
+    if (zx_gcstate_init() < 0) return -1;
     if (add_errors(m, st) < 0) return -1;
     if (zx_block_init_type(m, st) < 0) return -1;
     if (zx_frames_init_type(m, st) < 0) return -1;
