@@ -445,3 +445,16 @@ def test_hostile_overlap_lie_never_lands_in_free_space():
     assert not any(s <= lie < s + h.free_lengths[s] for s in h.free_starts)
     assert h.lo + 16 <= lie < h.lo + 32
     h.free(b)
+
+
+def test_model_the_sole_copy_of_a_released_view_frees_its_block(episode):
+    # memoryview(v1) was taken (here directly; in seed 81, episode 6357785258914924741, by a
+    # finalizer), then v1.release(): the copy is the one view of the block left, and
+    # free(copy) frees it as free(v1) would have
+    episode.run(S.Act("export", "e5 = memoryview(v1)", (), {"v": "v1", "e": "e5", "kind": "mv",
+                                                           "off": 0, "len": 32}))  # fmt: skip
+    episode.run(S.Act("release", "v1.release()", (), {"v": "v1"}))
+    src = "a1.free(e5)"
+    episode.run(S.Act("free", src, ("a1",), {"errs": (ValueError, BufferError), "e": "e5"}))
+    assert "e5" not in episode.exports and not episode.vm("v1").released
+    assert episode.ns["a1"].live == 1 and not episode.violations

@@ -1450,11 +1450,32 @@ class Fuzzer:
     def exp_free(self, a: Act) -> Exp:
         """free(view) and pool.destroy(view) of a view the model knows."""
         if "errs" in a.kw:
+            if self._sole_full_copy(a) is not None:
+                # the view was released by its holder after the copy was made: the copy is
+                # now the one view of the block, and frees it as the view alloc returned
+                return Exp(ok=True, errs=a.kw["errs"], why="the sole copy of a released view")
             return Exp(ok=False, errs=a.kw["errs"])
         st = self._view_state(a.on[0], a.kw["v"], "free")
         return st or self._maybe(a.kw["v"], Exp(ok=True))
 
     exp_pdestroy = exp_free
+
+    def _sole_full_copy(self, a: Act) -> VM | None:
+        """Return the released view whose only export, ``a.kw["e"]``, is a full copy of it."""
+        e = self.exports.get(a.kw.get("e", ""))
+        v = self.vm(e.view) if e is not None else None
+        if (
+            e is None
+            or v is None
+            or not v.released
+            or v.alloc != a.on[0]
+            or e.kind != "mv"
+            or e.off != 0
+            or e.length != v.length
+            or v.exports != 1
+        ):
+            return None
+        return v
 
     def exp_resize(self, a: Act) -> Exp:
         """resize/remap/realloc(view, new_length)."""
@@ -1739,6 +1760,11 @@ class Fuzzer:
         """Mark the view dead (a Python allocator's _free may raise after freeing it)."""
         v = self.views.get(a.kw.get("v", ""))
         if v is None or "errs" in a.kw:
+            copied = self._sole_full_copy(a) if "errs" in a.kw else None
+            if copied is not None and exc is None:
+                copied.released = False  # its block is freed: the copy was its last reach
+                copied.exports -= 1
+                self.exports.pop(a.kw["e"], None)
             if vague:
                 self.resync(self.chain_all(a.on))
             return
@@ -2914,7 +2940,10 @@ class Episode(Fuzzer):
         e = next((x for x in self.exports.values() if x.kind in ("slice", "mv", "obj")), None)
         if r < 0.88 and e is not None:
             return Act(
-                "free", f"{am.name}.free({e.name})", (am.name,), {"errs": (ValueError, BufferError)}
+                "free",
+                f"{am.name}.free({e.name})",
+                (am.name,),
+                {"errs": (ValueError, BufferError), "e": e.name},
             )
         bad = rng.choice(
             (
