@@ -28,9 +28,6 @@ int zx_lay_item(zx_layout *l, const char *state, uintptr_t addr, size_t len, siz
     return 0;
 }
 
-/* The object's live blocks; where `footprint` says a block takes more than
- * its length (a slot, whole pages), the rest follows it as padding. It
- * also gives the block's size class (0: none). */
 /* A free item and its place in the free list (1: the one reused next), for
  * lists whose order is the allocator's behaviour (a pool's LIFO list). */
 int zx_lay_free_in_order(zx_layout *l, uintptr_t addr, size_t len, size_t order) {
@@ -39,6 +36,9 @@ int zx_lay_free_in_order(zx_layout *l, uintptr_t addr, size_t len, size_t order)
     return 0;
 }
 
+/* The object's live blocks; where `footprint` says a block takes more than
+ * its length (a slot, whole pages), the rest follows it as padding. It
+ * also gives the block's size class (0: none). */
 int zx_lay_live(zx_layout *l, ZxAllocator *owner, size_t (*footprint)(const ZxBlock *b, size_t *size_class)) {
     for (ZxBlock *b = owner->live; b != NULL; b = b->next) {
         if (b->len == 0) continue;
@@ -435,11 +435,11 @@ const char zx_stats_doc[] =
     "``utilisation`` and ``largest_free_run``.";
 
 /* A chunk walker's callback (zh_arena_walk_chunks): a "chunk" region into
- * the zx_layout `user`. C only: the walk runs over the core's list, which
- * Python code (a finalizer run by making an object) could change. */
-/* An arena chunk as its child handed it out: the node header (the chunk's
- * length and the link to the next chunk) is part of the region, as
- * metadata, so `reserved` is what the child gave, header included. */
+ * the zx_layout `user`, as the child handed it out: the node header (the
+ * chunk's length and the link to the next chunk) is part of the region, as
+ * metadata, so `reserved` is what the child gave, header included. C only:
+ * the walk runs over the core's list, which Python code (a finalizer run by
+ * making an object) could change. */
 int zx_lay_chunk(void *user, uintptr_t start, size_t usable, size_t used) {
     const size_t header = sizeof(zh_arena_node);
     if (zx_lay_region(user, "chunk", start - header, usable + header, used + header, 0) < 0) return -1;

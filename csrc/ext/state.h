@@ -131,7 +131,8 @@ typedef struct ZxAllocator {
     struct ZxBlock **pending;
     size_t npending, cpending;
     /* Blocks freed while a collection ran (CPython 3.11, block.c), whose
-     * memory goes back when the last view of it goes (borrowed). */
+     * memory goes back when the last view of it goes or at this
+     * allocator's next operation outside a collection (borrowed). */
     struct ZxBlock *freeing;
 } ZxAllocator;
 
@@ -145,7 +146,7 @@ enum zx_block_state {
     ZX_RESET,      /* invalidated in bulk by reset()/deinit() of its allocator */
     ZX_UNTRACKED,  /* never became a live allocation (creation failed midway), or leaked */
     ZX_PREPARED,   /* made before the operation that fills it: an empty view so far */
-    ZX_FREEING,    /* freed during a collection (3.11): on owner->freeing until its views go */
+    ZX_FREEING,    /* freed during a collection (3.11): on owner->freeing until its memory goes back */
 };
 
 typedef struct ZxBlock {
