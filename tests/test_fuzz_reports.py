@@ -19,6 +19,7 @@ from pathlib import Path
 import pytest
 
 import zheap
+import zheap.examples
 from zheap.testing.strategies import check_everything_back, run_operations
 
 HERE = Path(__file__).resolve().parent
@@ -172,6 +173,35 @@ def test_run_operations_checks_what_the_teardown_checks():
     with pytest.raises(AssertionError, match="never merged"):
         run_operations(buggy_freelist.make_no_coalescing(), [("alloc", 1, 1)])
     assert run_operations(buggy_freelist.make_ok(), [("alloc", 1, 1), ("alloc", 5, 8)]) == 2
+
+
+def test_run_operations_checks_what_the_invariants_check():
+    # Found by CI: the machine's layout() invariant hit the split's corrupt free list
+    # (a KeyError in the user's _free_blocks), but the snippet replayed without calling
+    # layout() and reported a teardown leak instead. Each invariant now runs in both.
+    import buggy_freelist
+
+    ops = [("alloc", 1, 1), ("dupe", b"\x00"), ("realloc", 0, 0), ("dupe", b"\x00")]
+    ops += [("realloc", 1, 6), ("realloc", 2, 2), ("free", 1), ("alloc", 2, 1)]
+    with pytest.raises(KeyError):
+        run_operations(buggy_freelist.make_off_by_8_split(), ops)
+
+    # A live count that disagrees with the model (blocks_are_sound).
+    class Miscounts(zheap.examples.BumpAllocator):
+        @property
+        def live(self) -> int:
+            return 7
+
+    with pytest.raises(AssertionError, match="allocator.live is 7"):
+        run_operations(Miscounts(), [("alloc", 8, 1)])
+
+    # A layout() that omits a live block (layout_shows_every_block).
+    class Hides(zheap.examples.BumpAllocator):
+        def layout(self) -> dict[str, object]:
+            return {"regions": []}
+
+    with pytest.raises(AssertionError, match="layout\\(\\) lacks the live block"):
+        run_operations(Hides(), [("alloc", 8, 1)])
 
 
 def test_everything_back_allows_a_bump_allocator_and_the_examples():

@@ -34,13 +34,16 @@ from .. import (
     ArenaAllocator,
     Check,
     DebugAllocator,
-    FixedBufferAllocator,
     MemoryPool,
     address_of,
     page_size,
 )
 from .._source import source_of
 from .strategies import (
+    _check_debug,
+    _check_fixed_buffer,
+    _check_layout,
+    _check_sound,
     alignments,
     check_everything_back,
     format_snippet,
@@ -334,51 +337,17 @@ class AllocatorMachine(RuleBasedStateMachine):
     @invariant()
     def fixed_buffer_accounting(self) -> None:
         """Check a FixedBufferAllocator keeps every live block in the used prefix of the buffer."""
-        fba = self.allocator
-        if not isinstance(fba, FixedBufferAllocator):
-            return
-        assert 0 <= fba.end_index <= fba.capacity
-        assert sum(len(e.view) for e in self.live) <= fba.end_index
-        for entry in self.live:
-            if len(entry.view):
-                assert fba.owns(entry.view), "a live block lies outside the buffer"
+        _check_fixed_buffer(self.allocator, [e.view for e in self.live])
 
     @invariant()
     def debug_accounting(self) -> None:
         """Check a DebugAllocator's own records match the model: its live blocks and totals."""
-        dbg = self.allocator
-        if not isinstance(dbg, DebugAllocator):
-            return
-        live = [e.view for e in self.live if len(e.view)]
-        recorded = {leak["address"]: leak["length"] for leak in dbg.leaks()}
-        expected = {address_of(v): len(v) for v in live}
-        assert recorded.keys() == expected.keys(), "leaks() disagrees with the model"
-        for addr, length in expected.items():
-            # Without safety a small block's requested length is not recorded:
-            # leaks() gives its slot size.
-            exact = dbg.config["safety"]
-            assert recorded[addr] == length if exact else recorded[addr] >= length
-        if dbg.config["enable_memory_limit"]:
-            assert dbg.total_requested_bytes == sum(len(v) for v in live)
+        _check_debug(self.allocator, [e.view for e in self.live])
 
     @invariant()
     def layout_shows_every_block(self) -> None:
         """Check layout() shows each live block once, at its address and length, inside a region."""
-        layout = getattr(self.allocator, "layout", None)
-        if layout is None:
-            return
-        found: dict[int, int] = {}
-        for region in layout()["regions"]:
-            start, end = region["address"], region["address"] + region["size"]
-            for block in region["blocks"]:
-                assert start <= block["address"] and block["address"] + block["length"] <= end
-                if block["state"] == "live":
-                    assert block["address"] not in found, "layout() shows a block twice"
-                    found[block["address"]] = block["length"]
-        for entry in self.live:
-            if len(entry.view):
-                addr = address_of(entry.view)
-                assert found.get(addr) == len(entry.view), f"layout() lacks {entry!r}"
+        _check_layout(self.allocator, [e.view for e in self.live])
 
     @invariant()
     def capacity_only_grows(self) -> None:
@@ -392,18 +361,8 @@ class AllocatorMachine(RuleBasedStateMachine):
     @invariant()
     def blocks_are_sound(self) -> None:
         """Every live block: counted, aligned, disjoint from the others, contents intact."""
-        assert self.allocator.live == self.start_live + len(self.live)
-        spans = []
-        for entry in self.live:
-            view = entry.view
-            addr = address_of(view)
-            if len(view):
-                assert addr % entry.alignment == 0, f"misaligned: {addr:#x} % {entry.alignment}"
-                spans.append((addr, addr + len(view)))
-            assert _intact(view, entry.tag), f"contents of {entry!r} changed"
-        spans.sort()
-        for (_, end), (start, _) in zip(spans, spans[1:], strict=False):
-            assert end <= start, "two live blocks overlap"
+        blocks = [(e.view, e.tag, e.alignment) for e in self.live]
+        _check_sound(self.allocator, blocks, self.start_live)
 
     def teardown(self) -> None:
         """Free every block still live, then check the allocator has it all back.

@@ -26,7 +26,7 @@ from typing import Any
 
 from hypothesis import strategies as st
 
-from .. import Allocator, address_of
+from .. import Allocator, DebugAllocator, FixedBufferAllocator, address_of
 from .._source import source_of, split_source
 
 __all__ = [
@@ -144,13 +144,102 @@ def check_everything_back(allocator: Allocator, start_free: int | None) -> None:
     allocator.free(view)
 
 
+def _check_fixed_buffer(allocator: Allocator, views: Sequence[memoryview]) -> None:
+    """Check a FixedBufferAllocator keeps every live block in the used prefix of its buffer."""
+    if not isinstance(allocator, FixedBufferAllocator):
+        return
+    assert 0 <= allocator.end_index <= allocator.capacity
+    assert sum(len(v) for v in views) <= allocator.end_index
+    for view in views:
+        if len(view):
+            assert allocator.owns(view), "a live block lies outside the buffer"
+
+
+def _check_debug(allocator: Allocator, views: Sequence[memoryview]) -> None:
+    """Check a DebugAllocator's own records (leaks(), its totals) match the live views."""
+    if not isinstance(allocator, DebugAllocator):
+        return
+    live = [v for v in views if len(v)]
+    recorded = {leak["address"]: leak["length"] for leak in allocator.leaks()}
+    expected = {address_of(v): len(v) for v in live}
+    assert recorded.keys() == expected.keys(), "leaks() disagrees with the model"
+    for addr, length in expected.items():
+        # Without safety a small block's requested length is not recorded:
+        # leaks() gives its slot size.
+        exact = allocator.config["safety"]
+        assert recorded[addr] == length if exact else recorded[addr] >= length
+    if allocator.config["enable_memory_limit"]:
+        assert allocator.total_requested_bytes == sum(len(v) for v in live)
+
+
+def _check_layout(allocator: Allocator, views: Sequence[memoryview]) -> None:
+    """Check layout() shows each live block once, at its address and length, inside a region."""
+    layout = getattr(allocator, "layout", None)
+    if layout is None:
+        return
+    found: dict[int, int] = {}
+    for region in layout()["regions"]:
+        start, end = region["address"], region["address"] + region["size"]
+        for block in region["blocks"]:
+            assert start <= block["address"] and block["address"] + block["length"] <= end
+            if block["state"] == "live":
+                assert block["address"] not in found, "layout() shows a block twice"
+                found[block["address"]] = block["length"]
+    for view in views:
+        if len(view):
+            addr = address_of(view)
+            assert found.get(addr) == len(view), (
+                f"layout() lacks the live block at {addr:#x} ({len(view)} bytes)"
+            )
+
+
+def _check_sound(
+    allocator: Allocator, blocks: Sequence[tuple[memoryview, int, int]], start_live: int
+) -> None:
+    """Check every live block (view, fill byte, alignment): counted, aligned, disjoint, intact."""
+    assert allocator.live == start_live + len(blocks), (
+        f"allocator.live is {allocator.live}, the model has {start_live + len(blocks)}"
+    )
+    spans = []
+    for view, tag, alignment in blocks:
+        if len(view):
+            addr = address_of(view)
+            assert addr % alignment == 0, f"block at {addr:#x} not aligned to {alignment}"
+            spans.append((addr, addr + len(view)))
+        assert view.tobytes() == bytes([tag]) * len(view), "a block's contents changed"
+    spans.sort()
+    for (_, end), (start, _) in zip(spans, spans[1:], strict=False):
+        assert end <= start, "two live blocks overlap"
+
+
+def _check_model(
+    allocator: Allocator, blocks: Sequence[tuple[memoryview, int, int]], start_live: int
+) -> None:
+    """Run every check the state machine runs after each step (its invariants).
+
+    ``blocks`` are the live blocks, each ``(view, fill byte, alignment)``;
+    ``start_live`` is ``allocator.live`` before the first allocation. Checked: the
+    live count, each block's alignment and contents, no two blocks overlap,
+    ``layout()`` shows each live block, and for a DebugAllocator or a
+    FixedBufferAllocator, their own records. (The machine's capacity check needs the
+    history between resets; :func:`run_operations` keeps it too.)
+    """
+    _check_sound(allocator, blocks, start_live)
+    views = [view for view, _, _ in blocks]
+    _check_fixed_buffer(allocator, views)
+    _check_debug(allocator, views)
+    _check_layout(allocator, views)
+
+
 class _Replay:
     """The live blocks of a replay: views, their fill byte and alignment."""
 
     def __init__(self, allocator: Allocator) -> None:
         self.allocator = allocator
+        self.start_live = allocator.live
         self.live: list[tuple[memoryview, int, int]] = []
         self.tag = 0
+        self.capacity_floor = 0
 
     def fill(self, view: memoryview, start: int = 0) -> int:
         self.tag = self.tag % 255 + 1
@@ -159,16 +248,12 @@ class _Replay:
         return self.tag
 
     def check_all(self) -> None:
-        spans = []
-        for view, tag, alignment in self.live:
-            if len(view):
-                addr = address_of(view)
-                assert addr % alignment == 0, f"block at {addr:#x} not aligned to {alignment}"
-                spans.append((addr, addr + len(view)))
-            assert view.tobytes() == bytes([tag]) * len(view), "a block's contents changed"
-        spans.sort()
-        for (_, end), (start, _) in zip(spans, spans[1:], strict=False):
-            assert end <= start, "two live blocks overlap"
+        _check_model(self.allocator, self.live, self.start_live)
+        capacity = getattr(self.allocator, "query_capacity", None)
+        if capacity is not None:
+            now = capacity()
+            assert now >= self.capacity_floor, f"capacity shrank: {self.capacity_floor} -> {now}"
+            self.capacity_floor = now
 
     def step(self, op: Op) -> None:
         kind = op[0]
@@ -185,6 +270,8 @@ class _Replay:
             for view, _, _ in self.live:
                 assert _released(view), "reset() left a view usable"
             self.live.clear()
+            capacity = getattr(self.allocator, "query_capacity", None)
+            self.capacity_floor = capacity() if capacity else 0
         elif kind == "dupe":
             try:
                 view = self.allocator.dupe(op[1])
