@@ -192,11 +192,15 @@ static const zh_allocator_vtable arena_vtable = {arena_alloc, arena_resize, aren
 
 zh_allocator zh_arena_allocator(zh_arena *self) { return (zh_allocator){self, &arena_vtable}; }
 
-int zh_arena_walk_chunks(const zh_arena *self, int (*fn)(void *user, uintptr_t start, size_t usable, size_t used),
-                         void *user) {
+int zh_arena_visit(const zh_arena *self, zh_visit_fn fn, void *user) {
     for (zh_arena_node *n = self->first; n != NULL; n = n->next) {
-        size_t usable_len = n->data - NODE_SIZE;
-        int rc = fn(user, (uintptr_t)usable(n), usable_len, n == self->first ? self->end_index : usable_len);
+        /* n->data is the chunk's whole length, header included: what the
+         * child handed out, so what the arena reserved. */
+        zh_visit_item chunk = {.kind = ZH_VISIT_AREA, .area = "chunk", .address = (uintptr_t)n, .size = n->data,
+                               .used = n == self->first ? NODE_SIZE + self->end_index : n->data};
+        zh_visit_item header = {.kind = ZH_VISIT_METADATA, .address = (uintptr_t)n, .size = NODE_SIZE};
+        int rc = fn(user, &chunk);
+        if (rc == 0) rc = fn(user, &header);
         if (rc != 0) return rc;
     }
     return 0;

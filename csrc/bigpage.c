@@ -121,21 +121,56 @@ size_t zh_bigpage_footprint(size_t len, zh_alignment al) {
     return slot_size;
 }
 
-int zh_bigpage_walk(const zh_bigpage_state *s, int (*fn)(void *user, zh_bigpage_item kind, uintptr_t addr, size_t size),
-                    void *user) {
+/* The big page a slot at `addr` lies in (pages count from `lo`), carved
+ * into `slot`-byte slots and in use up to `used`. */
+static zh_visit_item bigpage_of(uintptr_t lo, uintptr_t addr, size_t slot, size_t used) {
+    return (zh_visit_item){.kind = ZH_VISIT_AREA, .area = "bigpage",
+                           .address = lo + ((addr - lo) & ~(uintptr_t)(ZH_BIGPAGE_SIZE - 1)), .size = ZH_BIGPAGE_SIZE,
+                           .used = used, .slot_size = slot, .slot_count = ZH_BIGPAGE_SIZE / slot};
+}
+
+int zh_bigpage_visit(const zh_bigpage_state *s, uintptr_t lo, uintptr_t hi, zh_visit_fn fn, void *user) {
     int rc = 0;
     for (size_t c = 0; c < ZH_BIGPAGE_SIZE_CLASS_COUNT && rc == 0; c++) {
         size_t slot = (size_t)16 << c;
-        for (uintptr_t p = s->frees[c]; p != 0 && rc == 0; p = load_link(p + slot - sizeof(uintptr_t)))
-            rc = fn(user, ZH_BIGPAGE_FREE_SLOT, p, slot);
-        if (rc == 0 && s->next_addrs[c] % ZH_BIGPAGE_SIZE != 0) rc = fn(user, ZH_BIGPAGE_NEXT, s->next_addrs[c], slot);
+        /* The bump pointer is at a page boundary when the class has no
+         * partly carved page (Zig's test). */
+        uintptr_t next = s->next_addrs[c];
+        if (next % ZH_BIGPAGE_SIZE != 0 && next >= lo && next < hi) {
+            zh_visit_item page = bigpage_of(lo, next, slot, 0);
+            page.used = next - page.address;
+            rc = fn(user, &page);
+        }
+        size_t order = 0;
+        for (uintptr_t p = s->frees[c]; p != 0 && rc == 0; p = load_link(p + slot - sizeof(uintptr_t))) {
+            zh_visit_item page = bigpage_of(lo, p, slot, ZH_BIGPAGE_SIZE);
+            zh_visit_item free_slot = {.kind = ZH_VISIT_FREE, .address = p, .size = slot, .slot_size = slot,
+                                       .order = ++order};
+            rc = fn(user, &page);
+            if (rc == 0) rc = fn(user, &free_slot);
+        }
     }
     for (size_t c = 0; c < ZH_BIGPAGE_BIG_CLASS_COUNT && rc == 0; c++) {
-        size_t bytes = ZH_BIGPAGE_SIZE << c;
-        for (uintptr_t p = s->big_frees[c]; p != 0 && rc == 0; p = load_link(p + bytes - sizeof(uintptr_t)))
-            rc = fn(user, ZH_BIGPAGE_FREE_RUN, p, bytes);
+        size_t bytes = ZH_BIGPAGE_SIZE << c, order = 0;
+        for (uintptr_t p = s->big_frees[c]; p != 0 && rc == 0; p = load_link(p + bytes - sizeof(uintptr_t))) {
+            zh_visit_item run = {.kind = ZH_VISIT_AREA, .area = "big", .address = p, .size = bytes, .used = bytes};
+            zh_visit_item free_run = {.kind = ZH_VISIT_FREE, .address = p, .size = bytes, .order = ++order};
+            rc = fn(user, &run);
+            if (rc == 0) rc = fn(user, &free_run);
+        }
     }
     return rc;
+}
+
+int zh_bigpage_visit_block(uintptr_t lo, const void *ptr, size_t len, zh_alignment al, zh_visit_fn fn, void *user) {
+    uintptr_t addr = (uintptr_t)ptr;
+    size_t took = zh_bigpage_footprint(len, al);
+    if (took < len) took = len; /* no such block: report it as it is */
+    bool small = took < ZH_BIGPAGE_SIZE;
+    zh_visit_item area = small ? bigpage_of(lo, addr, took, ZH_BIGPAGE_SIZE)
+                               : (zh_visit_item){.kind = ZH_VISIT_AREA, .area = "big", .address = addr,
+                                                 .size = took, .used = took};
+    return _zh_visit_live_in(&area, addr, len, took, small ? took : 0, al, fn, user);
 }
 
 void zh_bigpage_stats_of(const zh_bigpage_state *s, zh_bigpage_stats *out) {

@@ -787,57 +787,92 @@ zh_allocator zh_debug_allocator(zh_debug *self) { return (zh_allocator){self, &d
 
 /* --- leaks, retained metadata, introspection ------------------------------------------------ */
 
-int zh_debug_walk_live(zh_debug *self, zh_debug_block_fn fn, void *user) {
-    size_t frames = self->config.stack_trace_frames;
-    for (unsigned c = 0; c < self->small_bucket_count; c++) {
-        for (zh_debug_bucket *b = self->buckets[c]; b != NULL; b = b->prev) {
-            for (size_t i = 0; i < b->allocated_count; i++) {
-                if (!((used_bits(b)[i / WORD_BITS] >> (i % WORD_BITS)) & 1)) continue;
-                size_t len = self->config.safety ? requested_sizes(self, b, c)[i] : (size_t)1 << c;
-                size_t al = self->config.safety ? zh_alignment_bytes(slot_aligns(self, b, c)[i]) : 0;
-                int rc = fn(user, page_of(self, b) + (i << c), len, al,
-                            slot_trace(self, b, c, i, ZH_DEBUG_TRACE_ALLOC), frames);
-                if (rc != 0) return rc;
-            }
+/* A bucket's slots in order, then its metadata (zh_debug_visit). */
+static int visit_bucket(zh_debug *self, zh_debug_bucket *b, unsigned c, zh_visit_fn fn, void *user) {
+    const size_t slot = (size_t)1 << c, page_size = self->config.page_size;
+    const uintptr_t page = page_of(self, b);
+    zh_visit_item area = {.kind = ZH_VISIT_AREA, .area = "bucket", .address = page, .size = page_size,
+                          .used = b->allocated_count * slot, .slot_size = slot, .slot_count = self->slot_counts[c]};
+    int rc = fn(user, &area);
+    for (size_t i = 0; i < b->allocated_count && rc == 0; i++) {
+        uintptr_t at = page + (i << c);
+        if (!((used_bits(b)[i / WORD_BITS] >> (i % WORD_BITS)) & 1)) {
+            zh_visit_item freed = {.kind = ZH_VISIT_FREED, .address = at, .size = slot, .slot_size = slot};
+            rc = fn(user, &freed);
+            continue;
+        }
+        /* Without safety no requested length is recorded: the slot it is. */
+        zh_visit_item live = {.kind = ZH_VISIT_LIVE, .address = at, .size = slot, .slot_size = slot,
+                              .trace = slot_trace(self, b, c, i, ZH_DEBUG_TRACE_ALLOC),
+                              .frames = self->config.stack_trace_frames};
+        if (self->config.safety) {
+            live.size = requested_sizes(self, b, c)[i];
+            live.alignment = zh_alignment_bytes(slot_aligns(self, b, c)[i]);
+        }
+        rc = fn(user, &live);
+        if (rc == 0 && live.size < slot) {
+            zh_visit_item slack = {.kind = ZH_VISIT_PADDING, .address = at + live.size, .size = slot - live.size,
+                                   .slot_size = slot};
+            rc = fn(user, &slack);
         }
     }
-    return zh_debug_walk_large(self, fn, user);
+    if (rc == 0 && b->allocated_count < self->slot_counts[c]) {
+        zh_visit_item rest = {.kind = ZH_VISIT_FREE, .address = page + b->allocated_count * slot,
+                              .size = (self->slot_counts[c] - b->allocated_count) * slot, .slot_size = slot};
+        rc = fn(user, &rest);
+    }
+    if (rc == 0) {
+        /* The bucket header sits where bucket_from_page puts it: from there
+         * to the end of the page (used bits, sizes, alignments, traces). */
+        size_t meta = (uintptr_t)bucket_from_page(self, 0, c);
+        zh_visit_item records = {.kind = ZH_VISIT_METADATA, .address = page + meta, .size = page_size - meta};
+        rc = fn(user, &records);
+    }
+    return rc;
 }
 
-int zh_debug_walk_large(zh_debug *self, zh_debug_block_fn fn, void *user) {
-    for (size_t i = 0; i < self->large.capacity; i++) {
+int zh_debug_visit(zh_debug *self, zh_visit_fn fn, void *user) {
+    int rc = 0;
+    for (unsigned c = 0; c < self->small_bucket_count && rc == 0; c++)
+        for (zh_debug_bucket *b = self->buckets[c]; b != NULL && rc == 0; b = b->prev)
+            rc = visit_bucket(self, b, c, fn, user);
+    for (size_t i = 0; i < self->large.capacity && rc == 0; i++) {
         large_rec *r = large_at(self, i);
         if (r->key == 0 || r->freed) continue;
-        int rc = fn(user, r->key, r->len, zh_alignment_bytes(r->align), large_trace(self, i, ZH_DEBUG_TRACE_ALLOC),
-                    self->config.stack_trace_frames);
-        if (rc != 0) return rc;
+        zh_visit_item area = {.kind = ZH_VISIT_AREA, .area = "large", .address = r->key, .size = r->len,
+                              .used = r->len};
+        zh_visit_item live = {.kind = ZH_VISIT_LIVE, .address = r->key, .size = r->len,
+                              .alignment = zh_alignment_bytes(r->align),
+                              .trace = large_trace(self, i, ZH_DEBUG_TRACE_ALLOC),
+                              .frames = self->config.stack_trace_frames};
+        rc = fn(user, &area);
+        if (rc == 0) rc = fn(user, &live);
     }
-    return 0;
+    return rc;
 }
 
-static int report_leak(void *user, uintptr_t address, size_t length, size_t alignment, const uintptr_t *trace,
-                       size_t frames) {
+static int report_leak(void *user, const zh_visit_item *it) {
+    if (it->kind != ZH_VISIT_LIVE) return 0;
     zh_debug *d = user;
     char msg[64];
-    snprintf(msg, sizeof msg, "memory address 0x%lx leaked:", (unsigned long)address);
-    zh_debug_report r = {.kind = ZH_DEBUG_LEAK, .message = msg, .address = address, .length = length,
-                         .alignment = alignment};
-    r.traces[0] = frames ? trace : NULL;
+    snprintf(msg, sizeof msg, "memory address 0x%lx leaked:", (unsigned long)it->address);
+    zh_debug_report r = {.kind = ZH_DEBUG_LEAK, .message = msg, .address = it->address, .length = it->size,
+                         .alignment = it->alignment};
+    r.traces[0] = it->frames ? it->trace : NULL;
     report(d, &r);
     return 0;
 }
 
-static int count_one(void *user, uintptr_t a, size_t l, size_t al, const uintptr_t *t, size_t f) {
-    (void)a, (void)l, (void)al, (void)t, (void)f;
-    ++*(size_t *)user;
-    return 0;
+/* Stops at the first live block. */
+static int is_live(void *user, const zh_visit_item *it) {
+    (void)user;
+    return it->kind == ZH_VISIT_LIVE;
 }
 
 bool zh_debug_detect_leaks(zh_debug *self) {
-    size_t n = 0;
-    (void)zh_debug_walk_live(self, count_one, &n);
-    if (n != 0) (void)zh_debug_walk_live(self, report_leak, self);
-    return n != 0;
+    bool leaked = zh_debug_visit(self, is_live, NULL) != 0;
+    if (leaked) (void)zh_debug_visit(self, report_leak, self);
+    return leaked;
 }
 
 int zh_debug_flush_retained_metadata(zh_debug *self) {
@@ -904,21 +939,6 @@ const uintptr_t *zh_debug_trace_of(zh_debug *self, const void *ptr, size_t len, 
     }
     unlock(self);
     return t;
-}
-
-int zh_debug_walk_buckets(zh_debug *self, zh_debug_bucket_fn fn, void *user) {
-    for (unsigned c = 0; c < self->small_bucket_count; c++) {
-        for (zh_debug_bucket *b = self->buckets[c]; b != NULL; b = b->prev) {
-            int rc = fn(user, c, (size_t)1 << c, self->slot_counts[c], b->allocated_count, b->freed_count,
-                        page_of(self, b));
-            if (rc != 0) return rc;
-        }
-    }
-    return 0;
-}
-
-size_t zh_debug_bucket_metadata_offset(const zh_debug *self, unsigned size_class) {
-    return (uintptr_t)bucket_from_page(self, 0, size_class);
 }
 
 size_t zh_debug_large_count(const zh_debug *self, bool include_freed) {

@@ -34,6 +34,12 @@ bool zh_fba_is_last_allocation(const zh_fba *self, const void *ptr, size_t len) 
 
 void zh_fba_reset(zh_fba *self) { self->end_index = 0; }
 
+int zh_fba_visit(const zh_fba *self, zh_visit_fn fn, void *user) {
+    zh_visit_item it = {.kind = ZH_VISIT_AREA, .area = "buffer", .address = (uintptr_t)self->buffer,
+                        .size = self->buffer_len, .used = self->end_index};
+    return fn(user, &it);
+}
+
 /* Where an allocation of n bytes at 2^al would start and end if the buffer
  * is filled to `end`; false when it does not fit (or the arithmetic would
  * overflow, which Zig leaves to a safety panic). */

@@ -35,6 +35,22 @@ static inline bool _zh_mul(size_t a, size_t b, size_t *out) {
 /* The engine WasmAllocator and SbrkAllocator share (bigpage.c). `grow`
  * returns the address of `bytes` new bytes (a multiple of 64 KiB, and
  * 64 KiB-aligned), or 0. */
+/* A live block the caller knows of, for the visitors of allocators that keep
+ * no record of them (zh_smp_visit_block, zh_bigpage_visit_block): its area,
+ * the block (LIVE, `len` bytes with its slot size and alignment) and, when
+ * it takes `took` > len bytes, the rest as PADDING. */
+static inline int _zh_visit_live_in(const zh_visit_item *area, uintptr_t addr, size_t len, size_t took,
+                                    size_t slot_size, zh_alignment al, zh_visit_fn fn, void *user) {
+    zh_visit_item live = {.kind = ZH_VISIT_LIVE, .address = addr, .size = len, .slot_size = slot_size,
+                          .alignment = zh_alignment_bytes(al)};
+    zh_visit_item slack = {.kind = ZH_VISIT_PADDING, .address = addr + len, .size = took - len,
+                           .slot_size = slot_size};
+    int rc = fn(user, area);
+    if (rc == 0) rc = fn(user, &live);
+    if (rc == 0 && took > len) rc = fn(user, &slack);
+    return rc;
+}
+
 typedef uintptr_t (*_zh_bigpage_grow_fn)(void *ctx, size_t bytes);
 void *_zh_bigpage_alloc(zh_bigpage_state *s, size_t len, zh_alignment al, _zh_bigpage_grow_fn grow, void *ctx);
 bool _zh_bigpage_resize(size_t len, zh_alignment al, size_t new_len);

@@ -86,12 +86,13 @@ size_t zh_memory_pool_free_count(const zh_memory_pool *self, size_t limit) {
     return n;
 }
 
-int zh_memory_pool_walk_free(const zh_memory_pool *self, size_t limit, int (*fn)(void *user, uintptr_t item),
-                             void *user) {
+int zh_memory_pool_visit(const zh_memory_pool *self, size_t limit, zh_visit_fn fn, void *user) {
+    int rc = zh_arena_visit(&self->arena, fn, user);
     size_t n = 0;
-    for (void *it = self->free_list; it != NULL && n < limit; it = next_of(it), n++) {
-        int rc = fn(user, (uintptr_t)it);
-        if (rc != 0) return rc;
+    for (void *it = self->free_list; rc == 0 && it != NULL && n < limit; it = next_of(it)) {
+        zh_visit_item free_item = {.kind = ZH_VISIT_FREE, .address = (uintptr_t)it, .size = self->item_size,
+                                   .order = ++n};
+        rc = fn(user, &free_item);
     }
-    return 0;
+    return rc;
 }

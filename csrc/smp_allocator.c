@@ -184,21 +184,58 @@ size_t zh_smp_footprint(size_t len, zh_alignment al) {
     return class < ZH_SMP_SIZE_CLASS_COUNT ? slot_size(class) : 0;
 }
 
-int zh_smp_walk_slot(unsigned slot, int (*fn)(void *user, zh_smp_item kind, uintptr_t addr, size_t slot_size),
-                     void *user) {
-    if (slot >= ZH_SMP_MAX_THREADS) return 0;
-    smp_slot *t = &global.slots[slot];
-    while (!slot_try_lock(&t->mutex)) _zh_prim_yield();
+/* The slab a slot at `addr` lies in: slabs are mapped at their own length's
+ * alignment, so masking finds the start. */
+static zh_visit_item slab_of(uintptr_t addr, size_t slot, size_t used) {
+    return (zh_visit_item){.kind = ZH_VISIT_AREA, .area = "slab", .address = addr & ~(uintptr_t)(ZH_SMP_SLAB_LEN - 1),
+                           .size = ZH_SMP_SLAB_LEN, .used = used, .slot_size = slot,
+                           .slot_count = ZH_SMP_SLAB_LEN / slot};
+}
+
+static int visit_slot(smp_slot *t, zh_visit_fn fn, void *user) {
     int rc = 0;
     for (size_t c = 0; c < ZH_SMP_SIZE_CLASS_COUNT && rc == 0; c++) {
-        for (uintptr_t p = t->frees[c]; p != 0 && rc == 0; memcpy(&p, (void *)p, sizeof p))
-            rc = fn(user, ZH_SMP_FREE_SLOT, p, slot_size(c));
+        size_t size = slot_size(c);
         /* A multiple of the slab length means "no current slab" (Zig's test). */
         uintptr_t next = t->next_addrs[c];
-        if (rc == 0 && next % ZH_SMP_SLAB_LEN != 0) rc = fn(user, ZH_SMP_NEXT, next, slot_size(c));
+        if (next % ZH_SMP_SLAB_LEN != 0) {
+            zh_visit_item slab = slab_of(next, size, next % ZH_SMP_SLAB_LEN);
+            rc = fn(user, &slab);
+        }
+        size_t order = 0;
+        for (uintptr_t p = t->frees[c]; p != 0 && rc == 0; memcpy(&p, (void *)p, sizeof p)) {
+            zh_visit_item slab = slab_of(p, size, ZH_SMP_SLAB_LEN);
+            zh_visit_item free_slot = {.kind = ZH_VISIT_FREE, .address = p, .size = size, .slot_size = size,
+                                       .order = ++order};
+            rc = fn(user, &slab);
+            if (rc == 0) rc = fn(user, &free_slot);
+        }
     }
-    slot_unlock(&t->mutex);
     return rc;
+}
+
+int zh_smp_visit(zh_visit_fn fn, void *user) {
+    int rc = 0;
+    for (unsigned i = 0, n = zh_smp_slot_count(); i < n && rc == 0; i++) {
+        smp_slot *t = &global.slots[i];
+        while (!slot_try_lock(&t->mutex)) _zh_prim_yield();
+        rc = visit_slot(t, fn, user);
+        slot_unlock(&t->mutex);
+    }
+    return rc;
+}
+
+int zh_smp_visit_block(const void *ptr, size_t len, zh_alignment al, zh_visit_fn fn, void *user) {
+    uintptr_t addr = (uintptr_t)ptr;
+    size_t slot = zh_smp_footprint(len, al);
+    if (slot != 0) {
+        zh_visit_item slab = slab_of(addr, slot, ZH_SMP_SLAB_LEN);
+        return _zh_visit_live_in(&slab, addr, len, slot, slot, al, fn, user);
+    }
+    /* Too large for a slab: the page allocator mapped it on its own. */
+    size_t page = zh_page_size(), mapped = len > SIZE_MAX - (page - 1) ? len : (len + page - 1) / page * page;
+    zh_visit_item mapping = {.kind = ZH_VISIT_AREA, .area = "mapping", .address = addr, .size = mapped, .used = len};
+    return _zh_visit_live_in(&mapping, addr, len, mapped, 0, al, fn, user);
 }
 
 void zh_smp_slot_stats_of(unsigned slot, zh_smp_slot_stats *out) {

@@ -202,6 +202,48 @@ zh_allocator zh_validation_allocator(zh_validation *self);
 static inline void zh_validation_deinit(zh_validation *self) { (void)self; }
 
 /* ------------------------------------------------------------------------
+ * Introspection: one visitor per allocator, zh_<name>_visit(self, fn, user),
+ * in the style of mimalloc's mi_heap_visit_blocks. It reports what the
+ * allocator's own structures know: areas (memory it carved up or got from
+ * its child) and blocks in them, each with its kind. Not in Zig: layout
+ * pictures, statistics and self-checks are built on it, so nothing outside
+ * the core has to know an allocator's geometry.
+ *
+ * Rules common to every visitor: `fn` runs once per item and must not call
+ * the allocator; the visit stops at, and returns, the first non-zero value
+ * `fn` returns (0 when it ran to the end). An area comes before the blocks
+ * the visitor reports in it, except where a visitor says otherwise.
+ * ---------------------------------------------------------------------- */
+
+typedef enum zh_visit_kind {
+    ZH_VISIT_AREA = 0, /* memory the allocator manages (`area` says which kind) */
+    ZH_VISIT_LIVE,     /* a block handed out and not freed */
+    ZH_VISIT_FREE,     /* on a free list or never carved: a later allocation may return it */
+    ZH_VISIT_FREED,    /* freed, but kept out of reuse (DebugAllocator catches use after free so) */
+    ZH_VISIT_PADDING,  /* bytes a block's slot or alignment takes beyond its length */
+    ZH_VISIT_METADATA, /* the allocator's own records, inside the area */
+} zh_visit_kind;
+
+typedef struct zh_visit_item {
+    zh_visit_kind kind;
+    /* AREA: "chunk" (ArenaAllocator, MemoryPool), "buffer" (FixedBuffer),
+     * "slab" or "mapping" (SmpAllocator), "bigpage" or "big" (Wasm, Sbrk),
+     * "bucket" or "large" (DebugAllocator). NULL for blocks. */
+    const char *area;
+    uintptr_t address;
+    size_t size;            /* bytes */
+    size_t used;            /* AREA: bytes in use from its start (up to its bump pointer) */
+    size_t slot_size;       /* the size class's slot size; 0: no size class */
+    size_t slot_count;      /* AREA: the slots it is carved into, where fixed; 0 otherwise */
+    size_t order;           /* FREE: place in its free list, 1 = handed out next; 0: unordered */
+    size_t alignment;       /* LIVE: bytes, where the allocator records it; 0 otherwise */
+    const uintptr_t *trace; /* LIVE (DebugAllocator): allocation trace, `frames` words; else NULL */
+    size_t frames;
+} zh_visit_item;
+
+typedef int (*zh_visit_fn)(void *user, const zh_visit_item *item);
+
+/* ------------------------------------------------------------------------
  * Page sizes.
  * ---------------------------------------------------------------------- */
 
@@ -320,6 +362,9 @@ bool zh_fba_owns_slice(const zh_fba *self, const void *ptr, size_t len);
 bool zh_fba_is_last_allocation(const zh_fba *self, const void *ptr, size_t len);
 /* end_index = 0: every allocation becomes reusable. */
 void zh_fba_reset(zh_fba *self);
+/* Visitor: the buffer ("buffer", used = end_index). The buffer keeps no
+ * record of its blocks, so that is all. */
+int zh_fba_visit(const zh_fba *self, zh_visit_fn fn, void *user);
 /* The vtable operations, public as in Zig (StackFallbackAllocator uses them).
  * resize/remap/free of a slice the buffer does not own panic (Zig asserts). */
 ZH_NODISCARD void *zh_fba_alloc(zh_fba *self, size_t n, zh_alignment al);
@@ -363,12 +408,11 @@ size_t zh_arena_query_capacity(const zh_arena *self);
 bool zh_arena_reset(zh_arena *self, zh_arena_reset_mode mode, size_t limit);
 /* Number of chunks (for introspection). */
 size_t zh_arena_chunk_count(const zh_arena *self);
-/* Every chunk, newest first: the start of its usable bytes, their length,
- * and how many are in use (the newest chunk's end_index; an older chunk's
- * tail was abandoned when the arena moved on, so all of it counts). Stops
- * when `fn` returns non-zero and returns that value. */
-int zh_arena_walk_chunks(const zh_arena *self, int (*fn)(void *user, uintptr_t start, size_t usable, size_t used),
-                         void *user);
+/* Visitor: every chunk, newest first, as the child handed it out ("chunk";
+ * in use: the newest chunk's node header and end_index, all of an older
+ * one, whose tail was abandoned when the arena moved on), then its node
+ * header (METADATA: the chunk's length and the link to the next). */
+int zh_arena_visit(const zh_arena *self, zh_visit_fn fn, void *user);
 
 /* ------------------------------------------------------------------------
  * StackFallbackAllocator: a fixed buffer first, then a fallback allocator.
@@ -483,10 +527,10 @@ static inline void zh_memory_pool_destroy(zh_memory_pool *self, void *item) {
 /* Length of the free list, for introspection (stops at `limit` entries, so
  * a list corrupted into a cycle cannot hang the caller). */
 size_t zh_memory_pool_free_count(const zh_memory_pool *self, size_t limit);
-/* Every free item, the next create()'s first; stops after `limit` items or
- * when `fn` returns non-zero (returned). */
-int zh_memory_pool_walk_free(const zh_memory_pool *self, size_t limit, int (*fn)(void *user, uintptr_t item),
-                             void *user);
+/* Visitor: its arena's chunks (zh_arena_visit), then every free item
+ * (FREE, item_size bytes, `order` from the head: the next create()'s is 1),
+ * up to `limit` of them. Items are not reported under their chunk. */
+int zh_memory_pool_visit(const zh_memory_pool *self, size_t limit, zh_visit_fn fn, void *user);
 
 /* ------------------------------------------------------------------------
  * SmpAllocator (smp_allocator): the general-purpose, multi-threaded one.
@@ -514,14 +558,18 @@ void zh_smp_slot_stats_of(unsigned slot, zh_smp_slot_stats *out);
 /* The bytes a block of (len, al) takes: its slot size, or 0 when it is too
  * large for a slab and was mapped on its own (page allocator). */
 size_t zh_smp_footprint(size_t len, zh_alignment al);
-/* Layout walk: each free slot of `slot` (ZH_SMP_FREE_SLOT), and each class's
- * bump pointer inside its current slab (ZH_SMP_NEXT: the slab from `addr`
- * on is untouched), with the class's slot size. `fn` runs with the slot
- * locked: it must not call the allocator. Stops at, and returns, the first
- * non-zero value `fn` returns. */
-typedef enum zh_smp_item { ZH_SMP_FREE_SLOT, ZH_SMP_NEXT } zh_smp_item;
-int zh_smp_walk_slot(unsigned slot, int (*fn)(void *user, zh_smp_item kind, uintptr_t addr, size_t slot_size),
-                     void *user);
+/* Visitor, thread slot by thread slot, each under its lock: each class's
+ * current slab ("slab", in use up to its bump pointer), and each free slot
+ * (FREE, in list order) after the slab it lies in ("slab", carved to the
+ * end). The slabs are process-wide and keep no record of live blocks, so a
+ * slab is reported once per thing found in it: merge areas by address, the
+ * smallest `used` holds. */
+int zh_smp_visit(zh_visit_fn fn, void *user);
+/* One block the caller knows is live, (ptr, len, al): its area (the "slab"
+ * of its slot, or the "mapping" of a block too large for a slab), itself
+ * (LIVE, with its slot size) and its slot's slack (PADDING). No lock: it
+ * reads nothing but the arguments. */
+int zh_smp_visit_block(const void *ptr, size_t len, zh_alignment al, zh_visit_fn fn, void *user);
 
 /* ------------------------------------------------------------------------
  * WasmAllocator and SbrkAllocator: Zig's two "big page" allocators. Both are
@@ -617,14 +665,19 @@ void zh_bigpage_stats_of(const zh_bigpage_state *s, zh_bigpage_stats *out);
 /* The bytes a block of (len, al) takes: its slot (16 B .. 32 KiB) or its
  * power-of-two run of big pages; 0 for a size no block can have. */
 size_t zh_bigpage_footprint(size_t len, zh_alignment al);
-/* Layout walk: each free slot (ZH_BIGPAGE_FREE_SLOT, size = slot size), each
- * free run of big pages (ZH_BIGPAGE_FREE_RUN, size = its bytes) and each
- * small class's bump pointer inside a partly carved big page
- * (ZH_BIGPAGE_NEXT, size = the class's slot size). Stops at, and returns,
- * the first non-zero value `fn` returns. */
-typedef enum zh_bigpage_item { ZH_BIGPAGE_FREE_SLOT, ZH_BIGPAGE_FREE_RUN, ZH_BIGPAGE_NEXT } zh_bigpage_item;
-int zh_bigpage_walk(const zh_bigpage_state *s, int (*fn)(void *user, zh_bigpage_item kind, uintptr_t addr, size_t size),
-                    void *user);
+/* Visitor over the memory [lo, hi) the big pages are carved from (big page
+ * k starts at lo + k * 64 KiB): each small class's partly carved big page
+ * ("bigpage", in use up to its bump pointer), each free slot (FREE) after
+ * its big page ("bigpage", carved to the end), and each free run of big
+ * pages ("big", with its FREE block). As with zh_smp_visit, a page is
+ * reported once per thing found in it (the smallest `used` holds), and the
+ * pages nothing is known of (every slot live, or a live big block) are not
+ * reported: zh_bigpage_visit_block gives the area of a known live block. */
+int zh_bigpage_visit(const zh_bigpage_state *s, uintptr_t lo, uintptr_t hi, zh_visit_fn fn, void *user);
+/* One block the caller knows is live in the memory from `lo`: its area
+ * ("bigpage" with its slot size, or "big" for a run of whole big pages),
+ * itself (LIVE) and its slot's or run's slack (PADDING). */
+int zh_bigpage_visit_block(uintptr_t lo, const void *ptr, size_t len, zh_alignment al, zh_visit_fn fn, void *user);
 
 /* ------------------------------------------------------------------------
  * FailingAllocator (Zig's std.testing.FailingAllocator): fails on purpose.
@@ -779,23 +832,17 @@ zh_debug_block_state zh_debug_block_state_of(zh_debug *self, const void *ptr, si
  * when unknown or not recorded; valid until the next call on the allocator. */
 const uintptr_t *zh_debug_trace_of(zh_debug *self, const void *ptr, size_t len, zh_alignment al, int kind);
 
-/* Every live block: address, length (the requested one where recorded),
- * alignment (bytes), allocation trace (`frames` words). Stops when `fn`
- * returns non-zero, and returns that value. */
-typedef int (*zh_debug_block_fn)(void *user, uintptr_t address, size_t length, size_t alignment,
-                                 const uintptr_t *trace, size_t frames);
-int zh_debug_walk_live(zh_debug *self, zh_debug_block_fn fn, void *user);
-/* The same over the large allocations only. */
-int zh_debug_walk_large(zh_debug *self, zh_debug_block_fn fn, void *user);
-
-/* Every bucket: size class index, slot size, slot count, allocated and freed
- * counts, page address. */
-typedef int (*zh_debug_bucket_fn)(void *user, unsigned size_class, size_t slot_size, size_t slot_count,
-                                  size_t allocated, size_t freed, uintptr_t page);
-int zh_debug_walk_buckets(zh_debug *self, zh_debug_bucket_fn fn, void *user);
-/* Where a bucket page of that size class keeps its metadata (header, used
- * bits, requested sizes, alignments, traces): from this offset to the end. */
-size_t zh_debug_bucket_metadata_offset(const zh_debug *self, unsigned size_class);
+/* Visitor: every small-object bucket, size class by size class, newest
+ * first ("bucket": one page, slot_size, slot_count, in use up to its last
+ * slot handed out), then its slots in order -- LIVE ones (with their
+ * requested length, alignment and allocation trace where safety records
+ * them, else the slot size and alignment 0) followed by their slot's slack
+ * (PADDING), FREED ones (never handed out again while the bucket lives),
+ * the never-used rest (FREE) -- then its metadata at the end of the page
+ * (header, used bits, requested sizes, alignments, traces). Then every live
+ * large allocation ("large", then its LIVE block). Not under the mutex: the
+ * caller makes sure no other thread uses the allocator meanwhile. */
+int zh_debug_visit(zh_debug *self, zh_visit_fn fn, void *user);
 /* Number of large-allocation records (live and, with retain_metadata, freed). */
 size_t zh_debug_large_count(const zh_debug *self, bool include_freed);
 

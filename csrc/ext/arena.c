@@ -157,7 +157,7 @@ static PyObject *Arena_layout(PyObject *op, PyObject *unused) {
     ArenaObject *self = Arena_CAST(op);
     /* Gathered in C, then made Python (layout.c). */
     zx_layout l = {0};
-    if (!self->base.closed) (void)zh_arena_walk_chunks(&self->arena, zx_lay_chunk, &l);
+    if (!self->base.closed) (void)zh_arena_visit(&self->arena, zx_lay_visit, &l);
     zx_lay_live(&l, &self->base, NULL);
     return zx_lay_finish(&l, op);
 }

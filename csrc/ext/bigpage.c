@@ -9,50 +9,29 @@
 
 /* --- WasmAllocator, SbrkAllocator: 64 KiB big pages from a growing memory --- */
 
-static size_t bigpage_footprint(const ZxBlock *b, size_t *size_class) {
-    size_t took = zh_bigpage_footprint(b->len, b->align);
-    *size_class = took < ZH_BIGPAGE_SIZE ? took : 0;
-    return took;
-}
-
-static int bigpage_item(void *user, zh_bigpage_item kind, uintptr_t addr, size_t size) {
-    zx_carved_walk *w = user;
-    switch (kind) {
-    case ZH_BIGPAGE_NEXT:
-        return zx_span_add(w, &w->next, addr, size);
-    case ZH_BIGPAGE_FREE_RUN:
-        if (zx_span_add(w, &w->runs, addr, size) < 0) return -1;
-        return zx_lay_item(&w->l, "free", addr, size, 0);
-    case ZH_BIGPAGE_FREE_SLOT:
-        break;
-    }
-    return zx_lay_item(&w->l, "free", addr, size, size);
-}
-
 /* The memory [lo, hi) in order: a "big" region for each big block or free
- * run, a "bigpage" (64 KiB, carved into one size class) for every other page. */
+ * run, a "bigpage" (64 KiB, carved into one size class) for every other page.
+ * The core knows the free lists and bump pointers; this object knows its
+ * live blocks, and the core where each lies. A page nothing is known of is
+ * listed too, with no size class (every slot in use elsewhere). */
 static PyObject *bigpage_layout(PyObject *op, const zh_bigpage_state *s, uintptr_t lo, uintptr_t hi) {
-    zx_carved_walk w = {0};
-    zx_lay_live(&w.l, ZxAllocator_CAST(op), bigpage_footprint);
-    for (ZxBlock *b = ZxAllocator_CAST(op)->live; b != NULL; b = b->next) {
-        size_t cls, took = bigpage_footprint(b, &cls);
-        if (b->len != 0 && cls == 0) zx_span_add(&w, &w.runs, (uintptr_t)b->ptr, took);
-    }
-    zh_bigpage_walk(s, bigpage_item, &w);
-    if (w.l.ni > 1) qsort(w.l.it, w.l.ni, sizeof *w.l.it, zx_litem_by_address);
-    if (w.next.n > 1) qsort(w.next.v, w.next.n, sizeof *w.next.v, zx_span_by_address);
-    if (w.runs.n > 1) qsort(w.runs.v, w.runs.n, sizeof *w.runs.v, zx_span_by_address);
-    for (uintptr_t p = lo; p < hi && w.l.oom == 0;) {
-        const zx_span *run = zx_span_in(&w.runs, p, 1);
-        if (run != NULL) {
-            zx_lay_region(&w.l, "big", p, run->size, run->size, 0);
-            p += run->size;
-        } else {
-            zx_lay_carved(&w, "bigpage", p, ZH_BIGPAGE_SIZE);
-            p += ZH_BIGPAGE_SIZE;
+    zx_layout l = {0};
+    (void)zh_bigpage_visit(s, lo, hi, zx_lay_visit, &l);
+    for (ZxBlock *b = ZxAllocator_CAST(op)->live; b != NULL && l.oom == 0; b = b->next)
+        if (b->len != 0) (void)zh_bigpage_visit_block(lo, b->ptr, b->len, b->align, zx_lay_visit, &l);
+    zx_lay_merge_regions(&l);
+    size_t known = l.nr, k = 0;
+    for (uintptr_t p = lo; p < hi && l.oom == 0;) {
+        while (k < known && l.r[k].addr + l.r[k].size <= p) k++;
+        if (k < known && l.r[k].addr <= p) {
+            p = l.r[k].addr + l.r[k].size;
+            continue;
         }
+        zx_lay_region(&l, "bigpage", p, ZH_BIGPAGE_SIZE, 0, 0);
+        p += ZH_BIGPAGE_SIZE;
     }
-    return zx_carved_finish(&w, op);
+    zx_lay_merge_regions(&l);
+    return zx_lay_finish(&l, op);
 }
 
 PyDoc_STRVAR(bigpage_layout_doc,

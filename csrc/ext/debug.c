@@ -12,6 +12,7 @@
 #include "frames.h"
 
 #include <stdlib.h>
+#include <string.h>
 
 #include "structmember.h"
 
@@ -391,8 +392,31 @@ static PyObject *Debug_raw_free(PyObject *op, PyObject *const *args, Py_ssize_t 
 typedef struct {
     zheap_state *st;
     PyObject *list;
-    bool with_alignment;
 } collect_ctx;
+
+/* The live blocks out of zh_debug_visit: all of them, or the large ones. */
+typedef struct {
+    bool large_only;
+    bool in_large; /* the last area was a large allocation */
+    int (*fn)(void *user, const zh_visit_item *live);
+    void *user;
+} live_filter;
+
+static int only_live(void *user, const zh_visit_item *it) {
+    live_filter *f = user;
+    if (it->kind == ZH_VISIT_AREA) {
+        f->in_large = strcmp(it->area, "large") == 0;
+        return 0;
+    }
+    if (it->kind != ZH_VISIT_LIVE || (f->large_only && !f->in_large)) return 0;
+    return f->fn(f->user, it);
+}
+
+static int visit_live(zh_debug *dbg, bool large_only, int (*fn)(void *user, const zh_visit_item *live),
+                      void *user) {
+    live_filter f = {large_only, false, fn, user};
+    return zh_debug_visit(dbg, only_live, &f);
+}
 
 /* A LeakRecord is a dict (address, length, alignment, trace) whose repr shows
  * the address in hex, as every other report does. */
@@ -467,13 +491,12 @@ static PyType_Spec LeakRecord_spec = {
     .slots = LeakRecord_slots,
 };
 
-static int collect_block(void *user, uintptr_t address, size_t length, size_t alignment, const uintptr_t *trace,
-                         size_t frames) {
+static int collect_block(void *user, const zh_visit_item *it) {
     collect_ctx *c = user;
-    PyObject *t = zx_trace_from_ids(c->st, frames ? trace : NULL, frames);
+    PyObject *t = zx_trace_from_ids(c->st, it->frames ? it->trace : NULL, it->frames);
     PyObject *rec = t ? PyObject_CallNoArgs((PyObject *)c->st->LeakRecord_type) : NULL;
-    PyObject *values = rec ? Py_BuildValue("{s:k,s:n,s:n,s:O}", "address", (unsigned long)address, "length",
-                                           (Py_ssize_t)length, "alignment", (Py_ssize_t)alignment, "trace", t)
+    PyObject *values = rec ? Py_BuildValue("{s:k,s:n,s:n,s:O}", "address", (unsigned long)it->address, "length",
+                                           (Py_ssize_t)it->size, "alignment", (Py_ssize_t)it->alignment, "trace", t)
                            : NULL;
     if (values == NULL || PyDict_Update(rec, values) < 0) Py_CLEAR(rec);
     Py_XDECREF(values);
@@ -496,13 +519,13 @@ static PyObject *Debug_leaks(PyObject *op, PyObject *unused) {
     (void)unused;
     DebugObject *self = Debug_CAST(op);
     if (zx_check_open(&self->base) < 0) return NULL;
-    collect_ctx c = {self->base.st, PyList_New(0), true};
+    collect_ctx c = {self->base.st, PyList_New(0)};
     if (c.list == NULL || zx_stack_idle(&self->base) < 0) {
         Py_XDECREF(c.list);
         return NULL;
     }
     int gc_was_on = PyGC_Disable(); /* no Python may run while the walk is under way */
-    if (zh_debug_walk_live(&self->dbg, collect_block, &c) != 0) Py_CLEAR(c.list);
+    if (visit_live(&self->dbg, false, collect_block, &c) != 0) Py_CLEAR(c.list);
     if (gc_was_on) PyGC_Enable();
     return c.list;
 }
@@ -516,29 +539,49 @@ static PyObject *Debug_large_allocations(PyObject *op, PyObject *unused) {
     (void)unused;
     DebugObject *self = Debug_CAST(op);
     if (zx_check_open(&self->base) < 0) return NULL;
-    collect_ctx c = {self->base.st, PyList_New(0), true};
+    collect_ctx c = {self->base.st, PyList_New(0)};
     if (c.list == NULL || zx_stack_idle(&self->base) < 0) {
         Py_XDECREF(c.list);
         return NULL;
     }
     int gc_was_on = PyGC_Disable(); /* no Python may run while the walk is under way */
-    if (zh_debug_walk_large(&self->dbg, collect_block, &c) != 0) Py_CLEAR(c.list);
+    if (visit_live(&self->dbg, true, collect_block, &c) != 0) Py_CLEAR(c.list);
     if (gc_was_on) PyGC_Enable();
     return c.list;
 }
 
-static int collect_bucket(void *user, unsigned size_class, size_t slot_size, size_t slot_count, size_t allocated,
-                          size_t freed, uintptr_t page) {
-    PyObject *rec = Py_BuildValue("{s:I,s:n,s:n,s:n,s:n,s:n,s:k}", "size_class", size_class, "slot_size",
-                                  (Py_ssize_t)slot_size, "slot_count", (Py_ssize_t)slot_count, "allocated",
-                                  (Py_ssize_t)allocated, "freed", (Py_ssize_t)freed, "live",
-                                  (Py_ssize_t)(allocated - freed), "page", (unsigned long)page);
-    if (rec == NULL || PyList_Append(user, rec) < 0) {
-        Py_XDECREF(rec);
-        return -1;
+/* One bucket, gathered in C (buckets() makes its dicts after the visit). */
+typedef struct {
+    size_t slot_size, slot_count, allocated, freed;
+    uintptr_t page;
+} bucket_rec;
+
+typedef struct {
+    bucket_rec *v;
+    size_t n, cap;
+    int oom;
+} bucket_recs;
+
+static int note_bucket(void *user, const zh_visit_item *it) {
+    bucket_recs *r = user;
+    if (it->kind == ZH_VISIT_AREA && strcmp(it->area, "bucket") == 0) {
+        bucket_rec *v = zx_grow(r->v, &r->cap, r->n, sizeof *v, 16);
+        if (v == NULL) return r->oom = -1;
+        r->v = v;
+        v[r->n++] = (bucket_rec){it->slot_size, it->slot_count, it->used / it->slot_size, 0, it->address};
+    } else if (it->kind == ZH_VISIT_FREED && r->n != 0) {
+        r->v[r->n - 1].freed++;
     }
-    Py_DECREF(rec);
     return 0;
+}
+
+static PyObject *bucket_dict(const bucket_rec *b) {
+    unsigned size_class = 0;
+    while (((size_t)1 << size_class) < b->slot_size) size_class++;
+    return Py_BuildValue("{s:I,s:n,s:n,s:n,s:n,s:n,s:k}", "size_class", size_class, "slot_size",
+                         (Py_ssize_t)b->slot_size, "slot_count", (Py_ssize_t)b->slot_count, "allocated",
+                         (Py_ssize_t)b->allocated, "freed", (Py_ssize_t)b->freed, "live",
+                         (Py_ssize_t)(b->allocated - b->freed), "page", (unsigned long)b->page);
 }
 
 PyDoc_STRVAR(Debug_buckets_doc,
@@ -551,14 +594,18 @@ static PyObject *Debug_buckets(PyObject *op, PyObject *unused) {
     (void)unused;
     DebugObject *self = Debug_CAST(op);
     if (zx_check_open(&self->base) < 0) return NULL;
-    PyObject *list = PyList_New(0);
-    if (list == NULL || zx_stack_idle(&self->base) < 0) {
-        Py_XDECREF(list);
-        return NULL;
+    if (zx_stack_idle(&self->base) < 0) return NULL;
+    /* Gathered in C: making objects may run Python code, which must not
+     * find the visit half done. */
+    bucket_recs r = {0};
+    (void)zh_debug_visit(&self->dbg, note_bucket, &r);
+    PyObject *list = r.oom ? PyErr_NoMemory() : PyList_New((Py_ssize_t)r.n);
+    for (size_t i = 0; list != NULL && i < r.n; i++) {
+        PyObject *d = bucket_dict(&r.v[i]);
+        if (d == NULL) Py_CLEAR(list);
+        else PyList_SET_ITEM(list, (Py_ssize_t)i, d);
     }
-    int gc_was_on = PyGC_Disable(); /* no Python may run while the walk is under way */
-    if (zh_debug_walk_buckets(&self->dbg, collect_bucket, list) != 0) Py_CLEAR(list);
-    if (gc_was_on) PyGC_Enable();
+    PyMem_RawFree(r.v);
     return list;
 }
 
@@ -566,77 +613,41 @@ static PyObject *Debug_buckets(PyObject *op, PyObject *unused) {
 
 typedef struct {
     zx_layout l;
-    zx_layout live; /* its items: every live block, sorted by address to look up */
-    const zh_debug *dbg;
+    zx_layout own; /* this object's blocks, by address: their lengths where the core has none */
+    bool safety;
 } debug_walk;
 
-static int note_live(void *user, uintptr_t address, size_t length, size_t alignment, const uintptr_t *trace,
-                     size_t frames) {
-    (void)alignment, (void)trace, (void)frames;
-    return zx_lay_item(&((debug_walk *)user)->live, "live", address, length, 0);
+static const zx_litem *own_at(const debug_walk *w, uintptr_t addr) {
+    zx_litem key = {NULL, addr, 0, 0, 0};
+    if (w->own.ni == 0) return NULL; /* bsearch may not take a null array */
+    return bsearch(&key, w->own.it, w->own.ni, sizeof key, zx_litem_by_address);
 }
 
-static zx_litem *live_at(const debug_walk *w, uintptr_t addr) {
-    zx_litem key = {NULL, addr, 0, 0};
-    if (w->live.ni == 0) return NULL; /* bsearch may not take a null array */
-    return bsearch(&key, w->live.it, w->live.ni, sizeof key, zx_litem_by_address);
-}
-
-/* A bucket page: its slots in order -- live ones (with the slot's slack as
- * padding), freed ones (never handed out again while the bucket lives: that
- * is how the allocator catches a use after free) and the never-used rest --
- * then its metadata at the end of the page. */
-static int lay_bucket(void *user, unsigned size_class, size_t slot_size, size_t slot_count, size_t allocated,
-                      size_t freed, uintptr_t page) {
-    (void)freed;
+/* zx_lay_visit, except that without safety the core records no requested
+ * length (a live slot is reported whole): the binding knows it for its own
+ * blocks, and the rest of their slot is padding. */
+static int lay_debug(void *user, const zh_visit_item *it) {
     debug_walk *w = user;
-    zx_layout *l = &w->l;
-    size_t page_size = w->dbg->config.page_size;
-    zx_lay_region(l, "bucket", page, page_size, allocated * slot_size, slot_size);
-    for (size_t i = 0; i < allocated; i++) {
-        uintptr_t slot = page + i * slot_size;
-        const zx_litem *live = live_at(w, slot);
-        if (live == NULL) {
-            zx_lay_item(l, "freed", slot, slot_size, slot_size);
-            continue;
-        }
-        zx_lay_item(l, "live", slot, live->len, slot_size);
-        if (live->len < slot_size) zx_lay_item(l, "padding", slot + live->len, slot_size - live->len, slot_size);
-    }
-    if (allocated < slot_count)
-        zx_lay_item(l, "free", page + allocated * slot_size, (slot_count - allocated) * slot_size, slot_size);
-    size_t meta = zh_debug_bucket_metadata_offset(w->dbg, size_class);
-    zx_lay_item(l, "metadata", page + meta, page_size - meta, 0);
-    return l->oom;
-}
-
-static int lay_large(void *user, uintptr_t address, size_t length, size_t alignment, const uintptr_t *trace,
-                     size_t frames) {
-    (void)alignment, (void)trace, (void)frames;
-    zx_layout *l = &((debug_walk *)user)->l;
-    zx_lay_region(l, "large", address, length, length, 0);
-    zx_lay_item(l, "live", address, length, 0);
-    return l->oom;
+    const zx_litem *mine = it->kind == ZH_VISIT_LIVE && !w->safety ? own_at(w, it->address) : NULL;
+    if (mine == NULL || mine->len >= it->size) return zx_lay_visit(&w->l, it);
+    zh_visit_item live = *it, slack = {.kind = ZH_VISIT_PADDING, .address = it->address + mine->len,
+                                       .size = it->size - mine->len, .slot_size = it->slot_size};
+    live.size = mine->len;
+    if (zx_lay_visit(&w->l, &live) < 0) return -1;
+    return zx_lay_visit(&w->l, &slack);
 }
 
 static PyObject *Debug_layout(PyObject *op, PyObject *unused) {
     (void)unused;
     DebugObject *self = Debug_CAST(op);
-    debug_walk w = {.dbg = &self->dbg};
+    debug_walk w = {.safety = self->dbg.config.safety};
     if (!self->base.closed) {
-        (void)zh_debug_walk_live(&self->dbg, note_live, &w);
-        w.l.oom = w.live.oom;
-        if (w.live.ni > 1) qsort(w.live.it, w.live.ni, sizeof *w.live.it, zx_litem_by_address);
-        /* Without safety the core records no requested length (it reports
-         * the slot size); the binding knows it for its own blocks. */
-        for (ZxBlock *b = self->base.live; b != NULL; b = b->next) {
-            zx_litem *it = b->len ? live_at(&w, (uintptr_t)b->ptr) : NULL;
-            if (it != NULL) it->len = b->len;
-        }
-        if (w.l.oom == 0) (void)zh_debug_walk_buckets(&self->dbg, lay_bucket, &w);
-        if (w.l.oom == 0) (void)zh_debug_walk_large(&self->dbg, lay_large, &w);
+        (void)zx_lay_live(&w.own, &self->base, NULL);
+        w.l.oom = w.own.oom;
+        if (w.own.ni > 1) qsort(w.own.it, w.own.ni, sizeof *w.own.it, zx_litem_by_address);
+        if (w.l.oom == 0) (void)zh_debug_visit(&self->dbg, lay_debug, &w);
     }
-    zx_lay_free(&w.live);
+    zx_lay_free(&w.own);
     return zx_lay_finish(&w.l, op);
 }
 
@@ -692,8 +703,8 @@ static PyObject *Debug_deinit(PyObject *op, PyObject *unused) {
     if (self->raise_on_leak) {
         /* Objects made mid-operation: with the collector off, no Python runs. */
         int gc_was_on = PyGC_Disable();
-        collect_ctx c = {self->base.st, PyList_New(0), true};
-        if (c.list != NULL && zh_debug_walk_live(&self->dbg, collect_block, &c) != 0) Py_CLEAR(c.list);
+        collect_ctx c = {self->base.st, PyList_New(0)};
+        if (c.list != NULL && visit_live(&self->dbg, false, collect_block, &c) != 0) Py_CLEAR(c.list);
         if (gc_was_on) PyGC_Enable();
         if (c.list == NULL) PyErr_Clear(); /* out of memory: deinit goes on, without the list */
         leaks = c.list;
@@ -756,11 +767,10 @@ typedef struct {
     Py_ssize_t count, bytes;
 } totals;
 
-static int add_block(void *user, uintptr_t a, size_t length, size_t al, const uintptr_t *t, size_t f) {
-    (void)a, (void)al, (void)t, (void)f;
+static int add_block(void *user, const zh_visit_item *live) {
     totals *s = user;
     s->count++;
-    s->bytes += (Py_ssize_t)length;
+    s->bytes += (Py_ssize_t)live->size;
     return 0;
 }
 
@@ -769,8 +779,8 @@ static PyObject *Debug_stats(PyObject *op, PyObject *unused) {
     DebugObject *self = Debug_CAST(op);
     if (zx_check_open(&self->base) < 0) return NULL;
     totals all = {0, 0}, large = {0, 0};
-    (void)zh_debug_walk_live(&self->dbg, add_block, &all);
-    (void)zh_debug_walk_large(&self->dbg, add_block, &large);
+    (void)visit_live(&self->dbg, false, add_block, &all);
+    (void)visit_live(&self->dbg, true, add_block, &large);
     PyObject *by_class = PyDict_New();
     if (by_class == NULL) return NULL;
     size_t nbuckets = 0;
@@ -809,7 +819,7 @@ static PyObject *Debug_repr(PyObject *op) {
     DebugObject *self = Debug_CAST(op);
     if (self->base.closed) return PyUnicode_FromString("<zheap.DebugAllocator deinitialized>");
     totals all = {0, 0};
-    (void)zh_debug_walk_live(&self->dbg, add_block, &all);
+    (void)visit_live(&self->dbg, false, add_block, &all);
     return PyUnicode_FromFormat("<zheap.DebugAllocator live=%zd bytes=%zd large=%zu page_size=%zu backing=%R>",
                                 all.count, all.bytes, zh_debug_large_count(&self->dbg, false),
                                 self->dbg.config.page_size, self->base.child);

@@ -247,7 +247,7 @@ static PyObject *Fba_layout(PyObject *op, PyObject *unused) {
     (void)unused;
     FbaObject *self = Fba_CAST(op);
     zx_layout l = {0};
-    zx_lay_region(&l, "buffer", (uintptr_t)self->fba.buffer, self->fba.buffer_len, self->fba.end_index, 0);
+    (void)zh_fba_visit(&self->fba, zx_lay_visit, &l);
     zx_lay_live(&l, &self->base, NULL);
     gaps_prune(self); /* an interface's free may have rolled end_index back */
     for (size_t i = 0; i < self->ngaps; i++)

@@ -1,8 +1,9 @@
-/* layout.c -- layout() for the allocators without a region walker of
- * their own, and the fragmentation figures every stats() reports.
+/* layout.c -- layout() for the allocators without a core visitor of their
+ * own, the collector every visitor's layout goes through, and the
+ * fragmentation figures every stats() reports.
  *
  * A layout is gathered in plain C first (regions, then blocks from the
- * core's walkers and the object's live list), because the core walkers run
+ * core's visitor and the object's live list), because the core visitors run
  * under the allocators' locks, where no Python object may be made. It is
  * then turned into the dicts layout() documents: every block goes into the
  * region that contains its address, by address. */
@@ -28,12 +29,44 @@ int zx_lay_item(zx_layout *l, const char *state, uintptr_t addr, size_t len, siz
     return 0;
 }
 
-/* A free item and its place in the free list (1: the one reused next), for
- * lists whose order is the allocator's behaviour (a pool's LIFO list). */
-int zx_lay_free_in_order(zx_layout *l, uintptr_t addr, size_t len, size_t order) {
-    if (zx_lay_item(l, "free", addr, len, 0) < 0) return -1;
-    if (len != 0) l->it[l->ni - 1].order = order;
+/* The zh_visit_fn of every core visitor: each area a region, each block
+ * an item with its state. C only: visitors run under the core's locks. A
+ * free item keeps its place in its free list (1: reused next) where the
+ * layout asks for it (`orders`: a pool's one LIFO list is its behaviour). */
+int zx_lay_visit(void *user, const zh_visit_item *it) {
+    zx_layout *l = user;
+    static const char *const states[] = {
+        [ZH_VISIT_LIVE] = "live",       [ZH_VISIT_FREE] = "free",         [ZH_VISIT_FREED] = "freed",
+        [ZH_VISIT_PADDING] = "padding", [ZH_VISIT_METADATA] = "metadata",
+    };
+    if (it->kind == ZH_VISIT_AREA) return zx_lay_region(l, it->area, it->address, it->size, it->used, it->slot_size);
+    if (zx_lay_item(l, states[it->kind], it->address, it->size, it->slot_size) < 0) return -1;
+    if (l->orders && it->kind == ZH_VISIT_FREE && it->size != 0) l->it[l->ni - 1].order = it->order;
     return 0;
+}
+
+static int region_by_address(const void *a, const void *b) {
+    const zx_lregion *x = a, *y = b;
+    return (x->addr > y->addr) - (x->addr < y->addr);
+}
+
+/* Regions in address order, each once: visitors over memory with no record
+ * of its areas (slabs, big pages) report an area once per thing found in
+ * it, and the smallest `used` holds (only the bump pointer's report knows
+ * where carving stopped). */
+void zx_lay_merge_regions(zx_layout *l) {
+    if (l->nr > 1) qsort(l->r, l->nr, sizeof *l->r, region_by_address);
+    size_t n = 0;
+    for (size_t i = 0; i < l->nr; i++) {
+        if (n > 0 && l->r[n - 1].addr == l->r[i].addr) {
+            zx_lregion *kept = &l->r[n - 1];
+            if (l->r[i].used < kept->used) kept->used = l->r[i].used;
+            if (kept->size_class == 0) kept->size_class = l->r[i].size_class;
+        } else {
+            l->r[n++] = l->r[i];
+        }
+    }
+    l->nr = n;
 }
 
 /* The object's live blocks; where `footprint` says a block takes more than
@@ -433,65 +466,6 @@ const char zx_stats_doc[] =
     "A dict: ``live`` and ``live_bytes`` (blocks handed out through Python),\n"
     "and the figures of layout(): ``requested``, ``reserved``, ``overhead``,\n"
     "``utilisation`` and ``largest_free_run``.";
-
-/* A chunk walker's callback (zh_arena_walk_chunks): a "chunk" region into
- * the zx_layout `user`, as the child handed it out: the node header (the
- * chunk's length and the link to the next chunk) is part of the region, as
- * metadata, so `reserved` is what the child gave, header included. C only:
- * the walk runs over the core's list, which Python code (a finalizer run by
- * making an object) could change. */
-int zx_lay_chunk(void *user, uintptr_t start, size_t usable, size_t used) {
-    const size_t header = sizeof(zh_arena_node);
-    if (zx_lay_region(user, "chunk", start - header, usable + header, used + header, 0) < 0) return -1;
-    return zx_lay_item(user, "metadata", start - header, header, 0);
-}
-
-/* --- carved memory: slabs and big pages (SmpAllocator, Wasm/SbrkAllocator) ------- */
-
-int zx_span_add(zx_carved_walk *w, zx_spans *s, uintptr_t addr, size_t size) {
-    zx_span *v = zx_grow(s->v, &s->cap, s->n, sizeof *v, 16);
-    if (v == NULL) return w->l.oom = -1;
-    s->v = v;
-    v[s->n++] = (zx_span){addr, size};
-    return 0;
-}
-
-int zx_span_by_address(const void *a, const void *b) {
-    uintptr_t x = ((const zx_span *)a)->addr, y = ((const zx_span *)b)->addr;
-    return (x > y) - (x < y);
-}
-
-/* The zx_span of `s` starting in [lo, lo + len), or NULL (s sorted). */
-const zx_span *zx_span_in(const zx_spans *s, uintptr_t lo, size_t len) {
-    size_t a = 0, b = s->n;
-    while (a < b) {
-        size_t mid = a + (b - a) / 2;
-        if (s->v[mid].addr < lo) a = mid + 1;
-        else b = mid;
-    }
-    return a < s->n && s->v[a].addr - lo < len ? &s->v[a] : NULL;
-}
-
-/* The slot size of the first block in [lo, lo + len), 0 if none (items sorted). */
-size_t zx_class_in(const zx_layout *l, uintptr_t lo, size_t len) {
-    size_t a = zx_lay_first_item(l, lo);
-    return a < l->ni && l->it[a].addr - lo < len ? l->it[a].size_class : 0;
-}
-
-/* One slab-like region of `len` bytes at `start`: its slot size from its
- * blocks or bump pointer, and in use up to the bump pointer if it has one. */
-void zx_lay_carved(zx_carved_walk *w, const char *kind, uintptr_t start, size_t len) {
-    const zx_span *next = zx_span_in(&w->next, start, len);
-    size_t cls = next ? next->size : zx_class_in(&w->l, start, len);
-    size_t used = next ? next->addr - start : (cls ? len : 0);
-    zx_lay_region(&w->l, kind, start, len, used, cls);
-}
-
-PyObject *zx_carved_finish(zx_carved_walk *w, PyObject *op) {
-    PyMem_RawFree(w->next.v);
-    PyMem_RawFree(w->runs.v);
-    return zx_lay_finish(&w->l, op);
-}
 
 /* A list of sizes, for stats(). */
 PyObject *zx_size_list(const size_t *v, size_t n) {

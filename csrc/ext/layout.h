@@ -4,7 +4,7 @@
 
 #include "state.h"
 
-/* layout.c: layouts gathered in C (no Python objects: walkers run under
+/* layout.c: layouts gathered in C (no Python objects: visitors run under
  * the core's locks), then turned into layout() dicts. */
 typedef struct zx_lregion {
     const char *kind;
@@ -23,12 +23,12 @@ typedef struct zx_layout {
     zx_litem *it;
     size_t ni, ci;
     int oom; /* -1 once an append failed: finish raises MemoryError */
-    size_t item_len; /* for walkers that report addresses only (a pool's free items) */
-    size_t order;    /* the free-list place of the last item a walker in list order gave */
+    bool orders; /* keep a free item's list order (`next`): where reuse follows one list */
 } zx_layout;
 int zx_lay_region(zx_layout *l, const char *kind, uintptr_t addr, size_t size, size_t used, size_t size_class);
 int zx_lay_item(zx_layout *l, const char *state, uintptr_t addr, size_t len, size_t size_class);
-int zx_lay_free_in_order(zx_layout *l, uintptr_t addr, size_t len, size_t order);
+int zx_lay_visit(void *user, const zh_visit_item *it);
+void zx_lay_merge_regions(zx_layout *l);
 int zx_lay_live(zx_layout *l, ZxAllocator *owner, size_t (*footprint)(const ZxBlock *b, size_t *size_class));
 void zx_lay_free(zx_layout *l);
 int zx_litem_by_address(const void *a, const void *b);
@@ -48,31 +48,6 @@ PyObject *zx_allocator_stats(PyObject *op, PyObject *unused);
 PyObject *zx_repr_html(PyObject *op, PyObject *unused);
 extern const char zx_layout_doc[], zx_stats_doc[];
 
-int zx_lay_chunk(void *user, uintptr_t start, size_t usable, size_t used);
-
-/* Carved memory (slabs, big pages): spans known inside it (bump pointers,
- * runs) and the layout being gathered. */
-typedef struct {
-    uintptr_t addr;
-    size_t size;
-} zx_span;
-
-typedef struct {
-    zx_span *v;
-    size_t n, cap;
-} zx_spans;
-
-typedef struct {
-    zx_layout l;
-    zx_spans next; /* bump pointers inside partly carved slabs/pages, with the slot size */
-    zx_spans runs; /* big blocks and free runs of big pages */
-} zx_carved_walk;
-int zx_span_add(zx_carved_walk *w, zx_spans *s, uintptr_t addr, size_t size);
-int zx_span_by_address(const void *a, const void *b);
-const zx_span *zx_span_in(const zx_spans *s, uintptr_t lo, size_t len);
-size_t zx_class_in(const zx_layout *l, uintptr_t lo, size_t len);
-void zx_lay_carved(zx_carved_walk *w, const char *kind, uintptr_t start, size_t len);
-PyObject *zx_carved_finish(zx_carved_walk *w, PyObject *op);
 PyObject *zx_size_list(const size_t *v, size_t n);
 
 #endif

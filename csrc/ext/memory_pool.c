@@ -369,25 +369,20 @@ static PyObject *Pool_reduce(PyObject *op, PyObject *unused) {
     return NULL;
 }
 
-/* A free item, into the zx_layout `user` (C only, like the chunk walk), with
- * its place in the free list: the walk goes from the head, the item create()
- * hands out next. */
-static int lay_free_item(void *user, uintptr_t item) {
-    zx_layout *l = user;
-    return zx_lay_free_in_order(l, item, l->item_len, ++l->order);
+/* An item takes its whole slot (Zig's item_size, at least a pointer: a free
+ * item holds the free list's link); the part past the view is padding. */
+static size_t pool_footprint(const ZxBlock *b, size_t *size_class) {
+    *size_class = 0;
+    return Pool_CAST((PyObject *)b->owner)->pool.item_size;
 }
 
 static PyObject *Pool_layout(PyObject *op, PyObject *unused) {
     (void)unused;
     PoolObject *self = Pool_CAST(op);
     /* Gathered in C, then made Python (layout.c). */
-    zx_layout l = {0};
-    l.item_len = self->view_len;
-    if (!self->base.closed) {
-        (void)zh_arena_walk_chunks(&self->pool.arena, zx_lay_chunk, &l);
-        (void)zh_memory_pool_walk_free(&self->pool, SIZE_MAX, lay_free_item, &l);
-    }
-    zx_lay_live(&l, &self->base, NULL);
+    zx_layout l = {.orders = true};
+    if (!self->base.closed) (void)zh_memory_pool_visit(&self->pool, SIZE_MAX, zx_lay_visit, &l);
+    zx_lay_live(&l, &self->base, pool_footprint);
     return zx_lay_finish(&l, op);
 }
 

@@ -3,20 +3,9 @@
 #include "allocator.h"
 
 #include <stdlib.h>
+#include <string.h>
 
 /* --- SmpAllocator: slabs of one size class each, and large blocks mapped alone --- */
-
-static size_t smp_footprint(const ZxBlock *b, size_t *size_class) {
-    size_t slot = zh_smp_footprint(b->len, b->align), page = zh_page_size();
-    *size_class = slot;
-    return slot ? slot : (b->len + page - 1) / page * page;
-}
-
-static int smp_item(void *user, zh_smp_item kind, uintptr_t addr, size_t slot_size) {
-    zx_carved_walk *w = user;
-    if (kind == ZH_SMP_NEXT) return zx_span_add(w, &w->next, addr, slot_size);
-    return zx_lay_item(&w->l, "free", addr, slot_size, slot_size);
-}
 
 PyDoc_STRVAR(Smp_layout_doc,
              "layout($self, /)\n--\n\n"
@@ -27,27 +16,23 @@ PyDoc_STRVAR(Smp_layout_doc,
 
 static PyObject *Smp_layout(PyObject *op, PyObject *unused) {
     (void)unused;
-    zx_carved_walk w = {0};
-    zx_lay_live(&w.l, ZxAllocator_CAST(op), smp_footprint);
-    for (unsigned i = 0, n = zh_smp_slot_count(); i < n && w.l.oom == 0; i++) zh_smp_walk_slot(i, smp_item, &w);
-    /* Every slab something is known in; large blocks are mappings. */
-    for (ZxBlock *b = ZxAllocator_CAST(op)->live; b != NULL; b = b->next) {
-        size_t cls, took = smp_footprint(b, &cls);
-        if (b->len != 0 && cls == 0) zx_lay_region(&w.l, "mapping", (uintptr_t)b->ptr, took, b->len, 0);
+    zx_layout l = {0};
+    /* The core knows the free slots and bump pointers (under each thread
+     * slot's lock); this object knows its live blocks, and the core where
+     * each lies. */
+    (void)zh_smp_visit(zx_lay_visit, &l);
+    for (ZxBlock *b = ZxAllocator_CAST(op)->live; b != NULL && l.oom == 0; b = b->next)
+        if (b->len != 0) (void)zh_smp_visit_block(b->ptr, b->len, b->align, zx_lay_visit, &l);
+    zx_lay_merge_regions(&l);
+    /* Large blocks first (the maps' top rows), then the slabs, each in
+     * address order. */
+    for (size_t i = 0, front = 0; i < l.nr; i++) {
+        if (strcmp(l.r[i].kind, "mapping") != 0) continue;
+        zx_lregion mapping = l.r[i];
+        memmove(&l.r[front + 1], &l.r[front], (i - front) * sizeof *l.r);
+        l.r[front++] = mapping;
     }
-    zx_spans slabs = {0};
-    for (size_t i = 0; i < w.l.ni && w.l.oom == 0; i++)
-        if (w.l.it[i].size_class != 0)
-            zx_span_add(&w, &slabs, w.l.it[i].addr & ~(uintptr_t)(ZH_SMP_SLAB_LEN - 1), ZH_SMP_SLAB_LEN);
-    for (size_t i = 0; i < w.next.n && w.l.oom == 0; i++)
-        zx_span_add(&w, &slabs, w.next.v[i].addr & ~(uintptr_t)(ZH_SMP_SLAB_LEN - 1), ZH_SMP_SLAB_LEN);
-    if (w.l.ni > 1) qsort(w.l.it, w.l.ni, sizeof *w.l.it, zx_litem_by_address);
-    if (w.next.n > 1) qsort(w.next.v, w.next.n, sizeof *w.next.v, zx_span_by_address);
-    if (slabs.n > 1) qsort(slabs.v, slabs.n, sizeof *slabs.v, zx_span_by_address);
-    for (size_t i = 0; i < slabs.n && w.l.oom == 0; i++)
-        if (i == 0 || slabs.v[i].addr != slabs.v[i - 1].addr) zx_lay_carved(&w, "slab", slabs.v[i].addr, ZH_SMP_SLAB_LEN);
-    PyMem_RawFree(slabs.v);
-    return zx_carved_finish(&w, op);
+    return zx_lay_finish(&l, op);
 }
 
 /* ===================================================================== */

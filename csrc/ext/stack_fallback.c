@@ -207,7 +207,7 @@ static PyObject *SfaIface_layout(PyObject *op, PyObject *unused) {
     SfaIfaceObject *self = SfaIface_CAST(op);
     const zh_fba *fba = &self->sfa->sf.fixed_buffer_allocator;
     zx_layout lead = {0};
-    zx_lay_region(&lead, "buffer", (uintptr_t)fba->buffer, fba->buffer_len, fba->end_index, 0);
+    (void)zh_fba_visit(fba, zx_lay_visit, &lead);
     return zx_merge_into_child(&self->base, &lead);
 }
 

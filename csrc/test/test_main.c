@@ -1646,6 +1646,178 @@ static bool test_check_all_allocation_failures_arena(void) {
     return true;
 }
 
+/* --- the introspection visitors ------------------------------------------- */
+
+enum { SEEN_MAX = 512 };
+typedef struct {
+    zh_visit_item v[SEEN_MAX];
+    size_t n;
+    size_t stop_after; /* 0: never stop */
+    uintptr_t lo, hi;  /* hi != 0: keep only the items at [lo, hi) */
+} seen;
+
+static int see(void *user, const zh_visit_item *it) {
+    seen *s = user;
+    if (s->hi != 0 && (it->address < s->lo || it->address >= s->hi)) return 0;
+    if (s->n < SEEN_MAX) s->v[s->n] = *it;
+    s->n++;
+    return s->stop_after != 0 && s->n >= s->stop_after ? 7 : 0;
+}
+
+/* The first item of `kind` at `address` (any address: 0), or NULL. */
+static const zh_visit_item *find_item(const seen *s, zh_visit_kind kind, uintptr_t address) {
+    for (size_t i = 0; i < s->n && i < SEEN_MAX; i++)
+        if (s->v[i].kind == kind && (address == 0 || s->v[i].address == address)) return &s->v[i];
+    return NULL;
+}
+
+static bool test_visit_fba_arena_pool(void) {
+    static char buf[256];
+    zh_fba fba;
+    zh_fba_init(&fba, buf, sizeof buf);
+    EXPECT(zh_fba_alloc(&fba, 10, 0) != NULL);
+    seen s = {0};
+    EXPECT(zh_fba_visit(&fba, see, &s) == 0 && s.n == 1);
+    EXPECT(s.v[0].kind == ZH_VISIT_AREA && strcmp(s.v[0].area, "buffer") == 0);
+    EXPECT(s.v[0].address == (uintptr_t)buf && s.v[0].size == sizeof buf && s.v[0].used == 10);
+
+    zh_arena arena;
+    zh_arena_init(&arena, zh_page_allocator());
+    char *a = zh_raw_alloc(zh_arena_allocator(&arena), 100, 0, 0);
+    char *b = zh_raw_alloc(zh_arena_allocator(&arena), 1 << 20, 0, 0); /* a second chunk */
+    EXPECT(a != NULL && b != NULL && zh_arena_chunk_count(&arena) == 2);
+    s = (seen){0};
+    EXPECT(zh_arena_visit(&arena, see, &s) == 0 && s.n == 4);
+    /* Newest first: the chunk holding b, in use up to its end_index. */
+    const zh_visit_item *newest = &s.v[0], *header = &s.v[1], *older = &s.v[2];
+    EXPECT(newest->kind == ZH_VISIT_AREA && strcmp(newest->area, "chunk") == 0);
+    EXPECT(newest->address < (uintptr_t)b && (uintptr_t)b + (1 << 20) <= newest->address + newest->size);
+    EXPECT(header->kind == ZH_VISIT_METADATA && header->address == newest->address);
+    EXPECT(newest->used == header->size + arena.end_index);
+    EXPECT(older->used == older->size && (uintptr_t)a - older->address == s.v[3].size);
+    size_t capacity = 0;
+    for (size_t i = 0; i < s.n; i += 2) capacity += s.v[i].size - s.v[i + 1].size;
+    EXPECT(capacity == zh_arena_query_capacity(&arena));
+    s = (seen){.stop_after = 3};
+    EXPECT(zh_arena_visit(&arena, see, &s) == 7 && s.n == 3); /* stops at the first non-zero */
+    zh_arena_deinit(&arena);
+
+    zh_memory_pool pool;
+    zh_memory_pool_init(&pool, zh_page_allocator(), 4, 2, ZH_MEMORY_POOL_OPTIONS_DEFAULT);
+    void *items[3];
+    for (int i = 0; i < 3; i++) EXPECT((items[i] = zh_memory_pool_create(&pool)) != NULL);
+    zh_memory_pool_destroy(&pool, items[0]);
+    zh_memory_pool_destroy(&pool, items[2]);
+    s = (seen){0};
+    EXPECT(zh_memory_pool_visit(&pool, SIZE_MAX, see, &s) == 0);
+    const zh_visit_item *top = find_item(&s, ZH_VISIT_FREE, (uintptr_t)items[2]);
+    const zh_visit_item *second = find_item(&s, ZH_VISIT_FREE, (uintptr_t)items[0]);
+    EXPECT(top != NULL && top->order == 1 && top->size == pool.item_size && pool.item_size == sizeof(void *));
+    EXPECT(second != NULL && second->order == 2 && find_item(&s, ZH_VISIT_FREE, (uintptr_t)items[1]) == NULL);
+    EXPECT(find_item(&s, ZH_VISIT_AREA, 0) != NULL);
+    s = (seen){0};
+    EXPECT(zh_memory_pool_visit(&pool, 1, see, &s) == 0 && find_item(&s, ZH_VISIT_FREE, (uintptr_t)items[0]) == NULL);
+    zh_memory_pool_deinit(&pool);
+    return true;
+}
+
+static bool test_visit_smp(void) {
+    zh_allocator a = zh_smp_allocator();
+    char *p = zh_raw_alloc(a, 20, 0, 0), *q = zh_raw_alloc(a, 20, 0, 0);
+    EXPECT(p != NULL && q != NULL);
+    zh_raw_free(a, q, 20, 0, 0);
+    /* The slabs are process-wide (other tests left free slots): look at q's only. */
+    uintptr_t q_slab = (uintptr_t)q & ~(uintptr_t)(ZH_SMP_SLAB_LEN - 1);
+    seen s = {.lo = q_slab, .hi = q_slab + ZH_SMP_SLAB_LEN};
+    EXPECT(zh_smp_visit(see, &s) == 0 && s.n <= SEEN_MAX);
+    const zh_visit_item *freed = find_item(&s, ZH_VISIT_FREE, (uintptr_t)q);
+    EXPECT(freed != NULL && freed->slot_size == 32 && freed->size == 32 && freed->order >= 1);
+    /* The slab comes before the free slot, and contains it. */
+    const zh_visit_item *slab = freed - 1;
+    EXPECT(slab->kind == ZH_VISIT_AREA && strcmp(slab->area, "slab") == 0 && slab->size == ZH_SMP_SLAB_LEN);
+    EXPECT(slab->address % ZH_SMP_SLAB_LEN == 0 && (uintptr_t)q - slab->address < ZH_SMP_SLAB_LEN);
+    EXPECT(slab->slot_size == 32 && slab->slot_count == ZH_SMP_SLAB_LEN / 32 && slab->address == q_slab);
+    s = (seen){0};
+    EXPECT(zh_smp_visit_block(p, 20, 0, see, &s) == 0 && s.n == 3);
+    EXPECT(s.v[0].kind == ZH_VISIT_AREA && s.v[0].address == ((uintptr_t)p & ~(uintptr_t)(ZH_SMP_SLAB_LEN - 1)));
+    EXPECT(s.v[1].kind == ZH_VISIT_LIVE && s.v[1].address == (uintptr_t)p && s.v[1].size == 20);
+    EXPECT(s.v[2].kind == ZH_VISIT_PADDING && s.v[2].address == (uintptr_t)p + 20 && s.v[2].size == 12);
+    char *big = zh_raw_alloc(a, 100000, 0, 0);
+    EXPECT(big != NULL);
+    s = (seen){0};
+    EXPECT(zh_smp_visit_block(big, 100000, 0, see, &s) == 0 && s.n == 3);
+    EXPECT(strcmp(s.v[0].area, "mapping") == 0 && s.v[0].size % zh_page_size() == 0 && s.v[0].size >= 100000);
+    EXPECT(s.v[2].size == s.v[0].size - 100000 && s.v[1].slot_size == 0);
+    zh_raw_free(a, big, 100000, 0, 0);
+    zh_raw_free(a, p, 20, 0, 0);
+    return true;
+}
+
+static bool test_visit_bigpage(void) {
+    zh_wasm w;
+    EXPECT(zh_wasm_init(&w, 8) == 0);
+    zh_allocator a = zh_wasm_allocator_of(&w);
+    char *p = zh_raw_alloc(a, 100, 0, 0), *q = zh_raw_alloc(a, 100, 0, 0);
+    char *run = zh_raw_alloc(a, 100000, 0, 0); /* 2 big pages */
+    EXPECT(p != NULL && q != NULL && run != NULL);
+    zh_raw_free(a, q, 100, 0, 0);
+    zh_raw_free(a, run, 100000, 0, 0);
+    uintptr_t lo = (uintptr_t)w.base + ZH_WASM_PAGE_SIZE, hi = (uintptr_t)w.base + w.pages * ZH_WASM_PAGE_SIZE;
+    seen s = {0};
+    EXPECT(zh_bigpage_visit(&w.s, lo, hi, see, &s) == 0);
+    /* The 128-byte class (100 + a link word): its page, in use up to the bump pointer. */
+    const zh_visit_item *page = find_item(&s, ZH_VISIT_AREA, (uintptr_t)p);
+    EXPECT(page != NULL && strcmp(page->area, "bigpage") == 0 && page->slot_size == 128);
+    EXPECT(page->used == 2 * 128);
+    const zh_visit_item *slot = find_item(&s, ZH_VISIT_FREE, (uintptr_t)q);
+    EXPECT(slot != NULL && slot->size == 128 && slot->order == 1);
+    const zh_visit_item *free_run = find_item(&s, ZH_VISIT_FREE, (uintptr_t)run);
+    EXPECT(free_run != NULL && free_run->size == 2 * ZH_BIGPAGE_SIZE && free_run->slot_size == 0);
+    EXPECT(strcmp((free_run - 1)->area, "big") == 0 && (free_run - 1)->address == (uintptr_t)run);
+    uintptr_t page_address = page->address;
+    s = (seen){0};
+    EXPECT(zh_bigpage_visit_block(lo, p, 100, 0, see, &s) == 0 && s.n == 3);
+    EXPECT(s.v[0].address == page_address && s.v[0].used == ZH_BIGPAGE_SIZE);
+    EXPECT(s.v[1].kind == ZH_VISIT_LIVE && s.v[2].kind == ZH_VISIT_PADDING && s.v[2].size == 28);
+    zh_wasm_deinit(&w);
+    return true;
+}
+
+static bool test_visit_debug(void) {
+    zh_debug d;
+    reports rep;
+    EXPECT(dbg_setup(&d, zh_page_allocator(), NULL, &rep));
+    zh_allocator a = zh_debug_allocator(&d);
+    char *x = zh_raw_alloc(a, 5, 0, 0), *y = zh_raw_alloc(a, 6, 0, 0), *z = zh_raw_alloc(a, 8, 3, 0);
+    char *large = zh_raw_alloc(a, 1 << 20, 0, 0);
+    EXPECT(x != NULL && y != NULL && z != NULL && large != NULL);
+    zh_raw_free(a, y, 6, 0, 0);
+    seen s = {0};
+    EXPECT(zh_debug_visit(&d, see, &s) == 0 && s.n <= SEEN_MAX);
+    const zh_visit_item *bucket = find_item(&s, ZH_VISIT_AREA, (uintptr_t)x);
+    EXPECT(bucket != NULL && strcmp(bucket->area, "bucket") == 0 && bucket->slot_size == 8);
+    EXPECT(bucket->used == 3 * 8 && bucket->slot_count * 8 < bucket->size);
+    /* Its slots in order: x (5 of 8, then padding), y freed, z, the never-used rest, metadata. */
+    const zh_visit_item *it = bucket + 1;
+    EXPECT(it[0].kind == ZH_VISIT_LIVE && it[0].address == (uintptr_t)x && it[0].size == 5 && it[0].alignment == 1);
+    EXPECT(it[0].frames == d.config.stack_trace_frames && it[0].trace != NULL);
+    EXPECT(it[1].kind == ZH_VISIT_PADDING && it[1].size == 3);
+    EXPECT(it[2].kind == ZH_VISIT_FREED && it[2].address == (uintptr_t)y && it[2].size == 8);
+    EXPECT(it[3].kind == ZH_VISIT_LIVE && it[3].address == (uintptr_t)z && it[3].alignment == 8);
+    EXPECT(it[4].kind == ZH_VISIT_FREE && it[4].address == (uintptr_t)z + 8);
+    EXPECT(it[5].kind == ZH_VISIT_METADATA && it[5].address + it[5].size == bucket->address + bucket->size);
+    EXPECT(it[4].address + it[4].size <= it[5].address);
+    const zh_visit_item *big = find_item(&s, ZH_VISIT_AREA, (uintptr_t)large);
+    EXPECT(big != NULL && strcmp(big->area, "large") == 0 && big->size == 1 << 20);
+    EXPECT(big[1].kind == ZH_VISIT_LIVE && big[1].address == (uintptr_t)large && big[1].size == 1 << 20);
+    EXPECT(zh_debug_detect_leaks(&d) && rep.counts[ZH_DEBUG_LEAK] == 3);
+    zh_raw_free(a, x, 5, 0, 0);
+    zh_raw_free(a, z, 8, 3, 0);
+    zh_raw_free(a, large, 1 << 20, 0, 0);
+    EXPECT(!zh_debug_detect_leaks(&d) && zh_debug_deinit(&d) == ZH_CHECK_OK);
+    return true;
+}
+
 int main(void) {
     run("page_allocator four suites", test_page_allocator_suites);
     run("c_allocator four suites", test_c_allocator_suites);
@@ -1711,6 +1883,10 @@ int main(void) {
     run("SbrkAllocator: Zig's tests, break limits, threads", test_sbrk);
     run("FailingAllocator", test_failing_allocator);
     run("checkAllAllocationFailures over an arena", test_check_all_allocation_failures_arena);
+    run("visitors: FixedBuffer, Arena, MemoryPool", test_visit_fba_arena_pool);
+    run("visitor: SmpAllocator", test_visit_smp);
+    run("visitor: WasmAllocator (big pages)", test_visit_bigpage);
+    run("visitor: DebugAllocator", test_visit_debug);
     printf("%d passed, %d failed\n", passed, failed);
     return failed == 0 ? 0 : 1;
 }
