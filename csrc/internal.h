@@ -35,6 +35,14 @@ static inline bool _zh_mul(size_t a, size_t b, size_t *out) {
 /* The engine WasmAllocator and SbrkAllocator share (bigpage.c). `grow`
  * returns the address of `bytes` new bytes (a multiple of 64 KiB, and
  * 64 KiB-aligned), or 0. */
+/* Keeps a slow path out of its caller, so the fast path needs no stack
+ * frame of its own (no callee-saved registers to save and restore). */
+#if defined(__GNUC__) || defined(__clang__)
+#    define ZH_NOINLINE __attribute__((noinline))
+#else
+#    define ZH_NOINLINE
+#endif
+
 /* A live block the caller knows of, for the visitors of allocators that keep
  * no record of them (zh_smp_visit_block, zh_bigpage_visit_block): its area,
  * the block (LIVE, `len` bytes with its slot size and alignment) and, when
