@@ -85,14 +85,14 @@ zh_debug_config zh_debug_config_default(void) {
 
 /* --- locking ------------------------------------------------------------------ */
 
-static void lock(zh_debug *d) {
+static ZH_INLINE void lock(zh_debug *d) {
     if (d->config.lock != NULL) d->config.lock(d->config.mutex);
-    else if (d->config.thread_safe) zh_mutex_lock(&d->mutex_);
+    else if (d->config.thread_safe) _zh_mutex_lock(&d->mutex_);
 }
 
-static void unlock(zh_debug *d) {
+static ZH_INLINE void unlock(zh_debug *d) {
     if (d->config.lock != NULL) d->config.unlock(d->config.mutex);
-    else if (d->config.thread_safe) zh_mutex_unlock(&d->mutex_);
+    else if (d->config.thread_safe) _zh_mutex_unlock(&d->mutex_);
 }
 
 /* --- traces --------------------------------------------------------------------- */
@@ -171,7 +171,7 @@ static ZH_COLD void report_simple(zh_debug *d, zh_debug_report_kind kind, const 
     report(d, &r);
 }
 
-static void info(zh_debug *d, const char *message, uintptr_t addr, size_t len, size_t new_len) {
+static ZH_COLD void info(zh_debug *d, const char *message, uintptr_t addr, size_t len, size_t new_len) {
     zh_debug_report r = {.kind = ZH_DEBUG_INFO, .message = message, .address = addr, .length = len,
                          .given_length = new_len};
     report(d, &r);
@@ -493,33 +493,46 @@ static ZH_INLINE bool check_small(zh_debug *d, const slot_ref *s, uintptr_t addr
     return true;
 }
 
-static void *alloc_small(zh_debug *d, size_t len, zh_alignment al, unsigned cls, uintptr_t ret_addr) {
+/* A new bucket page for class `cls`, its first slot taken (allocated_count
+ * 1), or NULL when the backing allocator refuses. Out of line: one call in
+ * slot_count, and it keeps alloc_small's fast path without a stack frame. */
+ZH_NOINLINE static zh_debug_bucket *new_bucket(zh_debug *d, unsigned cls) {
     size_t slots = d->slot_counts[cls];
+    zh_alignment page_al = zh_alignment_from_bytes(d->config.page_size);
+    if (!tbl_reserve(d, &d->pages, sizeof(page_rec), 0)) return NULL;
+    void *mem = zh_raw_alloc(d->backing_allocator, d->config.page_size, page_al, ZH_RET_ADDR);
+    if (mem == NULL) return NULL;
+    uintptr_t page = (uintptr_t)mem;
+    page_rec *pr = (page_rec *)d->pages.entries + tbl_put_assume_capacity(&d->pages, sizeof(page_rec), 0, page);
+    pr->size_class = cls;
+    zh_debug_bucket *b = bucket_from_page(d, page, cls);
+    *b = (zh_debug_bucket){1, 0, d->buckets[cls], NULL, d->config.canary};
+    if (b->prev != NULL) b->prev->next = b;
+    d->buckets[cls] = b;
+    if (!d->config.backing_allocator_zeroes) {
+        memset(used_bits(b), 0, used_bits_count(slots) * sizeof(uintptr_t));
+        if (d->config.safety) memset(requested_sizes(d, b, cls), 0, slots * sizeof(uint32_t));
+    }
+    return b;
+}
+
+static ZH_COLD void log_small(zh_debug *d, const char *what, uintptr_t addr, size_t len) {
+    char msg[96];
+    snprintf(msg, sizeof msg, "small %s %zu bytes at %s%lx", what, len, what[0] == 'a' ? "0x" : "u8@",
+             (unsigned long)addr);
+    info(d, msg, addr, len, 0);
+}
+
+static void *alloc_small(zh_debug *d, size_t len, zh_alignment al, unsigned cls, uintptr_t ret_addr) {
     zh_debug_bucket *b = d->buckets[cls];
     size_t index;
-    uintptr_t page;
-    if (b != NULL && b->allocated_count < slots) {
+    if (b != NULL && b->allocated_count < d->slot_counts[cls]) {
         index = b->allocated_count++;
-        page = page_of(d, b);
     } else {
-        zh_alignment page_al = zh_alignment_from_bytes(d->config.page_size);
-        if (!tbl_reserve(d, &d->pages, sizeof(page_rec), 0)) return NULL;
-        void *mem = zh_raw_alloc(d->backing_allocator, d->config.page_size, page_al, ZH_RET_ADDR);
-        if (mem == NULL) return NULL;
-        page = (uintptr_t)mem;
-        page_rec *pr =
-            (page_rec *)d->pages.entries + tbl_put_assume_capacity(&d->pages, sizeof(page_rec), 0, page);
-        pr->size_class = cls;
-        b = bucket_from_page(d, page, cls);
-        *b = (zh_debug_bucket){1, 0, d->buckets[cls], NULL, d->config.canary};
-        if (b->prev != NULL) b->prev->next = b;
-        d->buckets[cls] = b;
-        if (!d->config.backing_allocator_zeroes) {
-            memset(used_bits(b), 0, used_bits_count(slots) * sizeof(uintptr_t));
-            if (d->config.safety) memset(requested_sizes(d, b, cls), 0, slots * sizeof(uint32_t));
-        }
+        if ((b = new_bucket(d, cls)) == NULL) return NULL;
         index = 0;
     }
+    uintptr_t page = page_of(d, b);
     used_bits(b)[index / WORD_BITS] |= (uintptr_t)1 << (index % WORD_BITS);
     if (d->config.stack_trace_frames) capture(d, ret_addr, slot_trace(d, b, cls, index, ZH_DEBUG_TRACE_ALLOC));
     if (d->config.safety) {
@@ -527,12 +540,23 @@ static void *alloc_small(zh_debug *d, size_t len, zh_alignment al, unsigned cls,
         slot_aligns(d, b, cls)[index] = al;
     }
     uintptr_t addr = page + (index << cls);
-    if (d->config.verbose_log) {
-        char msg[96];
-        snprintf(msg, sizeof msg, "small alloc %zu bytes at 0x%lx", len, (unsigned long)addr);
-        info(d, msg, addr, len, 0);
-    }
+    if (d->config.verbose_log) log_small(d, "alloc", addr, len);
     return (void *)addr;
+}
+
+/* An empty bucket (full or not): unlinked, and its page given back unless
+ * never_unmap. Out of line, as new_bucket. */
+ZH_NOINLINE static void release_bucket(zh_debug *d, zh_debug_bucket *b, unsigned cls) {
+    if (b->prev != NULL) b->prev->next = b->next;
+    if (b->next != NULL) b->next->prev = b->prev;
+    else d->buckets[cls] = b->prev;
+    if (!d->config.never_unmap) {
+        uintptr_t page = page_of(d, b);
+        tbl_remove_at(&d->pages, sizeof(page_rec), 0, tbl_find(&d->pages, sizeof(page_rec), page));
+        if (d->last_page == page) d->last_page = NO_PAGE;
+        zh_raw_free(d->backing_allocator, (void *)page, d->config.page_size,
+                    zh_alignment_from_bytes(d->config.page_size), ZH_RET_ADDR);
+    }
 }
 
 static void free_small(zh_debug *d, void *mem, size_t len, zh_alignment al, unsigned cls, uintptr_t ret_addr) {
@@ -546,24 +570,8 @@ static void free_small(zh_debug *d, void *mem, size_t len, zh_alignment al, unsi
     used_bits(b)[s.index / WORD_BITS] &= ~((uintptr_t)1 << (s.index % WORD_BITS));
     if (d->config.safety) requested_sizes(d, b, s.cls)[s.index] = 0;
     b->freed_count++;
-    if (b->freed_count == b->allocated_count) {
-        /* Empty (full or not): unlink it; give the page back unless never_unmap. */
-        if (b->prev != NULL) b->prev->next = b->next;
-        if (b->next != NULL) b->next->prev = b->prev;
-        else d->buckets[cls] = b->prev;
-        if (!d->config.never_unmap) {
-            uintptr_t page = page_of(d, b);
-            tbl_remove_at(&d->pages, sizeof(page_rec), 0, tbl_find(&d->pages, sizeof(page_rec), page));
-            if (d->last_page == page) d->last_page = NO_PAGE;
-            zh_raw_free(d->backing_allocator, (void *)page, d->config.page_size,
-                        zh_alignment_from_bytes(d->config.page_size), ZH_RET_ADDR);
-        }
-    }
-    if (d->config.verbose_log) {
-        char msg[96];
-        snprintf(msg, sizeof msg, "small free %zu bytes at u8@%lx", len, (unsigned long)addr);
-        info(d, msg, addr, len, 0);
-    }
+    if (b->freed_count == b->allocated_count) release_bucket(d, b, cls);
+    if (d->config.verbose_log) log_small(d, "free", addr, len);
 }
 
 static bool resize_small(zh_debug *d, void *mem, size_t len, zh_alignment al, size_t new_len, unsigned cls,
@@ -598,7 +606,7 @@ static bool resize_small(zh_debug *d, void *mem, size_t len, zh_alignment al, si
 
 /* --- the large path ----------------------------------------------------------------------- */
 
-static void *alloc_large(zh_debug *d, size_t len, zh_alignment al, uintptr_t ret_addr) {
+ZH_NOINLINE static void *alloc_large(zh_debug *d, size_t len, zh_alignment al, uintptr_t ret_addr) {
     if (!tbl_reserve(d, &d->large, sizeof(large_rec), large_tw(d))) return NULL;
     void *p = zh_raw_alloc(d->backing_allocator, len, al, ret_addr);
     if (p == NULL) return NULL;
@@ -641,7 +649,7 @@ static size_t lookup_large(zh_debug *d, void *mem, size_t len, uintptr_t ret_add
     return i;
 }
 
-static void free_large(zh_debug *d, void *mem, size_t len, zh_alignment al, uintptr_t ret_addr) {
+ZH_NOINLINE static void free_large(zh_debug *d, void *mem, size_t len, zh_alignment al, uintptr_t ret_addr) {
     size_t i = lookup_large(d, mem, len, ret_addr, false);
     if (i == SIZE_MAX) return;
     large_rec *r = large_at(d, i);
@@ -663,7 +671,7 @@ static void free_large(zh_debug *d, void *mem, size_t len, zh_alignment al, uint
     }
 }
 
-static void *resize_large(zh_debug *d, void *mem, size_t len, zh_alignment al, size_t new_size, uintptr_t ret_addr,
+ZH_NOINLINE static void *resize_large(zh_debug *d, void *mem, size_t len, zh_alignment al, size_t new_size, uintptr_t ret_addr,
                           bool may_move) {
     /* Reserve before the lookup: growing the table moves the records. */
     if (d->config.retain_metadata && may_move && !tbl_reserve(d, &d->large, sizeof(large_rec), large_tw(d)))

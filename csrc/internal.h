@@ -28,20 +28,31 @@ static inline bool _zh_mul(size_t a, size_t b, size_t *out) {
     return !__builtin_mul_overflow(a, b, out);
 }
 
-/* Hot paths inline their checks and keep the reporting out of line. */
+/* Hot paths inline their checks and keep the reporting out of line; a slow
+ * path that is not rare (a new slab, a new bucket) stays out of line too, so
+ * the fast path needs no stack frame (no callee-saved registers to save). */
 #define ZH_INLINE inline __attribute__((always_inline))
 #define ZH_COLD __attribute__((cold, noinline))
+#define ZH_NOINLINE __attribute__((noinline))
 
-/* The engine WasmAllocator and SbrkAllocator share (bigpage.c). `grow`
- * returns the address of `bytes` new bytes (a multiple of 64 KiB, and
- * 64 KiB-aligned), or 0. */
-/* Keeps a slow path out of its caller, so the fast path needs no stack
- * frame of its own (no callee-saved registers to save and restore). */
-#if defined(__GNUC__) || defined(__clang__)
-#    define ZH_NOINLINE __attribute__((noinline))
-#else
-#    define ZH_NOINLINE
-#endif
+/* zh_mutex's uncontended paths, inline for the allocators' hot paths (the
+ * rest is in mutex.c): a lock or an unlock that meets no other thread is
+ * one atomic instruction and no call. */
+void _zh_mutex_lock_slow(zh_mutex *m);
+void _zh_mutex_unlock_slow(zh_mutex *m, uint32_t prev);
+
+static inline void _zh_mutex_lock(zh_mutex *m) {
+    uint32_t expected = 0; /* unlocked */
+    /* acquire: the previous holder's critical section happens before ours. */
+    if (!__atomic_compare_exchange_n(&m->state, &expected, 1, true, __ATOMIC_ACQUIRE, __ATOMIC_RELAXED))
+        _zh_mutex_lock_slow(m);
+}
+
+static inline void _zh_mutex_unlock(zh_mutex *m) {
+    /* release: our critical section happens before the next holder's. */
+    uint32_t prev = __atomic_exchange_n(&m->state, 0, __ATOMIC_RELEASE);
+    if (prev != 1) _zh_mutex_unlock_slow(m, prev); /* contended, or not locked at all */
+}
 
 /* A live block the caller knows of, for the visitors of allocators that keep
  * no record of them (zh_smp_visit_block, zh_bigpage_visit_block): its area,
@@ -59,6 +70,9 @@ static inline int _zh_visit_live_in(const zh_visit_item *area, uintptr_t addr, s
     return rc;
 }
 
+/* The engine WasmAllocator and SbrkAllocator share (bigpage.c). `grow`
+ * returns the address of `bytes` new bytes (a multiple of 64 KiB, and
+ * 64 KiB-aligned), or 0. */
 typedef uintptr_t (*_zh_bigpage_grow_fn)(void *ctx, size_t bytes);
 void *_zh_bigpage_alloc(zh_bigpage_state *s, size_t len, zh_alignment al, _zh_bigpage_grow_fn grow, void *ctx);
 bool _zh_bigpage_resize(size_t len, zh_alignment al, size_t new_len);

@@ -17,7 +17,9 @@ bool zh_mutex_try_lock(zh_mutex *m) {
     return __atomic_compare_exchange_n(&m->state, &expected, LOCKED, true, __ATOMIC_ACQUIRE, __ATOMIC_RELAXED);
 }
 
-static void lock_slow(zh_mutex *m) {
+_Static_assert(UNLOCKED == 0 && LOCKED == 1, "internal.h's inline fast paths use 0 and 1");
+
+void _zh_mutex_lock_slow(zh_mutex *m) {
     /* Skip the swap when the state already says contended: a swap dirties the
      * cache line even when it changes nothing. */
     if (__atomic_load_n(&m->state, __ATOMIC_RELAXED) == CONTENDED) _zh_prim_futex_wait(&m->state, CONTENDED);
@@ -25,13 +27,13 @@ static void lock_slow(zh_mutex *m) {
         _zh_prim_futex_wait(&m->state, CONTENDED);
 }
 
-void zh_mutex_lock(zh_mutex *m) {
-    if (!zh_mutex_try_lock(m)) lock_slow(m);
-}
-
-void zh_mutex_unlock(zh_mutex *m) {
-    /* release: our critical section happens before the next holder's. */
-    uint32_t prev = __atomic_exchange_n(&m->state, UNLOCKED, __ATOMIC_RELEASE);
+/* The unlocking swap found `prev` other than LOCKED: CONTENDED (wake a
+ * sleeper) or UNLOCKED (unlocking a mutex nobody holds: a bug). */
+void _zh_mutex_unlock_slow(zh_mutex *m, uint32_t prev) {
     if (prev == UNLOCKED) _zh_panic("zh_mutex_unlock: the mutex was not locked");
     if (prev == CONTENDED) _zh_prim_futex_wake_one(&m->state);
 }
+
+void zh_mutex_lock(zh_mutex *m) { _zh_mutex_lock(m); }
+
+void zh_mutex_unlock(zh_mutex *m) { _zh_mutex_unlock(m); }
