@@ -236,8 +236,8 @@ typedef struct zh_visit_item {
     size_t slot_size;       /* the size class's slot size; 0: no size class */
     size_t slot_count;      /* AREA: the slots it is carved into, where fixed; 0 otherwise */
     size_t order;           /* FREE: place in its free list, 1 = handed out next; 0: unordered */
-    size_t alignment;       /* LIVE: bytes, where the allocator records it; 0 otherwise */
-    const uintptr_t *trace; /* LIVE (DebugAllocator): allocation trace, `frames` words; else NULL */
+    size_t alignment;       /* LIVE: bytes, where known (recorded, or given to *_visit_block); else 0 */
+    const uintptr_t *trace; /* LIVE (DebugAllocator): allocation trace, `frames` words (none when 0) */
     size_t frames;
 } zh_visit_item;
 
@@ -667,9 +667,9 @@ void zh_bigpage_stats_of(const zh_bigpage_state *s, zh_bigpage_stats *out);
 size_t zh_bigpage_footprint(size_t len, zh_alignment al);
 /* Visitor over the memory [lo, hi) the big pages are carved from (big page
  * k starts at lo + k * 64 KiB): each small class's partly carved big page
- * ("bigpage", in use up to its bump pointer), each free slot (FREE) after
- * its big page ("bigpage", carved to the end), and each free run of big
- * pages ("big", with its FREE block). As with zh_smp_visit, a page is
+ * ("bigpage", in use up to its bump pointer; skipped if that lies outside
+ * [lo, hi)), each free slot (FREE) after its big page ("bigpage", carved to
+ * the end), and each free run of big pages ("big", with its FREE block). As with zh_smp_visit, a page is
  * reported once per thing found in it (the smallest `used` holds), and the
  * pages nothing is known of (every slot live, or a live big block) are not
  * reported: zh_bigpage_visit_block gives the area of a known live block. */
@@ -835,8 +835,9 @@ const uintptr_t *zh_debug_trace_of(zh_debug *self, const void *ptr, size_t len, 
 /* Visitor: every small-object bucket, size class by size class, newest
  * first ("bucket": one page, slot_size, slot_count, in use up to its last
  * slot handed out), then its slots in order -- LIVE ones (with their
- * requested length, alignment and allocation trace where safety records
- * them, else the slot size and alignment 0) followed by their slot's slack
+ * requested length and alignment where safety records them, else the slot
+ * size and alignment 0; and their allocation trace, stack_trace_frames
+ * words) followed by their slot's slack
  * (PADDING), FREED ones (never handed out again while the bucket lives),
  * the never-used rest (FREE) -- then its metadata at the end of the page
  * (header, used bits, requested sizes, alignments, traces). Then every live
