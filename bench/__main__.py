@@ -224,10 +224,12 @@ def _targets(
     m = re.search(r"zheap ([0-9.]+)\s+Zig 0.15.1 ([0-9.]+)\s+ratio ([0-9.]+)x", debug)
     if m:
         r = float(m.group(3))
+        churn = re.search(r"\| DebugAllocator \| churn64 \|[^|]*\|[^|]*\| ([0-9.]+)x", counts)
+        counted = f"callgrind counts {churn.group(1)}x Zig's instructions" if churn else "callgrind"
         lines.append(
             f"- DebugAllocator <= 1.0x Zig's: {r:.2f}x -- {'met' if r <= 1.0 else 'missed'} "
-            "(wall time is noisy here; callgrind counts 1.34x Zig's instructions, the runtime "
-            "Config and the page table that keeps frees from reading unmapped memory)"
+            f"(wall time is noisy here; {counted}, for the runtime Config and the page table "
+            "that keeps frees from reading unmapped memory)"
         )
     py = {}
     for line in py64.splitlines():
