@@ -386,6 +386,7 @@ int zh_debug_init(zh_debug *self, zh_allocator backing, const zh_debug_config *c
     if (hooks != NULL) self->hooks = *hooks;
     self->requested_memory_limit = SIZE_MAX;
     self->mutex_ = (zh_mutex)ZH_MUTEX_INIT;
+    self->fast_ = c.lock == NULL && c.stack_trace_frames == 0 && !c.verbose_log && !c.enable_memory_limit;
     /* small_bucket_count = log2(page_size) - 1: the largest small slot is half a page. */
     unsigned log2_page = zh_alignment_from_bytes(c.page_size);
     self->small_bucket_count = log2_page - 1;
@@ -424,17 +425,14 @@ static unsigned size_class_of(size_t len, zh_alignment al) {
 
 /* --- the small path ------------------------------------------------------------------------ */
 
-
 typedef struct slot_ref {
     zh_debug_bucket *bucket;
     size_t cls, index;
 } slot_ref;
 
-/* The bucket slot behind (addr, class), or an "Invalid free" report and
- * false. Reads nothing but this allocator's own tables and pages. */
 /* Whether `page` is a bucket page of class `cls`. One-entry cache in front
  * of the table: frees come in runs on the same page. */
-static bool known_page(zh_debug *d, uintptr_t page, unsigned cls) {
+static ZH_INLINE bool known_page(zh_debug *d, uintptr_t page, unsigned cls) {
     if (page != d->last_page) {
         size_t i = tbl_find(&d->pages, sizeof(page_rec), page);
         if (i == SIZE_MAX) return false;
@@ -444,6 +442,8 @@ static bool known_page(zh_debug *d, uintptr_t page, unsigned cls) {
     return d->last_class == cls;
 }
 
+/* The bucket slot behind (addr, class), or an "Invalid free" report and
+ * false. Reads nothing but this allocator's own tables and pages. */
 static ZH_INLINE bool find_slot(zh_debug *d, uintptr_t addr, unsigned cls, slot_ref *out) {
     uintptr_t page = addr & ~(uintptr_t)(d->config.page_size - 1);
     if (!known_page(d, page, cls)) {
@@ -751,12 +751,37 @@ static void *alloc_locked(zh_debug *d, size_t len, zh_alignment al, uintptr_t re
     return p;
 }
 
-static void *dbg_alloc(void *ctx, size_t len, uint8_t al, uintptr_t ret_addr) {
-    zh_debug *d = ctx;
+ZH_NOINLINE static void *alloc_slow(zh_debug *d, size_t len, uint8_t al, uintptr_t ret_addr) {
     lock(d);
     void *p = alloc_locked(d, len, al, ret_addr);
     unlock(d);
     return p;
+}
+
+/* With d->fast_ (no hooks to call, nothing to capture, log or count), a
+ * small allocation from the newest bucket of its class with room is done
+ * here, as alloc_small does it; anything else goes to alloc_slow, which
+ * does the whole of Zig's algorithm. The split keeps this path a leaf. */
+static void *dbg_alloc(void *ctx, size_t len, uint8_t al, uintptr_t ret_addr) {
+    zh_debug *d = ctx;
+    unsigned cls = size_class_of(len, al);
+    if (d->fast_ && cls < d->small_bucket_count) {
+        if (d->config.thread_safe) _zh_mutex_lock(&d->mutex_);
+        zh_debug_bucket *b = d->buckets[cls];
+        if (b != NULL && b->allocated_count < d->slot_counts[cls]) {
+            size_t index = b->allocated_count++;
+            used_bits(b)[index / WORD_BITS] |= (uintptr_t)1 << (index % WORD_BITS);
+            if (d->config.safety) {
+                requested_sizes(d, b, cls)[index] = (uint32_t)len;
+                slot_aligns(d, b, cls)[index] = al;
+            }
+            uintptr_t addr = page_of(d, b) + (index << cls);
+            if (d->config.thread_safe) _zh_mutex_unlock(&d->mutex_);
+            return (void *)addr;
+        }
+        if (d->config.thread_safe) _zh_mutex_unlock(&d->mutex_);
+    }
+    return alloc_slow(d, len, al, ret_addr);
 }
 
 static bool dbg_resize(void *ctx, void *mem, size_t len, uint8_t al, size_t new_len, uintptr_t ret_addr) {
@@ -780,13 +805,42 @@ static void *dbg_remap(void *ctx, void *mem, size_t len, uint8_t al, size_t new_
     return p;
 }
 
-static void dbg_free(void *ctx, void *mem, size_t len, uint8_t al, uintptr_t ret_addr) {
-    zh_debug *d = ctx;
+ZH_NOINLINE static void free_slow(zh_debug *d, void *mem, size_t len, uint8_t al, uintptr_t ret_addr) {
     lock(d);
     unsigned cls = size_class_of(len, al);
     if (cls >= d->small_bucket_count) free_large(d, mem, len, al, ret_addr);
     else free_small(d, mem, len, al, cls, ret_addr);
     unlock(d);
+}
+
+/* With d->fast_, a small free that passes every check of find_slot and
+ * check_small is done here, as free_small does it; anything else (a report
+ * to make, a large block) goes to free_slow, which checks it all again. */
+static void dbg_free(void *ctx, void *mem, size_t len, uint8_t al, uintptr_t ret_addr) {
+    zh_debug *d = ctx;
+    unsigned cls = size_class_of(len, al);
+    if (d->fast_ && cls < d->small_bucket_count && len != 0) {
+        if (d->config.thread_safe) _zh_mutex_lock(&d->mutex_);
+        uintptr_t addr = (uintptr_t)mem, page = addr & ~(uintptr_t)(d->config.page_size - 1);
+        if (known_page(d, page, cls)) {
+            zh_debug_bucket *b = bucket_from_page(d, page, cls);
+            size_t index = (addr - page) >> cls;
+            slot_ref s = {b, cls, index};
+            if (b->canary == d->config.canary && index < d->slot_counts[cls] && index < b->allocated_count &&
+                slot_used(&s) &&
+                (!d->config.safety ||
+                 (requested_sizes(d, b, cls)[index] == len && slot_aligns(d, b, cls)[index] == al))) {
+                used_bits(b)[index / WORD_BITS] &= ~((uintptr_t)1 << (index % WORD_BITS));
+                if (d->config.safety) requested_sizes(d, b, cls)[index] = 0;
+                b->freed_count++;
+                if (b->freed_count == b->allocated_count) release_bucket(d, b, cls);
+                if (d->config.thread_safe) _zh_mutex_unlock(&d->mutex_);
+                return;
+            }
+        }
+        if (d->config.thread_safe) _zh_mutex_unlock(&d->mutex_);
+    }
+    free_slow(d, mem, len, al, ret_addr);
 }
 
 static const zh_allocator_vtable debug_vtable = {dbg_alloc, dbg_resize, dbg_remap, dbg_free};

@@ -795,6 +795,7 @@ typedef struct zh_debug {
     size_t requested_memory_limit; /* SIZE_MAX; assign it directly */
     /* Internal. */
     zh_mutex mutex_;
+    bool fast_; /* no lock hooks, traces, log or limit: small alloc/free try a short path first */
     unsigned small_bucket_count;
     uint32_t slot_counts[ZH_DEBUG_MAX_BUCKETS];
     struct {

@@ -56,6 +56,8 @@ ALLOCATORS = [
         None,
     ),
     ("DebugAllocator()", zheap.DebugAllocator, None),
+    # No traces, log or limit: small blocks take the core's short alloc/free paths.
+    ("DebugAllocator(no traces)", lambda: zheap.DebugAllocator(stack_trace_frames=0), None),
     (
         "DebugAllocator(limit, never_unmap, retain_metadata)",
         lambda: zheap.DebugAllocator(

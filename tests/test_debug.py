@@ -508,6 +508,26 @@ def test_raw_free_wrong_size_and_alignment():
     assert g.deinit() is Check.ok
 
 
+def test_short_paths_without_traces_leave_every_report_to_the_whole_algorithm():
+    # stack_trace_frames=0, no log, no limit: small allocs and frees take the core's short
+    # paths; a free that needs a report must still get it, exactly once.
+    g = zheap.DebugAllocator(stack_trace_frames=0)
+    keep = g.raw_alloc(8)
+    addr = g.raw_alloc(6)
+    with pytest.raises(zheap.InvalidFreeError, match="size 6 bytes does not match free size 7"):
+        g.raw_free(addr, 7)
+    assert [r["address"] for r in g.leaks()] == [keep]  # the free went on, as in Zig
+    addr = g.raw_alloc(8, 4)
+    with pytest.raises(zheap.InvalidFreeError, match="alignment 4 does not match free alignment 8"):
+        g.raw_free(addr, 8, 8)
+    with pytest.raises(zheap.DoubleFreeError):
+        g.raw_free(addr, 8, 4)
+    with pytest.raises(zheap.InvalidFreeError, match="Invalid free"):
+        g.raw_free(keep + 4096, 8)  # a slot never handed out
+    g.raw_free(keep, 8)
+    assert g.leaks() == [] and g.deinit() is Check.ok
+
+
 def test_raw_free_wrong_size_of_a_large_block_frees_the_recorded_size():
     g = zheap.DebugAllocator()
     addr = g.raw_alloc(1 << 20)

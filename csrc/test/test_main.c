@@ -1818,6 +1818,51 @@ static bool test_visit_debug(void) {
     return true;
 }
 
+/* The short paths of alloc and free (no traces, log, limit or lock hooks)
+ * against the whole algorithm (one trace frame): the same slots in the same
+ * order, the same reports, the same buckets given back. */
+static bool debug_short_path_run(size_t frames, uintptr_t offsets[8], reports *rep) {
+    zh_debug d;
+    zh_debug_config c = zh_debug_config_default();
+    c.stack_trace_frames = frames;
+    if (!dbg_setup(&d, zh_page_allocator(), &c, rep)) return false;
+    if (d.fast_ != (frames == 0)) return false;
+    zh_allocator a = zh_debug_allocator(&d);
+    char *v[6];
+    for (int i = 0; i < 6; i++)
+        if ((v[i] = zh_raw_alloc(a, 5 + (size_t)i % 3, 0, 0)) == NULL) return false;
+    zh_raw_free(a, v[1], 7, 0, 0); /* allocated as 6: a size mismatch, logged, then freed */
+    zh_raw_free(a, v[1], 6, 0, 0); /* double free */
+    zh_raw_free(a, v[2], 7, 2, 0); /* alignment mismatch (al 2 keeps class 3) */
+    char not_ours[8];
+    zh_raw_free(a, not_ours, 5, 0, 0); /* not a bucket page: an invalid free, nothing read */
+    char *w = zh_raw_alloc(a, 8, 0, 0); /* the next never-used slot: freed slots are not reused */
+    char *big = zh_raw_alloc(a, 1 << 20, 0, 0);
+    if (w == NULL || big == NULL) return false;
+    zh_raw_free(a, big, 1 << 20, 0, 0);
+    uintptr_t page = (uintptr_t)v[0] & ~(uintptr_t)(d.config.page_size - 1);
+    for (int i = 0; i < 6; i++) offsets[i] = (uintptr_t)v[i] - page;
+    offsets[6] = (uintptr_t)w - page;
+    for (int i = 0; i < 6; i++)
+        if (i != 1 && i != 2) zh_raw_free(a, v[i], 5 + (size_t)i % 3, 0, 0);
+    zh_raw_free(a, w, 8, 0, 0); /* the bucket is empty now: its page goes back */
+    offsets[7] = d.buckets[3] == NULL && d.pages.count == 0;
+    return zh_debug_deinit(&d) == ZH_CHECK_OK;
+}
+
+static bool test_debug_short_paths(void) {
+    uintptr_t fast[8], slow[8];
+    reports rf, rs;
+    EXPECT(debug_short_path_run(0, fast, &rf) && debug_short_path_run(1, slow, &rs));
+    EXPECT(memcmp(fast, slow, sizeof fast) == 0 && fast[7] == 1);
+    EXPECT(fast[6] == 6 * 8); /* slots 0..5 taken, then 6 */
+    for (int k = 0; k <= ZH_DEBUG_INFO; k++) EXPECT(rf.counts[k] == rs.counts[k]);
+    EXPECT(rf.counts[ZH_DEBUG_SIZE_MISMATCH] == 1 && rf.counts[ZH_DEBUG_ALIGNMENT_MISMATCH] == 1);
+    EXPECT(rf.counts[ZH_DEBUG_DOUBLE_FREE] == 1 && rf.counts[ZH_DEBUG_INVALID_FREE] == 1);
+    EXPECT(rf.counts[ZH_DEBUG_LEAK] == 0);
+    return true;
+}
+
 int main(void) {
     run("page_allocator four suites", test_page_allocator_suites);
     run("c_allocator four suites", test_c_allocator_suites);
@@ -1887,6 +1932,7 @@ int main(void) {
     run("visitor: SmpAllocator", test_visit_smp);
     run("visitor: WasmAllocator (big pages)", test_visit_bigpage);
     run("visitor: DebugAllocator", test_visit_debug);
+    run("DebugAllocator short paths match the whole algorithm", test_debug_short_paths);
     printf("%d passed, %d failed\n", passed, failed);
     return failed == 0 ? 0 : 1;
 }
