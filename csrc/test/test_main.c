@@ -1322,6 +1322,12 @@ static bool test_debug_threads(void) {
     EXPECT(dbg_setup(&d, zh_page_allocator(), NULL, &rep));
     if (!hammer(zh_debug_allocator(&d), true)) return false;
     EXPECT(zh_debug_deinit(&d) == ZH_CHECK_OK && errors_of(&rep) == 0);
+    /* Without traces: the short paths, under the same inline mutex. */
+    zh_debug_config c = zh_debug_config_default();
+    c.stack_trace_frames = 0;
+    EXPECT(dbg_setup(&d, zh_page_allocator(), &c, &rep) && d.fast_);
+    if (!hammer(zh_debug_allocator(&d), true)) return false;
+    EXPECT(zh_debug_deinit(&d) == ZH_CHECK_OK && errors_of(&rep) == 0);
     return true;
 }
 
@@ -1919,7 +1925,7 @@ int main(void) {
     run("DebugAllocator detects double/invalid frees and mismatches", test_debug_detects_misuse);
     run("DebugAllocator leaks and verbose log", test_debug_leaks);
     run("DebugAllocator mutex, backing and config variants", test_debug_config_variants);
-    run("DebugAllocator under 4 threads", test_debug_threads);
+    run("DebugAllocator under 4 threads (with and without traces)", test_debug_threads);
     run("SmpAllocator four suites", test_smp_suites);
     run("SmpAllocator size classes, reuse, large blocks, stats", test_smp_size_classes);
     run("SmpAllocator 2/4/8 threads with cross-thread frees", test_smp_threads);
