@@ -19,10 +19,10 @@ void zh_sbrk_init(zh_sbrk *self, zh_sbrk_fn sbrk, void *user) {
 }
 
 static void lock(zh_sbrk *self) {
-    if (self->thread_safe) zh_mutex_lock(&self->mutex);
+    if (self->thread_safe) _zh_mutex_lock(&self->mutex);
 }
 static void unlock(zh_sbrk *self) {
-    if (self->thread_safe) zh_mutex_unlock(&self->mutex);
+    if (self->thread_safe) _zh_mutex_unlock(&self->mutex);
 }
 
 static uintptr_t grow(void *ctx, size_t bytes) {

@@ -15,33 +15,33 @@ void zh_thread_safe_init(zh_thread_safe *self, zh_allocator child) {
 
 static void *ts_alloc(void *ctx, size_t len, uint8_t al, uintptr_t ra) {
     zh_thread_safe *self = ctx;
-    zh_mutex_lock(&self->mutex);
+    _zh_mutex_lock(&self->mutex);
     void *p = zh_raw_alloc(self->child_allocator, len, al, ra);
-    zh_mutex_unlock(&self->mutex);
+    _zh_mutex_unlock(&self->mutex);
     return p;
 }
 
 static bool ts_resize(void *ctx, void *mem, size_t len, uint8_t al, size_t new_len, uintptr_t ra) {
     zh_thread_safe *self = ctx;
-    zh_mutex_lock(&self->mutex);
+    _zh_mutex_lock(&self->mutex);
     bool ok = zh_raw_resize(self->child_allocator, mem, len, al, new_len, ra);
-    zh_mutex_unlock(&self->mutex);
+    _zh_mutex_unlock(&self->mutex);
     return ok;
 }
 
 static void *ts_remap(void *ctx, void *mem, size_t len, uint8_t al, size_t new_len, uintptr_t ra) {
     zh_thread_safe *self = ctx;
-    zh_mutex_lock(&self->mutex);
+    _zh_mutex_lock(&self->mutex);
     void *p = zh_raw_remap(self->child_allocator, mem, len, al, new_len, ra);
-    zh_mutex_unlock(&self->mutex);
+    _zh_mutex_unlock(&self->mutex);
     return p;
 }
 
 static void ts_free(void *ctx, void *mem, size_t len, uint8_t al, uintptr_t ra) {
     zh_thread_safe *self = ctx;
-    zh_mutex_lock(&self->mutex);
+    _zh_mutex_lock(&self->mutex);
     zh_raw_free(self->child_allocator, mem, len, al, ra);
-    zh_mutex_unlock(&self->mutex);
+    _zh_mutex_unlock(&self->mutex);
 }
 
 static const zh_allocator_vtable ts_vtable = {ts_alloc, ts_resize, ts_remap, ts_free};
