@@ -809,7 +809,9 @@ typedef struct zh_debug {
 } zh_debug;
 
 /* Returns 0, or -1 when the config is unusable (page_size not a power of two
- * in [4 KiB, 2 GiB], or stack_trace_frames > 64). `hooks` may be NULL. */
+ * in [4 KiB, 2 GiB], or stack_trace_frames > 64). `hooks` may be NULL. The
+ * config is fixed from here on, as Zig's comptime Config is: the bucket
+ * layout and the short paths are derived from it once. */
 int zh_debug_init(zh_debug *self, zh_allocator backing, const zh_debug_config *config, const zh_debug_hooks *hooks);
 zh_allocator zh_debug_allocator(zh_debug *self);
 /* Reports each leak (ZH_DEBUG_LEAK) and returns whether there was any. */
