@@ -95,6 +95,16 @@ static ZH_INLINE void unlock(zh_debug *d) {
     else if (d->config.thread_safe) _zh_mutex_unlock(&d->mutex_);
 }
 
+/* lock/unlock for the short paths: d->fast_ says there are no lock hooks,
+ * so only the built-in mutex (when thread_safe) is left to take. */
+static ZH_INLINE void lock_fast(zh_debug *d) {
+    if (d->config.thread_safe) _zh_mutex_lock(&d->mutex_);
+}
+
+static ZH_INLINE void unlock_fast(zh_debug *d) {
+    if (d->config.thread_safe) _zh_mutex_unlock(&d->mutex_);
+}
+
 /* --- traces --------------------------------------------------------------------- */
 
 static size_t trace_n(const zh_debug *d) { return d->config.retain_metadata ? 2 : 1; }
@@ -523,6 +533,18 @@ static ZH_COLD void log_small(zh_debug *d, const char *what, uintptr_t addr, siz
     info(d, msg, addr, len, 0);
 }
 
+/* Slot `index` of `b` handed out for (len, al): its used bit, and with
+ * safety its requested length and alignment. alloc_small and dbg_alloc's
+ * short path share it. */
+static ZH_INLINE void take_slot(zh_debug *d, zh_debug_bucket *b, unsigned cls, size_t index, size_t len,
+                                zh_alignment al) {
+    used_bits(b)[index / WORD_BITS] |= (uintptr_t)1 << (index % WORD_BITS);
+    if (d->config.safety) {
+        requested_sizes(d, b, cls)[index] = (uint32_t)len;
+        slot_aligns(d, b, cls)[index] = al;
+    }
+}
+
 static void *alloc_small(zh_debug *d, size_t len, zh_alignment al, unsigned cls, uintptr_t ret_addr) {
     zh_debug_bucket *b = d->buckets[cls];
     size_t index;
@@ -532,14 +554,9 @@ static void *alloc_small(zh_debug *d, size_t len, zh_alignment al, unsigned cls,
         if ((b = new_bucket(d, cls)) == NULL) return NULL;
         index = 0;
     }
-    uintptr_t page = page_of(d, b);
-    used_bits(b)[index / WORD_BITS] |= (uintptr_t)1 << (index % WORD_BITS);
+    take_slot(d, b, cls, index, len, al);
     if (d->config.stack_trace_frames) capture(d, ret_addr, slot_trace(d, b, cls, index, ZH_DEBUG_TRACE_ALLOC));
-    if (d->config.safety) {
-        requested_sizes(d, b, cls)[index] = (uint32_t)len;
-        slot_aligns(d, b, cls)[index] = al;
-    }
-    uintptr_t addr = page + (index << cls);
+    uintptr_t addr = page_of(d, b) + (index << cls);
     if (d->config.verbose_log) log_small(d, "alloc", addr, len);
     return (void *)addr;
 }
@@ -559,6 +576,16 @@ ZH_NOINLINE static void release_bucket(zh_debug *d, zh_debug_bucket *b, unsigned
     }
 }
 
+/* Slot `index` of `b` given back: used bit cleared, length forgotten, and
+ * the bucket released once every slot it handed out is freed. free_small
+ * and dbg_free's short path share it. */
+static ZH_INLINE void give_slot(zh_debug *d, zh_debug_bucket *b, unsigned cls, size_t index) {
+    used_bits(b)[index / WORD_BITS] &= ~((uintptr_t)1 << (index % WORD_BITS));
+    if (d->config.safety) requested_sizes(d, b, cls)[index] = 0;
+    b->freed_count++;
+    if (b->freed_count == b->allocated_count) release_bucket(d, b, cls);
+}
+
 static void free_small(zh_debug *d, void *mem, size_t len, zh_alignment al, unsigned cls, uintptr_t ret_addr) {
     uintptr_t addr = (uintptr_t)mem;
     slot_ref s;
@@ -567,10 +594,7 @@ static void free_small(zh_debug *d, void *mem, size_t len, zh_alignment al, unsi
     if (d->config.enable_memory_limit)
         d->total_requested_bytes -= d->config.safety ? requested_sizes(d, b, s.cls)[s.index] : len;
     if (d->config.stack_trace_frames) capture(d, ret_addr, slot_trace(d, b, s.cls, s.index, ZH_DEBUG_TRACE_FREE));
-    used_bits(b)[s.index / WORD_BITS] &= ~((uintptr_t)1 << (s.index % WORD_BITS));
-    if (d->config.safety) requested_sizes(d, b, s.cls)[s.index] = 0;
-    b->freed_count++;
-    if (b->freed_count == b->allocated_count) release_bucket(d, b, cls);
+    give_slot(d, b, cls, s.index);
     if (d->config.verbose_log) log_small(d, "free", addr, len);
 }
 
@@ -766,20 +790,16 @@ static void *dbg_alloc(void *ctx, size_t len, uint8_t al, uintptr_t ret_addr) {
     zh_debug *d = ctx;
     unsigned cls = size_class_of(len, al);
     if (d->fast_ && cls < d->small_bucket_count) {
-        if (d->config.thread_safe) _zh_mutex_lock(&d->mutex_);
+        lock_fast(d);
         zh_debug_bucket *b = d->buckets[cls];
         if (b != NULL && b->allocated_count < d->slot_counts[cls]) {
             size_t index = b->allocated_count++;
-            used_bits(b)[index / WORD_BITS] |= (uintptr_t)1 << (index % WORD_BITS);
-            if (d->config.safety) {
-                requested_sizes(d, b, cls)[index] = (uint32_t)len;
-                slot_aligns(d, b, cls)[index] = al;
-            }
+            take_slot(d, b, cls, index, len, al);
             uintptr_t addr = page_of(d, b) + (index << cls);
-            if (d->config.thread_safe) _zh_mutex_unlock(&d->mutex_);
+            unlock_fast(d);
             return (void *)addr;
         }
-        if (d->config.thread_safe) _zh_mutex_unlock(&d->mutex_);
+        unlock_fast(d);
     }
     return alloc_slow(d, len, al, ret_addr);
 }
@@ -820,7 +840,7 @@ static void dbg_free(void *ctx, void *mem, size_t len, uint8_t al, uintptr_t ret
     zh_debug *d = ctx;
     unsigned cls = size_class_of(len, al);
     if (d->fast_ && cls < d->small_bucket_count && len != 0) {
-        if (d->config.thread_safe) _zh_mutex_lock(&d->mutex_);
+        lock_fast(d);
         uintptr_t addr = (uintptr_t)mem, page = addr & ~(uintptr_t)(d->config.page_size - 1);
         if (known_page(d, page, cls)) {
             zh_debug_bucket *b = bucket_from_page(d, page, cls);
@@ -830,15 +850,12 @@ static void dbg_free(void *ctx, void *mem, size_t len, uint8_t al, uintptr_t ret
                 slot_used(&s) &&
                 (!d->config.safety ||
                  (requested_sizes(d, b, cls)[index] == len && slot_aligns(d, b, cls)[index] == al))) {
-                used_bits(b)[index / WORD_BITS] &= ~((uintptr_t)1 << (index % WORD_BITS));
-                if (d->config.safety) requested_sizes(d, b, cls)[index] = 0;
-                b->freed_count++;
-                if (b->freed_count == b->allocated_count) release_bucket(d, b, cls);
-                if (d->config.thread_safe) _zh_mutex_unlock(&d->mutex_);
+                give_slot(d, b, cls, index);
+                unlock_fast(d);
                 return;
             }
         }
-        if (d->config.thread_safe) _zh_mutex_unlock(&d->mutex_);
+        unlock_fast(d);
     }
     free_slow(d, mem, len, al, ret_addr);
 }
