@@ -64,6 +64,13 @@ def cases(
         "memoryview(bytearray(n))": ("memoryview(bytearray(n))", {"n": n}),
         "ctypes.create_string_buffer(n)": ("csb(n)", {"csb": ctypes.create_string_buffer, "n": n}),
         "floor: no-op C method call": ("f()", {"f": [].clear}),
+        # What any allocator handing out memoryviews pays before doing any work: a new
+        # memoryview (managed buffer + view) over a buffer that already exists, passed to a
+        # C function. free(alloc(n)) pays this plus a second call and the allocator's work.
+        "floor: id(memoryview(live buffer))": (
+            "f(memoryview(b))",
+            {"f": id, "b": bytearray(n)},
+        ),
     }
     try:
         import numpy
