@@ -154,6 +154,27 @@ MUTANTS = [
         "zx_txn_begin(&t) == 0",
         ("tests/test_safety.py::test_teardown_in_tp_finalize_is_a_deinit",),
     ),
+    Mutant(
+        "numpy array data does not pin its allocator",
+        "csrc/ext/block.c",
+        "    if (self->lent > 0) {",
+        "    if (0) {",
+        ("tests/test_numpy.py",),
+    ),
+    Mutant(
+        "the numpy handler's realloc keeps the old length",
+        "csrc/ext/numpy_handler.c",
+        "    np_put(&np->blocks, (uintptr_t)p, new_len);",
+        "    np_put(&np->blocks, (uintptr_t)p, old_len);",
+        ("tests/test_numpy.py",),
+    ),
+    Mutant(
+        "the numpy handler skips the busy marks",
+        "csrc/ext/numpy_handler.c",
+        "zx_stack_begin(np->owner, false, &c->mark) < 0",
+        "0",
+        ("tests/test_numpy.py",),
+    ),
 ]
 
 

@@ -516,6 +516,24 @@ def main(argv: list[str]) -> int:
     )
     sections += ["## Python: DebugAllocator and trace capture against tracemalloc", ""]
     sections += ["```", debug_py.strip(), "```", ""]
+    print("Python: numpy array code with its data in zheap allocators", flush=True)
+    numpy_py = _run(
+        [
+            sys.executable,
+            "bench/bench_numpy.py",
+            "--number",
+            "200" if args.quick else "20000",
+            "--repeat",
+            "1" if args.quick else "5",
+        ],
+        env,
+    )
+    sections += [
+        "## Python: numpy array code in zheap memory (`bench/bench_numpy.py`)",
+        "",
+        numpy_py.strip(),
+        "",
+    ]
 
     text = [
         "# zheap benchmark results",

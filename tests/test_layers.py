@@ -17,7 +17,7 @@ LAYERS = [
     ["trace"],
     ["block"],
     ["owner"],
-    ["pyalloc", "capsule"],
+    ["pyalloc", "capsule", "numpy_handler"],
     ["allocator"],
     ["debug_report"],
     [

@@ -145,8 +145,8 @@ __all__ = [
 
 
 #: Submodules ``zheap.NAME`` reaches without an import of its own (loaded on first use,
-#: so ``import zheap`` imports neither matplotlib nor Hypothesis).
-_SUBMODULES = ("examples", "lab", "testing", "tracing", "viz")
+#: so ``import zheap`` imports neither matplotlib, Hypothesis nor numpy).
+_SUBMODULES = ("examples", "lab", "numpy", "testing", "tracing", "viz")
 
 
 def __getattr__(name: str) -> Any:

@@ -20,6 +20,10 @@ raw_c_max_alignment: int
 class ZigPanic(RuntimeError):
     """A contract violation Zig would panic on."""
 
+def _numpy_handler(allocator: Allocator, /) -> CapsuleType: ...
+def _numpy_set_handler(handler: CapsuleType | None, /) -> CapsuleType: ...
+def _numpy_lent(allocator: Allocator, /) -> int: ...
+
 @final
 class Block:
     """The exporter behind every view an allocator hands out (``view.obj``)."""

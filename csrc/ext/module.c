@@ -6,6 +6,7 @@
 #include "capsule.h"
 #include "frames.h"
 #include "gcstate.h"
+#include "numpy_handler.h"
 #include "types.h"
 
 #include <string.h>
@@ -144,6 +145,9 @@ static PyMethodDef zheap_methods[] = {
     {"page_size", zheap_page_size, METH_NOARGS, page_size_doc},
     {"default_query_page_size", zheap_default_query_page_size, METH_NOARGS, default_query_page_size_doc},
     {"address_of", zheap_address_of, METH_O, address_of_doc},
+    {"_numpy_handler", zx_numpy_handler, METH_O, zx_numpy_handler_doc},
+    {"_numpy_set_handler", zx_numpy_set_handler, METH_O, zx_numpy_set_handler_doc},
+    {"_numpy_lent", zx_numpy_lent, METH_O, zx_numpy_lent_doc},
     {NULL},
 };
 

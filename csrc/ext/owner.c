@@ -91,6 +91,7 @@ void zx_allocator_setup(ZxAllocator *self, zheap_state *st, zh_allocator a, zh_a
     self->flush = NULL;
     self->py = NULL;
     self->freeing = NULL;
+    self->lent = 0;
     zx_stack_init(self);
 }
 

@@ -8,7 +8,8 @@
  *   arena.c fixed_buffer.c ...        one file per Python type (types.h), named after
  *                                     the core file it wraps: parse, call, introspect
  *   allocator.c                       the base type: each operation one gate transaction
- *   pyalloc.c capsule.c               allocators written in Python; capsules
+ *   pyalloc.c capsule.c               allocators written in Python; capsules;
+ *   numpy_handler.c                   numpy data-memory handlers
  *   owner.c                           object heads and the owner graph (pins)
  *   block.c                           the gate: alive/exported/retiring/dead, memoryviews
  *   trace.c                           the tap and zheap.trace()
@@ -134,6 +135,9 @@ typedef struct ZxAllocator {
      * memory goes back when the last view of it goes or at this
      * allocator's next operation outside a collection (borrowed). */
     struct ZxBlock *freeing;
+    /* Blocks numpy data-memory handlers over this allocator hold
+     * (numpy_handler.c): they pin it as exported views do. */
+    Py_ssize_t lent;
 } ZxAllocator;
 
 #define ZxAllocator_CAST(op) ((ZxAllocator *)(op))
