@@ -744,7 +744,8 @@ typedef struct zh_debug_report {
  * abort on INVALID_FREE / UNRECOVERABLE_DOUBLE_FREE. A `report` that returns
  * from those makes the call do nothing (free) or fail (alloc NULL, resize
  * false, remap NULL). `capture` NULL: C return addresses (backtrace()),
- * starting at the caller's return address as Zig's captureStackTrace does.
+ * starting at the caller's return address as Zig's captureStackTrace does;
+ * where libc has no backtrace() (musl) the traces are empty.
  * Both run with the allocator's mutex held: they must not call back into it. */
 typedef struct zh_debug_hooks {
     void (*report)(void *user, const zh_debug_report *report);
