@@ -7,11 +7,14 @@ Environment switches:
 """
 
 import os
+import sys
 from glob import glob
 
 from setuptools import Extension, setup
 
-CORE = sorted(glob("csrc/*.c")) + ["csrc/prim/unix.c"]
+# prim/ is the core's only OS layer: one file per OS family.
+PRIM = "csrc/prim/windows.c" if sys.platform == "win32" else "csrc/prim/unix.c"
+CORE = sorted(glob("csrc/*.c")) + [PRIM]
 EXT = sorted(glob("csrc/ext/*.c"))
 
 

@@ -18,10 +18,48 @@
 #if defined(__GLIBC__) || defined(__linux__)
 #include <malloc.h>
 #define ZH_HAVE_MALLOC_USABLE_SIZE 1
+#define ZH_HAVE_POSIX_MEMALIGN 1
 #elif defined(__APPLE__)
 #include <malloc/malloc.h>
 #define ZH_HAVE_MALLOC_SIZE 1
+#define ZH_HAVE_POSIX_MEMALIGN 1
+#elif defined(_WIN32)
+#include <malloc.h> /* _msize */
+#else
+#define ZH_HAVE_POSIX_MEMALIGN 1
 #endif
+
+/* Where there is no posix_memalign (Windows), a block aligned beyond malloc's
+ * comes from Zig's fallback: malloc len + align - 1 + a pointer, and keep the
+ * pointer malloc returned just below the aligned block (Zig 0.15.1 heap.zig,
+ * CAllocator.alignedAlloc; MIT, see NOTICE). free takes the same alignment
+ * as alloc did, so it knows which kind of block it has. */
+#if !defined(ZH_HAVE_POSIX_MEMALIGN)
+static void **header_of(void *ptr) { return (void **)((char *)ptr - sizeof(void *)); }
+
+static void *header_alloc(size_t len, size_t align) {
+    if (len > SIZE_MAX - align - sizeof(void *)) return NULL;
+    char *raw = malloc(len + align - 1 + sizeof(void *));
+    if (raw == NULL) return NULL;
+    uintptr_t at = ((uintptr_t)raw + sizeof(void *) + (align - 1)) & ~(uintptr_t)(align - 1);
+    *header_of((void *)at) = raw;
+    return (void *)at;
+}
+#endif
+
+/* malloc's own usable size of a block c_alloc took from malloc, or 0. */
+static size_t usable_size(void *mem) {
+#if defined(ZH_HAVE_MALLOC_USABLE_SIZE)
+    return malloc_usable_size(mem);
+#elif defined(ZH_HAVE_MALLOC_SIZE)
+    return malloc_size(mem);
+#elif defined(_WIN32)
+    return _msize(mem);
+#else
+    (void)mem;
+    return 0;
+#endif
+}
 
 /* --- c_allocator -------------------------------------------------------- */
 
@@ -38,24 +76,29 @@ static void *c_alloc(void *ctx, size_t len, uint8_t al, uintptr_t ra) {
      * its malloc (bench/workloads.c: c_allocator 1.5x Zig's on the size mix
      * before this), so small alignments take malloc. */
     if (align <= _Alignof(max_align_t)) return malloc(len);
+#if defined(ZH_HAVE_POSIX_MEMALIGN)
     if (align < sizeof(void *)) align = sizeof(void *); /* posix_memalign's minimum */
     void *p = NULL;
     if (posix_memalign(&p, align, len) != 0) return NULL;
     return p;
+#else
+    return header_alloc(len, align);
+#endif
 }
 
 static bool c_resize(void *ctx, void *mem, size_t len, uint8_t al, size_t new_len, uintptr_t ra) {
-    (void)ctx, (void)al, (void)ra;
+    (void)ctx, (void)ra;
     /* A shrink "succeeds" and gives nothing back to libc, as Zig's does. */
     if (new_len <= len) return true;
-#if defined(ZH_HAVE_MALLOC_USABLE_SIZE)
-    return new_len <= malloc_usable_size(mem);
-#elif defined(ZH_HAVE_MALLOC_SIZE)
-    return new_len <= malloc_size(mem);
+#if !defined(ZH_HAVE_POSIX_MEMALIGN)
+    if (zh_alignment_bytes(al) > _Alignof(max_align_t)) {
+        void *raw = *header_of(mem); /* Zig's alignedAllocSize */
+        return new_len <= usable_size(raw) - (size_t)((char *)mem - (char *)raw);
+    }
 #else
-    (void)mem;
-    return false;
+    (void)al;
 #endif
+    return new_len <= usable_size(mem);
 }
 
 static void *c_remap(void *ctx, void *mem, size_t len, uint8_t al, size_t new_len, uintptr_t ra) {
@@ -72,6 +115,9 @@ static void *c_remap(void *ctx, void *mem, size_t len, uint8_t al, size_t new_le
 
 static void c_free(void *ctx, void *mem, size_t len, uint8_t al, uintptr_t ra) {
     (void)ctx, (void)len, (void)al, (void)ra;
+#if !defined(ZH_HAVE_POSIX_MEMALIGN)
+    if (zh_alignment_bytes(al) > _Alignof(max_align_t)) mem = *header_of(mem);
+#endif
     free(mem);
 }
 

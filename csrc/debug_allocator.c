@@ -40,6 +40,7 @@
 #define NO_PAGE UINTPTR_MAX
 
 
+#include <inttypes.h>
 #include <stdio.h>
 #include <stdlib.h>
 
@@ -137,7 +138,7 @@ static void capture(zh_debug *d, uintptr_t ret_addr, uintptr_t *out) {
 static void print_trace(const char *label, const uintptr_t *t, size_t n) {
     fprintf(stderr, "%s", label);
     /* Zig prints source lines from debug info; the core has none: addresses. */
-    for (size_t i = 0; t != NULL && i < n && t[i] != 0; i++) fprintf(stderr, "\n    0x%lx", (unsigned long)t[i]);
+    for (size_t i = 0; t != NULL && i < n && t[i] != 0; i++) fprintf(stderr, "\n    0x%" PRIxPTR, t[i]);
 }
 
 /* Zig's log output and panics, when the embedder installed no hook. */
@@ -429,7 +430,7 @@ zh_check zh_debug_deinit(zh_debug *self) {
 /* --- size classes -------------------------------------------------------------------------- */
 
 static unsigned size_class_of(size_t len, zh_alignment al) {
-    unsigned c = len <= 1 ? 0 : (unsigned)(WORD_BITS - (size_t)__builtin_clzl((unsigned long)(len - 1)));
+    unsigned c = len <= 1 ? 0 : (unsigned)(64 - __builtin_clzll((unsigned long long)(len - 1)));
     return c > al ? c : al;
 }
 
@@ -528,8 +529,8 @@ ZH_NOINLINE static zh_debug_bucket *new_bucket(zh_debug *d, unsigned cls) {
 
 static ZH_COLD void log_small(zh_debug *d, const char *what, uintptr_t addr, size_t len) {
     char msg[96];
-    snprintf(msg, sizeof msg, "small %s %zu bytes at %s%lx", what, len, what[0] == 'a' ? "0x" : "u8@",
-             (unsigned long)addr);
+    snprintf(msg, sizeof msg, "small %s %zu bytes at %s%" PRIxPTR, what, len, what[0] == 'a' ? "0x" : "u8@",
+             addr);
     info(d, msg, addr, len, 0);
 }
 
@@ -617,7 +618,7 @@ static bool resize_small(zh_debug *d, void *mem, size_t len, zh_alignment al, si
     if (new_len < len && len <= ((size_t)1 << cls)) _zh_fill_undefined((char *)mem + new_len, len - new_len);
     if (d->config.verbose_log) {
         char msg[112];
-        snprintf(msg, sizeof msg, "small resize %zu bytes at u8@%lx to %zu", len, (unsigned long)addr, new_len);
+        snprintf(msg, sizeof msg, "small resize %zu bytes at u8@%" PRIxPTR " to %zu", len, addr, new_len);
         info(d, msg, addr, len, new_len);
     }
     if (d->config.safety) {
@@ -646,7 +647,7 @@ ZH_NOINLINE static void *alloc_large(zh_debug *d, size_t len, zh_alignment al, u
     if (d->config.stack_trace_frames) capture(d, ret_addr, large_trace(d, i, ZH_DEBUG_TRACE_ALLOC));
     if (d->config.verbose_log) {
         char msg[96];
-        snprintf(msg, sizeof msg, "large alloc %zu bytes at u8@%lx", len, (unsigned long)(uintptr_t)p);
+        snprintf(msg, sizeof msg, "large alloc %zu bytes at u8@%" PRIxPTR, len, (uintptr_t)p);
         info(d, msg, (uintptr_t)p, len, 0);
     }
     return p;
@@ -684,7 +685,7 @@ ZH_NOINLINE static void free_large(zh_debug *d, void *mem, size_t len, zh_alignm
     if (d->config.enable_memory_limit) d->total_requested_bytes -= r->requested_size;
     if (d->config.verbose_log) {
         char msg[96];
-        snprintf(msg, sizeof msg, "large free %zu bytes at u8@%lx", len, (unsigned long)(uintptr_t)mem);
+        snprintf(msg, sizeof msg, "large free %zu bytes at u8@%" PRIxPTR, len, (uintptr_t)mem);
         info(d, msg, (uintptr_t)mem, len, 0);
     }
     if (!d->config.retain_metadata) {
@@ -722,8 +723,8 @@ ZH_NOINLINE static void *resize_large(zh_debug *d, void *mem, size_t len, zh_ali
     r->requested_size = new_size;
     if (d->config.verbose_log) {
         char msg[160];
-        snprintf(msg, sizeof msg, "large resize %zu bytes at u8@%lx to %zu at u8@%lx", len,
-                 (unsigned long)(uintptr_t)mem, new_size, (unsigned long)(uintptr_t)p);
+        snprintf(msg, sizeof msg, "large resize %zu bytes at u8@%" PRIxPTR " to %zu at u8@%" PRIxPTR, len,
+                 (uintptr_t)mem, new_size, (uintptr_t)p);
         info(d, msg, (uintptr_t)mem, len, new_size);
     }
     r->len = new_size;
@@ -934,7 +935,7 @@ static int report_leak(void *user, const zh_visit_item *it) {
     if (it->kind != ZH_VISIT_LIVE) return 0;
     zh_debug *d = user;
     char msg[64];
-    snprintf(msg, sizeof msg, "memory address 0x%lx leaked:", (unsigned long)it->address);
+    snprintf(msg, sizeof msg, "memory address 0x%" PRIxPTR " leaked:", it->address);
     zh_debug_report r = {.kind = ZH_DEBUG_LEAK, .message = msg, .address = it->address, .length = it->size,
                          .alignment = it->alignment};
     r.traces[0] = it->frames ? it->trace : NULL;

@@ -4,7 +4,7 @@
  * Purpose: every request goes straight to the OS, rounded up to whole pages.
  * Basic design: alloc maps `round_up(n, page)` bytes; an alignment above the
  * page size is met by over-mapping and unmapping the misaligned head and the
- * unused tail. resize/remap use mremap where the OS has it (in place for
+ * unused tail (prim/unix.c; prim/windows.c reserves at an aligned address). resize/remap use mremap where the OS has it (in place for
  * resize, moving allowed for remap); shrinking in place always succeeds.
  * Thread safety: stateless except the mmap hint, which is updated with a
  * compare-and-swap, so every function may be called from any thread.
@@ -65,35 +65,22 @@ void *zh_page_map(size_t n, zh_alignment al) {
     const size_t align_bytes = zh_alignment_bytes(al);
     size_t aligned_len;
     if (!round_up_page(n, page, &aligned_len)) return NULL;
-    const size_t max_drop_len = align_bytes - (align_bytes < page ? align_bytes : page);
-    size_t overalloc_len = aligned_len;
-    if (max_drop_len > aligned_len - n) {
-        if (aligned_len > SIZE_MAX - max_drop_len) return NULL;
-        if (!round_up_page(aligned_len + max_drop_len, page, &overalloc_len)) return NULL;
-    }
+    /* prim over-maps by align - page and trims (POSIX), or reserves aligned
+     * (Windows); either fails cleanly where Zig overflowed or leaked. */
     uintptr_t hint = atomic_load_explicit(&next_hint, memory_order_relaxed);
-    char *mapped = _zh_prim_mmap((void *)hint, overalloc_len);
+    char *mapped = _zh_prim_map((void *)hint, aligned_len, align_bytes > page ? align_bytes : page);
     if (mapped == NULL) return NULL;
-    uintptr_t result;
-    if (!zh_align_forward_checked((uintptr_t)mapped, al, &result)) {
-        _zh_prim_munmap(mapped, overalloc_len);
-        return NULL;
-    }
-    const size_t drop_len = (size_t)(result - (uintptr_t)mapped);
-    if (drop_len != 0) _zh_prim_munmap(mapped, drop_len);
-    const size_t remaining = overalloc_len - drop_len;
-    if (remaining > aligned_len) _zh_prim_munmap(mapped + drop_len + aligned_len, remaining - aligned_len);
     /* Another thread may have moved the hint meanwhile; then leave it. */
     uintptr_t expected = hint;
-    atomic_compare_exchange_strong_explicit(&next_hint, &expected, result + aligned_len,
+    atomic_compare_exchange_strong_explicit(&next_hint, &expected, (uintptr_t)mapped + aligned_len,
                                             memory_order_relaxed, memory_order_relaxed);
-    return mapped + drop_len;
+    return mapped;
 }
 
 void zh_page_unmap(void *ptr, size_t len) {
     size_t rounded;
     if (!round_up_page(len, zh_page_size(), &rounded)) return;
-    _zh_prim_munmap(ptr, rounded);
+    _zh_prim_unmap(ptr, rounded);
 }
 
 void *zh_page_realloc(void *ptr, size_t len, zh_alignment al, size_t new_len, bool may_move) {
@@ -108,7 +95,9 @@ void *zh_page_realloc(void *ptr, size_t len, zh_alignment al, size_t new_len, bo
         return _zh_prim_mremap(ptr, len, new_len, may_move);
     }
     if (new_aligned < old_aligned) {
-        _zh_prim_munmap((char *)ptr + new_aligned, old_aligned - new_aligned);
+        /* Shrinking to 0 pages is a free, which the caller does itself. */
+        if (new_aligned == 0) return NULL;
+        _zh_prim_shrink(ptr, old_aligned, new_aligned);
         return ptr;
     }
     return NULL;

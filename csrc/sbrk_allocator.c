@@ -78,12 +78,8 @@ int zh_brk_region_init(zh_brk_region *r, size_t capacity) {
     memset(r, 0, sizeof *r);
     size_t cap = zh_align_forward(capacity, zh_alignment_from_bytes(ZH_BIGPAGE_SIZE));
     if (cap == 0 || cap < capacity || cap > SIZE_MAX - ZH_BIGPAGE_SIZE) return -1;
-    char *raw = _zh_prim_reserve(cap + ZH_BIGPAGE_SIZE);
-    if (raw == NULL) return -1;
-    char *start = (char *)zh_align_forward((uintptr_t)raw, zh_alignment_from_bytes(ZH_BIGPAGE_SIZE));
-    size_t head = (size_t)(start - raw);
-    if (head != 0) _zh_prim_release(raw, head);
-    if (ZH_BIGPAGE_SIZE - head != 0) _zh_prim_release(start + cap, ZH_BIGPAGE_SIZE - head);
+    char *start = _zh_prim_reserve(cap, ZH_BIGPAGE_SIZE);
+    if (start == NULL) return -1;
     r->start = r->brk = r->committed = start;
     r->end = start + cap;
     return 0;

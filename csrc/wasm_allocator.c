@@ -16,14 +16,9 @@ int zh_wasm_init(zh_wasm *self, size_t max_pages) {
     memset(self, 0, sizeof *self);
     if (max_pages == 0 || !_zh_mul(max_pages, ZH_WASM_PAGE_SIZE, &bytes) || bytes > SIZE_MAX - ZH_WASM_PAGE_SIZE)
         return -1;
-    /* Reserve one page more so the base can be 64 KiB-aligned: slots are
-     * aligned to their size only if big pages are. */
-    char *raw = _zh_prim_reserve(bytes + ZH_WASM_PAGE_SIZE);
-    if (raw == NULL) return -1;
-    char *base = (char *)zh_align_forward((uintptr_t)raw, zh_alignment_from_bytes(ZH_WASM_PAGE_SIZE));
-    size_t head = (size_t)(base - raw);
-    if (head != 0) _zh_prim_release(raw, head);
-    if (ZH_WASM_PAGE_SIZE - head != 0) _zh_prim_release(base + bytes, ZH_WASM_PAGE_SIZE - head);
+    /* 64 KiB-aligned: slots are aligned to their size only if big pages are. */
+    char *base = _zh_prim_reserve(bytes, ZH_WASM_PAGE_SIZE);
+    if (base == NULL) return -1;
     /* The first page stands for the module's static data: committed, never
      * handed out, so that no block sits at offset 0. */
     if (!_zh_prim_commit(base, ZH_WASM_PAGE_SIZE)) {

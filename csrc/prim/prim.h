@@ -1,6 +1,9 @@
 /* prim.h -- the only OS-facing layer of the core. Nothing else calls mmap,
- * munmap, mremap or sysconf directly, so porting zheap to another OS means
- * writing one more file beside prim/unix.c. */
+ * munmap, mremap, sysconf or their Windows counterparts directly: porting
+ * zheap to another OS means one more file beside prim/unix.c and
+ * prim/windows.c. Its calls are shaped so that both can keep them: a mapping
+ * or a reservation is made aligned and released whole (Windows cannot free
+ * part of one), and shrinking is its own call. */
 #ifndef ZHEAP_PRIM_H
 #define ZHEAP_PRIM_H
 
@@ -9,12 +12,22 @@
 #include <stdint.h>
 
 /* Map `len` bytes (a multiple of the page size) of private, zeroed,
- * read-write memory near `hint` (only a hint). NULL on failure. */
-void *_zh_prim_mmap(void *hint, size_t len);
+ * read-write memory aligned to `align` (a power of two, at least the page
+ * size), near `hint` (only a hint). The result is one mapping for
+ * _zh_prim_unmap and _zh_prim_shrink. NULL on failure, including a `len`
+ * plus alignment slack that overflows. */
+void *_zh_prim_map(void *hint, size_t len, size_t align);
 
-/* Unmap [ptr, ptr+len); ptr page-aligned. Failure is impossible for ranges
- * the caller mapped (Zig treats it as unreachable), so it is not reported. */
-void _zh_prim_munmap(void *ptr, size_t len);
+/* Unmap the mapping _zh_prim_map returned at `ptr`, now `len` bytes (page
+ * multiple) long. Failure is impossible for a mapping the caller owns (Zig
+ * treats it as unreachable), so it is not reported. */
+void _zh_prim_unmap(void *ptr, size_t len);
+
+/* Give the pages [ptr + new_len, ptr + old_len) of a mapping back to the OS
+ * (both lengths page multiples, new_len > 0); the mapping is new_len long
+ * from now on. POSIX unmaps them; Windows, which frees only whole
+ * reservations, decommits them. */
+void _zh_prim_shrink(void *ptr, size_t old_len, size_t new_len);
 
 /* True where the OS can resize a mapping (Linux mremap). */
 bool _zh_prim_has_mremap(void);
@@ -36,10 +49,11 @@ size_t _zh_prim_memory_total(void);
 void _zh_prim_futex_wait(const uint32_t *addr, uint32_t expect);
 void _zh_prim_futex_wake_one(const uint32_t *addr);
 
-/* Address space only: len bytes, inaccessible, not backed (NULL on
- * failure); commit makes [ptr, ptr+len) read-write (false on failure);
- * release unmaps. ptr and len page-aligned. */
-void *_zh_prim_reserve(size_t len);
+/* Address space only: len bytes aligned to `align` (a power of two, at
+ * least the page size), inaccessible, not backed (NULL on failure); commit
+ * makes [ptr, ptr+len) of it read-write (false on failure); release unmaps
+ * the whole reservation (ptr and len as reserve returned and took them). */
+void *_zh_prim_reserve(size_t len, size_t align);
 bool _zh_prim_commit(void *ptr, size_t len);
 void _zh_prim_release(void *ptr, size_t len);
 

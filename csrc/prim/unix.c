@@ -22,13 +22,37 @@
 #define MAP_ANONYMOUS MAP_ANON
 #endif
 
-void *_zh_prim_mmap(void *hint, size_t len) {
-    void *p = mmap(hint, len, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
-    return p == MAP_FAILED ? NULL : p;
+/* Map len + slack bytes with `prot`/`flags` and unmap the misaligned head
+ * and the unused tail, so that an aligned run of len bytes stays (Zig's
+ * over-map for alignments above the page size). No slack is needed up to
+ * the page size: mmap returns page-aligned memory. */
+static void *map_aligned(void *hint, size_t len, size_t align, int prot, int flags) {
+    size_t page = _zh_prim_page_size();
+    size_t slack = align > page ? align - page : 0;
+    if (page == 0 || len > SIZE_MAX - slack) return NULL;
+    char *mapped = mmap(hint, len + slack, prot, flags, -1, 0);
+    if (mapped == MAP_FAILED) return NULL;
+    uintptr_t start = (uintptr_t)mapped;
+    if (start > UINTPTR_MAX - (align - 1)) { /* rounding up overflows: Zig leaked it */
+        (void)munmap(mapped, len + slack);
+        return NULL;
+    }
+    size_t head = (size_t)(((start + (align - 1)) & ~(uintptr_t)(align - 1)) - start);
+    if (head != 0) (void)munmap(mapped, head);
+    if (slack - head != 0) (void)munmap(mapped + head + len, slack - head);
+    return mapped + head;
 }
 
-void _zh_prim_munmap(void *ptr, size_t len) {
+void *_zh_prim_map(void *hint, size_t len, size_t align) {
+    return map_aligned(hint, len, align, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS);
+}
+
+void _zh_prim_unmap(void *ptr, size_t len) {
     (void)munmap(ptr, len);
+}
+
+void _zh_prim_shrink(void *ptr, size_t old_len, size_t new_len) {
+    (void)munmap((char *)ptr + new_len, old_len - new_len);
 }
 
 bool _zh_prim_has_mremap(void) {
@@ -111,14 +135,13 @@ unsigned _zh_prim_cpu_count(void) {
 
 void _zh_prim_yield(void) { (void)sched_yield(); }
 
-void *_zh_prim_reserve(size_t len) {
+void *_zh_prim_reserve(size_t len, size_t align) {
 #ifdef MAP_NORESERVE
     int flags = MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE;
 #else
     int flags = MAP_PRIVATE | MAP_ANONYMOUS;
 #endif
-    void *p = mmap(NULL, len, PROT_NONE, flags, -1, 0);
-    return p == MAP_FAILED ? NULL : p;
+    return map_aligned(NULL, len, align, PROT_NONE, flags);
 }
 
 bool _zh_prim_commit(void *ptr, size_t len) { return mprotect(ptr, len, PROT_READ | PROT_WRITE) == 0; }
