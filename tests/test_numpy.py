@@ -22,11 +22,17 @@ except ImportError:  # numpy 1.x
     from numpy.core.multiarray import get_handler_name
 
 
-def _fits_numpy(max_alignment):
-    return max_alignment is None or max_alignment >= 16
+def _runs_python(name):
+    """The conformance allocators whose operations run Python code: numpy refuses them."""
+    return "Python" in name or "python" in name or "FirstFit" in name
 
 
-NUMPY_ALLOCATORS = [(name, make) for name, make, cap in ALLOCATORS if _fits_numpy(cap)]
+NUMPY_ALLOCATORS = [
+    (name, make)
+    for name, make, cap in ALLOCATORS
+    if (cap is None or cap >= 16) and not _runs_python(name)
+]
+PYTHON_STACKS = [(name, make) for name, make, _ in ALLOCATORS if _runs_python(name)]
 
 
 def _owned(a):
@@ -215,79 +221,57 @@ def test_debug_allocator_is_a_memory_profiler_for_numpy():
     assert debug.deinit() == zheap.Check.ok
 
 
-class _ReentrantAllocator(BumpAllocator):
-    """A Python allocator that runs ``during()`` inside every allocation, before it allocates."""
-
-    def __init__(self):
-        super().__init__(1 << 20, zheap.PageAllocator())
-        self.during = None
-
-    def _alloc(self, length, alignment):
-        if self.during is not None:
-            self.during()
-        return super()._alloc(length, alignment)
+@pytest.mark.parametrize("name,make", PYTHON_STACKS, ids=[n for n, _ in PYTHON_STACKS])
+def test_stacks_that_run_python_code_are_refused(name, make):
+    allocator = make()
+    with pytest.raises(ValueError, match="runs Python code"):
+        zheap.numpy.handler(allocator)
+    with pytest.raises(ValueError, match="runs Python code"):
+        with zheap.numpy.use(allocator):
+            pass
 
 
-def test_reentrant_numpy_allocation_fails_cleanly(monkeypatch):
-    alloc = _ReentrantAllocator()
-    seen = []
-    monkeypatch.setattr(sys, "unraisablehook", lambda u: seen.append(u.exc_value))
-    results = []
-
-    def make_array():
-        alloc.during = None
-        try:
-            results.append(np.zeros(4))
-        except MemoryError as e:
-            results.append(e)
-
-    with zheap.numpy.use(alloc):
-        alloc.during = make_array
-        outer = np.zeros(8)  # alloc runs make_array, whose array needs the busy stack
-    assert isinstance(results[0], MemoryError)
-    assert any(isinstance(e, RuntimeError) and "middle of an operation" in str(e) for e in seen)
-    assert zheap.numpy.lent(alloc) == 1
-    assert (outer == 0).all()
-    del outer
-    assert zheap.numpy.lent(alloc) == 0
-
-
-def test_free_inside_an_operation_of_the_stack_is_deferred():
-    alloc = _ReentrantAllocator()
-    with zheap.numpy.use(alloc):
-        doomed = [np.ones(8)]
-        alloc.during = doomed.clear  # drops the array inside the next alloc
-        other = np.empty(8)  # one allocation, nothing else through the handler
-        alloc.during = None
-    # The array died while its stack was busy: its free waits for the next handler call.
-    assert zheap.numpy.lent(alloc) == 2
-    del other  # that free runs the deferred one first
-    assert zheap.numpy.lent(alloc) == 0
-
-
-def test_failed_python_allocator_is_reported(monkeypatch):
-    alloc = _ReentrantAllocator()
-    seen = []
-    monkeypatch.setattr(sys, "unraisablehook", lambda u: seen.append(u.exc_value))
-
-    def boom():
-        raise KeyError("student bug")
-
-    with zheap.numpy.use(alloc):
-        alloc.during = boom
-        with pytest.raises(MemoryError):
-            np.zeros(8)
-        alloc.during = None
-    assert any(isinstance(e, KeyError) for e in seen)
-    assert zheap.numpy.lent(alloc) == 0
+def test_anything_drawing_from_python_code_is_refused():
+    bump = BumpAllocator(1 << 20, zheap.PageAllocator())
+    stacks = [
+        bump,
+        zheap.ArenaAllocator(bump),
+        zheap.ThreadSafeAllocator(zheap.ArenaAllocator(bump)),
+        zheap.DebugAllocator(bump),
+        zheap.FailingAllocator(zheap.c_allocator, fail_index=10),
+        zheap.Allocator.from_capsule(bump.capsule()),
+        zheap.stack_fallback(256, bump).get(),
+    ]
+    for allocator in stacks:
+        with pytest.raises(ValueError, match="runs Python code"):
+            zheap.numpy.handler(allocator)
+    before = get_handler_name()
+    with pytest.raises(ValueError):
+        with zheap.numpy.use(bump):
+            pass
+    assert get_handler_name() == before
 
 
 def test_allocator_that_cannot_align_to_16_is_refused():
-    class Narrow(_ReentrantAllocator):
-        max_alignment = 8
-
+    narrow = zheap.Allocator.from_capsule(zheap.c_allocator.capsule(), max_alignment=8)
     with pytest.raises(ValueError, match="16"):
-        zheap.numpy.handler(Narrow())
+        zheap.numpy.handler(narrow)
+
+
+def test_raw_free_refuses_a_numpy_block():
+    debug = zheap.DebugAllocator()
+    with zheap.numpy.use(debug):
+        small, large = np.arange(10.0), np.arange(1 << 17, dtype=np.uint8)
+    for a in (small, large):
+        (leak,) = [r for r in debug.leaks() if r["address"] == a.ctypes.data]
+        with pytest.raises(zheap.InvalidFreeError) as e:
+            debug.raw_free(leak["address"], leak["length"], 16)
+        assert e.value.reason == "in use by a numpy array"
+        assert a.sum() == a.sum()  # still readable
+    small[:] = 1
+    assert small.sum() == 10
+    del small, large, a
+    assert debug.deinit() == zheap.Check.ok
 
 
 def test_deinitialized_allocator_makes_numpy_raise(monkeypatch):
@@ -374,34 +358,29 @@ def test_no_reference_leaks(monkeypatch):
     to numpy's previous handler is left behind."""
     monkeypatch.setattr(sys, "unraisablehook", lambda u: None)
     arena = zheap.ArenaAllocator()
-    alloc = _ReentrantAllocator()
+    debug = zheap.DebugAllocator()
+    bump = BumpAllocator(1 << 16, zheap.PageAllocator())
     default = zheap.numpy.set_handler(None)
     zheap.numpy.set_handler(default)
 
-    def nested():
-        with pytest.raises(MemoryError):
-            np.zeros(2)
-
     def rounds():
         for i in range(500):
-            with zheap.numpy.use(arena):
-                a = np.arange(100.0)
-                a.resize(300, refcheck=False)
-                del a
-            with zheap.numpy.use(alloc):
-                alloc.during = nested  # re-entry: MemoryError inside, reported
-                b = np.zeros(4)
-                alloc.during = None
-                del b
+            for allocator in (arena, debug):
+                with zheap.numpy.use(allocator):
+                    a = np.arange(100.0)
+                    a.resize(300, refcheck=False)
+                    del a
             for bad in (zheap.numpy.handler, zheap.numpy.set_handler):
                 with pytest.raises(TypeError):
                     bad(i)
+            with pytest.raises(ValueError):
+                zheap.numpy.handler(bump)
 
     rounds()
     gc.collect()
-    before = (sys.getrefcount(arena), sys.getrefcount(alloc), sys.getrefcount(default))
+    refs = (arena, debug, bump, default)
+    before = [sys.getrefcount(o) for o in refs]
     rounds()
     gc.collect()
-    after = (sys.getrefcount(arena), sys.getrefcount(alloc), sys.getrefcount(default))
-    assert after == before
-    assert zheap.numpy.lent(arena) == zheap.numpy.lent(alloc) == 0
+    assert [sys.getrefcount(o) for o in refs] == before
+    assert zheap.numpy.lent(arena) == zheap.numpy.lent(debug) == 0

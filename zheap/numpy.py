@@ -1,4 +1,4 @@
-"""numpy arrays in zheap memory: a data-memory handler (numpy's NEP 49) over any allocator.
+"""numpy arrays in zheap memory: a data-memory handler (numpy's NEP 49) over an allocator.
 
 ::
 
@@ -16,29 +16,40 @@ Rules, exactly:
   ``contextvars`` variable: the block covers the thread (or task) that entered it, not
   threads started inside it, which make arrays with numpy's default handler unless they
   enter ``use()`` themselves.
+- Only allocators whose operations run no Python code qualify: numpy calls its allocator
+  in the middle of its own C code (``ndarray.resize`` and ``__setstate__`` read the data
+  pointer, reallocate, then store the new one), where Python code could free, view or
+  rewrite the very array being moved. An allocator written in Python, a ``SbrkAllocator``
+  with a Python ``sbrk``, a ``FailingAllocator``, and any allocator drawing from one of
+  them (an arena over a Python allocator, say) are refused with ``ValueError``. Every other
+  zheap allocator qualifies, thread-safe or not, ``DebugAllocator`` with its tracebacks
+  included.
 - Every array whose data a handler allocated keeps the handler, and the handler keeps its
   allocator alive: an array that outlives the block is freed through the same allocator,
-  in whichever thread drops it. Each handler call takes the GIL and waits for an operation
-  under way on the allocator's stack, so every zheap allocator qualifies, thread-safe or not.
+  in whichever thread drops it. Each handler call takes the GIL and the allocator stack's
+  busy marks, as an operation from Python does.
 - Array data pins the allocator: ``reset()``/``deinit()`` raise ``BufferError`` and change
-  nothing while an array's data is in its memory (``lent(allocator)`` counts them), as
-  they do while a view is exported.
+  nothing while an array's data is in its memory (``lent(allocator)`` counts the blocks),
+  as they do while a view is exported; ``DebugAllocator.raw_free`` refuses those blocks
+  (``InvalidFreeError``, reason ``'in use by a numpy array'``).
 - The allocator sees each array's data as one block of exactly the bytes numpy asks for
-  (at least 1) at alignment 16, malloc's; the handler keeps the lengths (numpy's
-  ``realloc`` does not pass the old one). ``calloc`` zeroes the bytes itself. An allocator
-  whose ``max_alignment`` is under 16 is refused (``ValueError``).
+  (at least 1) at alignment 16, malloc's; the allocator keeps the lengths in a table
+  (numpy's ``realloc`` does not pass the old one). ``calloc`` zeroes the bytes itself. An
+  allocator whose ``max_alignment`` is under 16 is refused (``ValueError``).
 - numpy expects no Python exception from its allocator. A failed allocation becomes
-  numpy's own ``MemoryError``; if the reason was not out-of-memory (the allocator
-  deinitialized, an allocator written in Python that raised, a call from Python code
-  running inside an operation of the same stack), it is also reported through
-  ``sys.unraisablehook``. A free that comes from Python code running inside an operation of
-  the same stack cannot run then: it runs at the handler's next call, or when the handler
-  goes.
-- numpy's allocations are not zheap views: ``Allocator.live`` and ``zheap.trace()`` do not
-  count them, but a ``DebugAllocator`` sees every one (``leaks()``, ``stats()``,
-  ``layout()``, with Python tracebacks when it records traces).
+  numpy's own ``MemoryError``; if the reason was not out-of-memory (a deinitialized
+  allocator), it is also reported through ``sys.unraisablehook``.
+- numpy's blocks are not zheap views: ``Allocator.live`` does not count them and
+  ``zheap.trace()`` does not record numpy's calls (it does record what they cause further
+  down: an arena's chunk requests to its child); a ``DebugAllocator`` sees every one
+  (``leaks()``, ``stats()``, ``layout()``, with Python tracebacks when it records traces).
 - ``import zheap`` never imports numpy; ``use()`` and ``set_handler()`` import it
-  (numpy 1.22 or later).
+  (numpy 1.22 or later) and find its C API the way numpy's own ``import_array()`` does.
+- A numpy behaviour to know: when the allocation in ``ndarray.__setstate__`` fails, numpy
+  leaves the array with its new shape and no data, and reading it crashes. That is
+  numpy's own (seen with numpy 2.4 and an object dtype; plain numpy does it too, given a
+  large enough shape); a small
+  ``FixedBufferAllocator`` makes the failure easy to reach, so do not unpickle into one.
 """
 
 from __future__ import annotations

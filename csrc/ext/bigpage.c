@@ -339,6 +339,7 @@ static PyObject *Sbrk_new(PyTypeObject *type, PyObject *args, PyObject *kwds) {
          * mark instead (stack.c). */
         self->sbrk.thread_safe = false;
         self->base.needs_gil = true;
+        self->base.runs_python = true;
     }
     self->base.a = zh_sbrk_allocator(&self->sbrk);
     return (PyObject *)self;

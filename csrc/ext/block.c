@@ -526,9 +526,9 @@ int zx_guard_all(ZxAllocator *self, const char *what) {
             return -1;
         }
     }
-    if (self->lent > 0) {
-        PyErr_Format(PyExc_BufferError, "cannot %s: %zd numpy array buffer%s still in its memory", what,
-                     self->lent, self->lent == 1 ? " is" : "s are");
+    if (self->lent.n > 0) {
+        PyErr_Format(PyExc_BufferError, "cannot %s: %zu numpy array buffer%s still in its memory", what,
+                     self->lent.n, self->lent.n == 1 ? " is" : "s are");
         return -1;
     }
     if (self->pins > 0) {
@@ -545,7 +545,7 @@ int zx_guard_all(ZxAllocator *self, const char *what) {
  * that outlive this step of the collection (a Python allocator's region). */
 bool zx_memory_reachable(ZxAllocator *self) {
     if (self->freeing != NULL) return true; /* its free is still to come through this allocator */
-    if (self->lent > 0) return true;        /* numpy arrays' data */
+    if (self->lent.n > 0) return true;      /* numpy arrays' data */
     for (ZxBlock *b = self->live; b != NULL; b = b->next) {
         if (b->ctypes_ref != NULL || b->exports > 1) return true;
         PyMemoryViewObject *mv = block_primary(b);

@@ -7,6 +7,7 @@
  * that block is still known as freed (never reading memory the allocator
  * gave back); if so, the core's free runs and reports it with its traces. */
 #include "debug_report.h"
+#include "numpy_handler.h"
 
 #include "allocator.h"
 #include "frames.h"
@@ -336,8 +337,9 @@ PyDoc_STRVAR(Debug_raw_free_doc,
              "an address it never handed out raises InvalidFreeError (reason 'not owned')\n"
              "and changes nothing; a freed one DoubleFreeError; a wrong length or alignment\n"
              "InvalidFreeError ('wrong size' / 'wrong alignment') -- after the free, which\n"
-             "Zig lets go on. Memory behind a live view, or while another allocator draws\n"
-             "from this one, is refused (InvalidFreeError 'in use by a view' / BufferError).");
+             "Zig lets go on. Memory behind a live view or holding a numpy array's data, or\n"
+             "while another allocator draws from this one, is refused (InvalidFreeError\n"
+             "'in use by a view' / 'in use by a numpy array' / BufferError).");
 
 static PyObject *Debug_raw_free(PyObject *op, PyObject *const *args, Py_ssize_t nargs, PyObject *kwnames) {
     DebugObject *self = Debug_CAST(op);
@@ -358,7 +360,7 @@ static PyObject *Debug_raw_free(PyObject *op, PyObject *const *args, Py_ssize_t 
      * core would act on the slot containing `addr` (the address rounded down
      * to the size class) or on the large block starting at `addr`; refuse
      * when a live view's block starts there. */
-    unsigned cls = len <= 1 ? 0 : (unsigned)(sizeof(size_t) * 8 - (size_t)__builtin_clzl((unsigned long)len - 1));
+    unsigned cls = len <= 1 ? 0 : (unsigned)(64 - __builtin_clzll((unsigned long long)len - 1));
     if (cls < al) cls = al;
     uintptr_t target = cls < self->dbg.small_bucket_count ? addr & ~(((uintptr_t)1 << cls) - 1) : addr;
     bool viewed = false;
@@ -366,15 +368,17 @@ static PyObject *Debug_raw_free(PyObject *op, PyObject *const *args, Py_ssize_t 
         viewed = b->len != 0 && (uintptr_t)b->ptr == target;
     for (ZxBlock *b = self->base.freeing; b != NULL && !viewed; b = b->next)
         viewed = (uintptr_t)b->ptr == target; /* its free is still to come */
-    if (!viewed) zh_raw_free(self->base.a, (void *)addr, (size_t)len, al, 0);
+    bool lent = !viewed && zx_numpy_holds(&self->base, target);
+    if (!viewed && !lent) zh_raw_free(self->base.a, (void *)addr, (size_t)len, al, 0);
     zx_txn_release(&t);
-    if (viewed) {
+    if (viewed || lent) {
         PyObject *rec = Py_BuildValue("(isknnnnOOO)", (int)ZH_DEBUG_INVALID_FREE,
-                                      "raw_free(): the memory belongs to a live view; free the view instead.",
+                                      lent ? "raw_free(): the memory holds a live numpy array's data."
+                                           : "raw_free(): the memory belongs to a live view; free the view instead.",
                                       (unsigned long)addr, len, (Py_ssize_t)0, (Py_ssize_t)zh_alignment_bytes(al),
                                       (Py_ssize_t)0, Py_None, Py_None, Py_None);
         PyObject *exc = rec ? zx_debug_record_exception(self, rec) : NULL;
-        PyObject *reason = exc ? PyUnicode_FromString("in use by a view") : NULL;
+        PyObject *reason = exc ? PyUnicode_FromString(lent ? "in use by a numpy array" : "in use by a view") : NULL;
         if (reason != NULL && PyObject_SetAttrString(exc, "reason", reason) == 0)
             PyErr_SetObject((PyObject *)Py_TYPE(exc), exc);
         Py_XDECREF(reason);

@@ -60,6 +60,7 @@ static PyObject *Failing_new(PyTypeObject *type, PyObject *args, PyObject *kwds)
     self->f.user = self;
     zx_allocator_setup(&self->base, st, zh_failing_allocator(&self->f), c->max_align);
     self->base.needs_gil = true; /* the failure callback runs Python code */
+    self->base.runs_python = true;
     zx_pin_child(&self->base, child);
     return (PyObject *)self;
 }

@@ -6,16 +6,23 @@
  * PyDataMem_SetHandler is found at run time in numpy's C-API table at its
  * fixed slot, the way numpy's own import_array() finds every function.
  *
- * Every handler call takes the GIL and the allocator stack's busy marks
- * (stack.c), whatever the allocator: numpy frees an array's data in the
- * thread that drops the last reference, so any thread may come, and the
- * marks keep a numpy call out of an operation under way. The allocator
- * interface needs a block's length to free or move it, and numpy's realloc
- * does not pass it (its free does, but after a failed resize it may not be
- * the allocated one): each handler keeps its blocks' lengths in a hash
- * table, rather than in a head before each block, which would push every
- * power-of-two array into the next size class. The blocks pin the
- * allocator like views (ZxAllocator.lent, block.c's zx_guard_all). */
+ * numpy calls its allocator in the middle of its own C code (ndarray.resize
+ * and __setstate__ read the data pointer, reallocate, then store the new
+ * one) and assumes that nothing else runs meanwhile: no Python code, and no
+ * other thread. So a handler is only made over a stack that runs no Python
+ * code inside its operations (ZxAllocator.runs_python: not an allocator
+ * written in Python, a Python sbrk or a FailingAllocator). Such a stack's
+ * operations hold the GIL from start to end, so each handler call takes the
+ * GIL (numpy frees an array in whichever thread drops it) and the stack's
+ * busy marks (stack.c) without ever having to wait for them.
+ *
+ * The allocator interface needs a block's length to free or move it, and
+ * numpy's realloc does not pass it (its free does): the lengths live in a
+ * hash table on the allocator (ZxAllocator.lent, shared by every handler
+ * over it), rather than in a head before each block, which would push every
+ * power-of-two array into the next size class. The table's size pins the
+ * allocator like exported views (block.c's zx_guard_all), and
+ * DebugAllocator.raw_free refuses its blocks (zx_numpy_holds). */
 #include "numpy_handler.h"
 
 #include "owner.h"
@@ -44,29 +51,16 @@ typedef struct {
 #define NP_FEATURE_1_22 0x0000000fu    /* the first C API with handlers */
 #define NP_ALIGN ((zh_alignment)4)     /* 16 bytes: malloc's, numpy's default */
 
-/* Blocks by address: open addressing, linear probing, deletion by backward
- * shift (no tombstones), at most half full. Key 0 is an empty slot. */
-typedef struct {
-    uintptr_t key;
-    size_t len; /* what was allocated: numpy's size, at least 1 */
-} np_slot;
+typedef struct zx_lent np_table;
+typedef struct zx_lent_slot np_slot;
 
 typedef struct {
-    np_slot *slots; /* PyMem_Raw */
-    size_t cap, n;  /* cap a power of two, or 0 */
-} np_table;
-
-typedef struct {
-    np_mem_handler h; /* first: what the capsule points at */
+    np_mem_handler h;   /* first: what the capsule points at */
     ZxAllocator *owner; /* strong, dropped when the capsule goes */
-    np_table blocks;
-    /* Frees numpy asked for while this thread was inside an operation of the
-     * stack (Python code in an allocator written in Python dropped an array):
-     * done at the handler's next call, or when it goes. PyMem_Raw. */
-    np_slot *deferred;
-    size_t ndeferred, cdeferred;
 } zx_np;
 
+/* The table: open addressing, linear probing, deletion by backward shift
+ * (no tombstones), at most half full. Key 0 is an empty slot. */
 static size_t np_home(uintptr_t key, size_t cap) {
     uint64_t h = (uint64_t)(key >> 4) * 0x9E3779B97F4A7C15u; /* blocks are 16-aligned */
     return (size_t)(h ^ (h >> 32)) & (cap - 1);
@@ -119,7 +113,7 @@ static void np_remove(np_table *t, np_slot *slot) {
     t->n--;
 }
 
-/* --- the stack: GIL, marks, deferred frees ----------------------------------------- */
+/* --- the stack: GIL and marks ------------------------------------------------------ */
 
 typedef struct {
     PyGILState_STATE gil;
@@ -127,37 +121,22 @@ typedef struct {
     PyObject *et, *ev, *tb; /* an error numpy had set when it called */
 } np_call;
 
-static void np_give_back(zx_np *np, void *mem, size_t len) {
-    ZxAllocator *a = np->owner;
-    zh_raw_free(a->a, mem, len, NP_ALIGN, ZH_RET_ADDR);
-    a->lent--;
-}
-
-static void np_run_deferred(zx_np *np) {
-    while (np->ndeferred > 0) {
-        np_slot d = np->deferred[--np->ndeferred];
-        np_give_back(np, (void *)d.key, d.len);
-    }
-}
-
-/* Take the GIL and the marks. Never nested: numpy calls in from outside any
- * operation, so this thread's own mark means Python code inside an operation
- * of the stack (RuntimeError, -1). -1 leaves the error set. */
+/* Take the GIL and the marks. No Python code runs inside an operation of the
+ * stack and no operation lets the GIL go, so the marks are free whenever
+ * numpy calls; if they are not (a stack that broke that rule), the call
+ * fails with RuntimeError set and nothing changed. */
 static int np_enter(zx_np *np, np_call *c) {
     c->gil = PyGILState_Ensure();
     PyErr_Fetch(&c->et, &c->ev, &c->tb);
-    if (zx_check_open(np->owner) < 0 || zx_stack_begin(np->owner, false, &c->mark) < 0) return -1;
-    /* The stack is this call's until np_leave: nothing runs between here and the act. */
-    np_run_deferred(np);
-    return 0;
+    return zx_check_open(np->owner) < 0 || zx_stack_begin(np->owner, false, &c->mark) < 0 ? -1 : 0;
 }
 
 /* Drop the marks and the GIL. numpy expects no Python error from its
  * allocator (it raises MemoryError of its own on NULL, and goes on after a
- * free): an out-of-memory is left to numpy's error, anything else (the stack
- * busy in this thread, a deinitialized allocator, an allocator written in
- * Python that raised) is reported through sys.unraisablehook, so that the
- * reason is not lost. An error numpy had set when it called is kept. */
+ * free): an out-of-memory is left to numpy's error, anything else (a
+ * deinitialized allocator, a busy stack) is reported through
+ * sys.unraisablehook, so that the reason is not lost. An error numpy had set
+ * when it called is kept. */
 static void np_leave(zx_np *np, np_call *c, bool entered) {
     if (entered) zx_stack_end(np->owner, &c->mark);
     if (PyErr_Occurred()) {
@@ -178,11 +157,10 @@ static void np_not_ours(zx_np *np, const char *what, void *ptr) {
 
 static void *np_alloc_locked(zx_np *np, size_t size) {
     size_t len = size ? size : 1; /* numpy wants a unique pointer; the interface no 0 */
-    if (np_reserve(&np->blocks) < 0) return NULL;
+    np_table *t = &np->owner->lent;
+    if (np_reserve(t) < 0) return NULL;
     void *p = zh_raw_alloc(np->owner->a, len, NP_ALIGN, ZH_RET_ADDR);
-    if (p == NULL) return NULL;
-    np_put(&np->blocks, (uintptr_t)p, len);
-    np->owner->lent++;
+    if (p != NULL) np_put(t, (uintptr_t)p, len);
     return p;
 }
 
@@ -204,26 +182,27 @@ static void *np_calloc(void *ctx, size_t nelem, size_t elsize) {
 }
 
 /* realloc: remap (in place, or moved by the allocator), else alloc + copy +
- * free; on failure the old block stays, as C's realloc leaves it. */
+ * free; on failure the old block stays, as C's realloc leaves it. Nothing
+ * but C runs from the lookup to the update (runs_python is false). */
 static void *np_realloc_locked(zx_np *np, void *ptr, size_t new_size) {
-    np_slot *slot = np_find(&np->blocks, (uintptr_t)ptr);
-    if (slot == NULL) {
+    np_table *t = &np->owner->lent;
+    if (np_find(t, (uintptr_t)ptr) == NULL) {
         np_not_ours(np, "realloc", ptr);
         return NULL;
     }
+    if (np_reserve(t) < 0) return NULL;
+    np_slot *slot = np_find(t, (uintptr_t)ptr); /* after np_reserve, which may move it */
     zh_allocator a = np->owner->a;
     size_t old_len = slot->len, new_len = new_size ? new_size : 1;
     void *p = zh_raw_remap(a, ptr, old_len, NP_ALIGN, new_len, ZH_RET_ADDR);
     if (p == NULL) {
-        if (np_reserve(&np->blocks) < 0) return NULL;
         p = zh_raw_alloc(a, new_len, NP_ALIGN, ZH_RET_ADDR);
         if (p == NULL) return NULL;
         memcpy(p, ptr, old_len < new_len ? old_len : new_len);
         zh_raw_free(a, ptr, old_len, NP_ALIGN, ZH_RET_ADDR);
     }
-    /* The allocator ran: look the slot up again (np_reserve may have moved it). */
-    np_remove(&np->blocks, np_find(&np->blocks, (uintptr_t)ptr));
-    np_put(&np->blocks, (uintptr_t)p, new_len);
+    np_remove(t, slot);
+    np_put(t, (uintptr_t)p, new_len);
     return p;
 }
 
@@ -237,44 +216,23 @@ static void *np_realloc(void *ctx, void *ptr, size_t new_size) {
     return p;
 }
 
-static void np_defer(zx_np *np, np_slot d) {
-    if (np->ndeferred == np->cdeferred) {
-        size_t cap = np->cdeferred ? 2 * np->cdeferred : 8;
-        np_slot *grown = PyMem_RawRealloc(np->deferred, cap * sizeof *grown);
-        if (grown == NULL) {
-            /* The block leaks, as a view dropped without free does. */
-            PyErr_SetString(PyExc_RuntimeError, "numpy handler: no memory to defer a free; the block leaks");
-            np->owner->lent--;
-            return;
-        }
-        np->deferred = grown;
-        np->cdeferred = cap;
-    }
-    np->deferred[np->ndeferred++] = d;
-}
-
 static void np_free(void *ctx, void *ptr, size_t size) {
     (void)size; /* the table has the allocated length */
     zx_np *np = ctx;
     if (ptr == NULL) return;
     np_call c;
     bool in = np_enter(np, &c) == 0;
-    np_slot *slot = np_find(&np->blocks, (uintptr_t)ptr);
+    np_table *t = &np->owner->lent;
+    np_slot *slot = np_find(t, (uintptr_t)ptr);
     if (slot == NULL) {
         np_not_ours(np, "free", ptr);
     } else {
-        np_slot d = *slot;
-        np_remove(&np->blocks, slot);
-        if (in) {
-            np_give_back(np, ptr, d.len);
-        } else {
-            /* Inside an operation of this stack (or interrupted while waiting
-             * for one): the free cannot run now and must not be lost. A
-             * deinitialized allocator cannot hold the block (deinit refuses
-             * while lent > 0), so it is not that. */
-            PyErr_Clear();
-            np_defer(np, d);
-        }
+        size_t len = slot->len;
+        /* Out of the table either way: numpy has let go of it. If the stack
+         * refused the call, the block leaks (as a view dropped without free
+         * does), and the reason goes to sys.unraisablehook. */
+        np_remove(t, slot);
+        if (in) zh_raw_free(np->owner->a, ptr, len, NP_ALIGN, ZH_RET_ADDR);
     }
     np_leave(np, &c, in);
 }
@@ -287,23 +245,11 @@ static void np_capsule_destructor(PyObject *capsule) {
         PyErr_WriteUnraisable(capsule);
         return;
     }
-    if (np->ndeferred > 0) {
-        np_call c;
-        bool in = np_enter(np, &c) == 0;
-        if (!in) {
-            /* The capsule's last reference went inside an operation of the
-             * stack: its deferred blocks stay allocated (leak), as a view
-             * dropped without free does. */
-            np->owner->lent -= (Py_ssize_t)np->ndeferred;
-            np->ndeferred = 0;
-        }
-        np_leave(np, &c, in);
-    }
-    PyMem_RawFree(np->deferred);
-    PyMem_RawFree(np->blocks.slots);
     Py_DECREF(np->owner);
     PyMem_RawFree(np);
 }
+
+bool zx_numpy_holds(ZxAllocator *a, uintptr_t addr) { return np_find(&a->lent, addr) != NULL; }
 
 const char zx_numpy_handler_doc[] = "_numpy_handler($module, allocator, /)\n--\n\n"
                                     "A numpy data-memory handler capsule (\"mem_handler\") over `allocator`.";
@@ -312,6 +258,14 @@ PyObject *zx_numpy_handler(PyObject *module, PyObject *arg) {
     zheap_state *st = PyModule_GetState(module);
     ZxAllocator *a = zx_as_allocator(st, arg, "zheap.numpy.handler()");
     if (a == NULL) return NULL;
+    if (a->runs_python) {
+        PyErr_Format(PyExc_ValueError,
+                     "zheap.numpy.handler(): %.100s runs Python code inside its operations (an allocator "
+                     "written in Python, a Python sbrk or a FailingAllocator, or one drawing from such); "
+                     "numpy calls its allocator in the middle of its own C code, where none may run",
+                     Py_TYPE(a)->tp_name);
+        return NULL;
+    }
     if (a->max_align < NP_ALIGN) {
         PyErr_Format(PyExc_ValueError,
                      "zheap.numpy.handler(): %.100s aligns blocks to at most %zu bytes; numpy needs 16",
@@ -388,5 +342,5 @@ PyObject *zx_numpy_lent(PyObject *module, PyObject *arg) {
         PyErr_Format(PyExc_TypeError, "expected a zheap.Allocator, got %.100s", Py_TYPE(arg)->tp_name);
         return NULL;
     }
-    return PyLong_FromSsize_t(ZxAllocator_CAST(arg)->lent);
+    return PyLong_FromSize_t(ZxAllocator_CAST(arg)->lent.n);
 }

@@ -68,6 +68,7 @@ int zx_pin_child(ZxAllocator *self, PyObject *child) {
     self->pinning = true;
     /* Python code below makes the whole stack need the GIL. */
     self->needs_gil = self->needs_gil || ZxAllocator_CAST(child)->needs_gil;
+    self->runs_python = self->runs_python || ZxAllocator_CAST(child)->runs_python;
     return 0;
 }
 
@@ -91,7 +92,8 @@ void zx_allocator_setup(ZxAllocator *self, zheap_state *st, zh_allocator a, zh_a
     self->flush = NULL;
     self->py = NULL;
     self->freeing = NULL;
-    self->lent = 0;
+    self->lent = (struct zx_lent){NULL, 0, 0};
+    self->runs_python = false;
     zx_stack_init(self);
 }
 
@@ -184,6 +186,9 @@ void zx_allocator_dealloc(PyObject *op) {
     /* Each queued free holds its block, which holds this allocator. */
     assert(ZxAllocator_CAST(op)->npending == 0);
     PyMem_RawFree(ZxAllocator_CAST(op)->pending);
+    /* A numpy handler keeps its allocator alive: no block of it is left. */
+    assert(ZxAllocator_CAST(op)->lent.n == 0);
+    PyMem_RawFree(ZxAllocator_CAST(op)->lent.slots);
     tp->tp_free(op);
     Py_DECREF(tp);
 }

@@ -349,6 +349,7 @@ PyObject *zx_pyalloc_new(PyTypeObject *type, PyObject *args, PyObject *kwds) {
     if (self == NULL) return NULL;
     zx_allocator_setup(self, st, (zh_allocator){self, &py_vtable}, max_al);
     self->needs_gil = true;
+    self->runs_python = true;
     self->py = PyMem_Calloc(1, sizeof *self->py);
     if (self->py == NULL) {
         Py_DECREF(self);

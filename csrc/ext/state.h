@@ -135,9 +135,20 @@ typedef struct ZxAllocator {
      * memory goes back when the last view of it goes or at this
      * allocator's next operation outside a collection (borrowed). */
     struct ZxBlock *freeing;
-    /* Blocks numpy data-memory handlers over this allocator hold
-     * (numpy_handler.c): they pin it as exported views do. */
-    Py_ssize_t lent;
+    /* The blocks numpy data-memory handlers over this allocator hold, by
+     * address, with their lengths (numpy_handler.c): they pin it as exported
+     * views do (lent.n > 0), and DebugAllocator.raw_free refuses them. */
+    struct zx_lent {
+        struct zx_lent_slot {
+            uintptr_t key; /* block address; 0: empty */
+            size_t len;
+        } *slots; /* PyMem_Raw; open addressing, at most half full */
+        size_t cap, n;
+    } lent;
+    /* Its stack runs Python code inside operations (an allocator written in
+     * Python, a Python sbrk, a FailingAllocator's callback): numpy, which
+     * expects its allocator to run none, cannot use it. */
+    bool runs_python;
 } ZxAllocator;
 
 #define ZxAllocator_CAST(op) ((ZxAllocator *)(op))
