@@ -238,7 +238,7 @@ def test_anything_drawing_from_python_code_is_refused():
         zheap.ArenaAllocator(bump),
         zheap.ThreadSafeAllocator(zheap.ArenaAllocator(bump)),
         zheap.DebugAllocator(bump),
-        zheap.FailingAllocator(zheap.c_allocator, fail_index=10),
+        zheap.FailingAllocator(bump, fail_index=10),
         zheap.Allocator.from_capsule(bump.capsule()),
         zheap.stack_fallback(256, bump).get(),
     ]
@@ -250,6 +250,94 @@ def test_anything_drawing_from_python_code_is_refused():
         with zheap.numpy.use(bump):
             pass
     assert get_handler_name() == before
+
+
+def test_failing_allocator_makes_numpy_fail_on_cue(monkeypatch):
+    seen = []
+    monkeypatch.setattr(sys, "unraisablehook", lambda u: seen.append(u.exc_value))
+    failing = zheap.FailingAllocator(zheap.c_allocator, fail_index=2)
+    with zheap.numpy.use(failing):
+        a, b = np.empty(10), np.empty(10)  # one allocation each
+        with pytest.raises(MemoryError):
+            np.empty(10)
+        with pytest.raises(MemoryError):
+            a + b  # every allocation after the failed one fails too
+    assert failing.has_induced_failure and seen == []
+    # The failure's Python stack, read without running Python code inside numpy's call.
+    assert failing.failure_trace[-1].name == "test_failing_allocator_makes_numpy_fail_on_cue"
+    del a, b
+    assert zheap.numpy.lent(failing) == 0 and failing.allocations == failing.deallocations == 2
+
+
+def test_python_code_never_runs_above_a_stack_numpy_uses():
+    """The invariant numpy's handler relies on: an allocator that draws from a stack that
+    runs no Python code runs none either, so that stack is never busy while Python code
+    runs (and lets the GIL go) -- a handler call never waits in the middle of numpy."""
+    x = zheap.c_allocator
+    above = [
+        zheap.FailingAllocator(x, fail_index=0),
+        zheap.DebugAllocator(zheap.FailingAllocator(x, fail_index=0)),
+        zheap.ArenaAllocator(x),
+        zheap.ThreadSafeAllocator(x),
+        zheap.DebugAllocator(x),
+        zheap.stack_fallback(64, x).get(),
+        zheap.Allocator.from_capsule(x.capsule()),
+        zheap.validation_wrap(x),
+    ]
+    for a in above:
+        zheap.numpy.handler(a)  # accepted: runs no Python code
+    with zheap.numpy.use(x):
+        arrays = [np.arange(100.0) for _ in range(50)]
+    old = sys.getswitchinterval()
+    sys.setswitchinterval(1e-6)
+    stop = threading.Event()
+
+    def hammer():
+        while not stop.is_set():
+            for a in above:
+                try:
+                    a.free(a.alloc(32))
+                except MemoryError:
+                    pass
+
+    t = threading.Thread(target=hammer)
+    t.start()
+    try:
+        for _ in range(200):
+            for arr in arrays:
+                arr.resize(arr.size % 300 + 50, refcheck=False)
+                arr[:] = 1.0
+            assert all(arr.sum() == arr.size for arr in arrays)
+    finally:
+        stop.set()
+        t.join()
+        sys.setswitchinterval(old)
+    del arrays, arr
+    assert zheap.numpy.lent(x) == 0
+
+
+def test_verbose_log_of_numpy_calls_waits_for_the_next_operation(caplog):
+    import logging
+
+    debug = zheap.DebugAllocator(verbose_log=True, stack_trace_frames=0)
+    with caplog.at_level(logging.INFO, logger="zheap"):
+        with zheap.numpy.use(debug):
+            a = np.arange(4.0)
+        del a
+        assert caplog.records == []  # no Python code (logging) inside numpy's calls
+        debug.free(debug.alloc(8))  # the next operation from Python delivers them
+        lines = [r.getMessage() for r in caplog.records]
+        assert any("small alloc 32 bytes" in m for m in lines)
+        assert any("small free 32 bytes" in m for m in lines)
+        caplog.clear()
+        with zheap.numpy.use(debug):
+            for _ in range(50_001):  # two records each: one past the cap of 100000
+                np.empty(1)
+        debug.free(debug.alloc(8))
+        lines = [r.getMessage() for r in caplog.records]
+        # 100002 records from numpy, and the alloc(8)'s own, found the queue full.
+        assert lines[0].startswith("3 DebugAllocator reports were lost")
+    assert debug.deinit() == zheap.Check.ok
 
 
 def test_allocator_that_cannot_align_to_16_is_refused():

@@ -20,10 +20,10 @@ Rules, exactly:
   in the middle of its own C code (``ndarray.resize`` and ``__setstate__`` read the data
   pointer, reallocate, then store the new one), where Python code could free, view or
   rewrite the very array being moved. An allocator written in Python, a ``SbrkAllocator``
-  with a Python ``sbrk``, a ``FailingAllocator``, and any allocator drawing from one of
-  them (an arena over a Python allocator, say) are refused with ``ValueError``. Every other
-  zheap allocator qualifies, thread-safe or not, ``DebugAllocator`` with its tracebacks
-  included.
+  with a Python ``sbrk``, and any allocator drawing from one of them (an arena over a
+  Python allocator, say) are refused with ``ValueError``. Every other zheap allocator
+  qualifies, thread-safe or not: ``DebugAllocator`` with its tracebacks, and
+  ``FailingAllocator``, which makes numpy's allocations fail on cue.
 - Every array whose data a handler allocated keeps the handler, and the handler keeps its
   allocator alive: an array that outlives the block is freed through the same allocator,
   in whichever thread drops it. Each handler call takes the GIL and the allocator stack's
@@ -43,6 +43,9 @@ Rules, exactly:
   ``zheap.trace()`` does not record numpy's calls (it does record what they cause further
   down: an arena's chunk requests to its child); a ``DebugAllocator`` sees every one
   (``leaks()``, ``stats()``, ``layout()``, with Python tracebacks when it records traces).
+  Its ``verbose_log`` lines for numpy's calls reach the ``zheap`` logger at the allocator's
+  next operation from Python, since no Python code may run inside numpy's call; at most
+  100000 records wait, and any beyond are logged as a count of lost reports.
 - ``import zheap`` never imports numpy; ``use()`` and ``set_handler()`` import it
   (numpy 1.22 or later) and find its C API the way numpy's own ``import_array()`` does.
 - A numpy behaviour to know: when the allocation in ``ndarray.__setstate__`` fails, numpy

@@ -40,7 +40,11 @@ void zx_debug_report_hook(void *user, const zh_debug_report *r) {
                                        (Py_ssize_t)r->length, (Py_ssize_t)r->given_length,
                                        (Py_ssize_t)r->alignment, (Py_ssize_t)r->given_alignment, t0, t1, t2)
                        : NULL;
-    if (rec == NULL || PyList_Append(self->pending, rec) < 0) {
+    /* Records wait for the next operation from Python (numpy's calls through
+     * zheap.numpy deliver none: no Python code may run there), so they are
+     * capped; past the cap they are counted as lost and reported then. */
+    if (rec == NULL || PyList_GET_SIZE(self->pending) >= ZX_DEBUG_PENDING_MAX ||
+        PyList_Append(self->pending, rec) < 0) {
         PyErr_Clear();
         self->lost++;
     }
@@ -133,6 +137,19 @@ static PyObject *get_logger(void) {
  * otherwise those are logged too. Logging failures are unraisable: a report
  * must never turn a successful call into a failed one. */
 static PyObject *deliver(DebugObject *self, bool raising) {
+    if (self->lost > 0) {
+        Py_ssize_t lost = self->lost;
+        self->lost = 0;
+        PyObject *logger = get_logger();
+        PyObject *r = logger ? PyObject_CallMethod(logger, "error", "sn",
+                                                   "%d DebugAllocator reports were lost (out of memory, or more "
+                                                   "than " Py_STRINGIFY(ZX_DEBUG_PENDING_MAX) " waiting)",
+                                                   lost)
+                             : NULL;
+        if (r == NULL) PyErr_WriteUnraisable((PyObject *)self);
+        Py_XDECREF(r);
+        Py_XDECREF(logger);
+    }
     if (self->pending == NULL || PyList_GET_SIZE(self->pending) == 0) return NULL;
     PyObject *records = self->pending;
     self->pending = PyList_New(0);

@@ -9,7 +9,7 @@ typedef struct {
     ZxAllocator base;
     zh_debug dbg;
     PyObject *pending;  /* list of report records, delivered after each call */
-    Py_ssize_t lost;    /* reports that could not be recorded (out of memory) */
+    Py_ssize_t lost;    /* reports that could not be recorded (out of memory, or past the cap) */
     bool raise_on_leak;
     bool inited;        /* dbg is initialised and not yet deinitialised */
     bool thread_safe;   /* as configured; the core's own mutex is never used (stack.c) */
@@ -18,6 +18,8 @@ typedef struct {
 #define Debug_CAST(op) ((DebugObject *)(op))
 
 void zx_debug_capture_hook(void *user, uintptr_t ret_addr, uintptr_t *out, size_t n);
+/* At most this many reports wait for delivery. */
+#define ZX_DEBUG_PENDING_MAX 100000
 void zx_debug_report_hook(void *user, const zh_debug_report *r);
 /* A DoubleFreeError/InvalidFreeError for a record (kind, message, ...). */
 PyObject *zx_debug_record_exception(DebugObject *self, PyObject *rec);

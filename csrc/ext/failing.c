@@ -1,36 +1,35 @@
 /* failing.c -- FailingAllocator (Zig's std.testing.FailingAllocator) as a
  * Python type, with the Python stack of the induced failure. */
 #include "allocator.h"
+#include "frames.h"
+
+#include <string.h>
 
 /* ===================================================================== */
 /* FailingAllocator                                                        */
 /* ===================================================================== */
 
+/* Frames kept of the stack where the failure was induced, innermost first. */
+#define FAILING_FRAMES 128
+
 typedef struct {
     ZxAllocator base;
     zh_failing f;
-    PyObject *trace; /* where the induced failure happened (a zheap.Trace), or NULL */
+    bool traced;
+    uintptr_t trace_ids[FAILING_FRAMES]; /* interned frames (frames.c), 0 past the last */
 } FailingObject;
 
 #define Failing_CAST(op) ((FailingObject *)(op))
 
 static void on_induced_failure(void *user) {
     FailingObject *self = user;
-    /* Zig captures a stack trace here; this is the Python one. Python code
-     * runs in the middle of an operation: marked as such, so that it cannot
-     * re-enter the stack (stack.c). */
-    PyObject *et, *ev, *tb;
-    PyErr_Fetch(&et, &ev, &tb);
-    int saved = zx_python_enter();
-    PyObject *traceback = PyImport_ImportModule("traceback");
-    PyObject *stack = traceback ? PyObject_CallMethod(traceback, "extract_stack", NULL) : NULL;
-    Py_XDECREF(traceback);
-    zx_python_leave(saved);
-    if (stack == NULL) PyErr_Clear();
-    /* A StackSummary holds FrameSummary objects only: dropping the old one
-     * runs no finalizer. */
-    Py_XSETREF(self->trace, stack);
-    PyErr_Restore(et, ev, tb);
+    /* Zig captures a stack trace here; this is the Python one, read in C
+     * without running Python code (frames.c turns the frames into ids with
+     * the collector off). So the stack below this allocator is never marked
+     * busy while Python code runs: numpy's handler over it relies on that. */
+    memset(self->trace_ids, 0, sizeof self->trace_ids);
+    zx_capture_frames(&self->base.st->frames, self->trace_ids, FAILING_FRAMES);
+    self->traced = true;
 }
 
 static int parse_index(PyObject *obj, const char *what, size_t *out) {
@@ -59,27 +58,19 @@ static PyObject *Failing_new(PyTypeObject *type, PyObject *args, PyObject *kwds)
     self->f.on_induced_failure = on_induced_failure;
     self->f.user = self;
     zx_allocator_setup(&self->base, st, zh_failing_allocator(&self->f), c->max_align);
-    self->base.needs_gil = true; /* the failure callback runs Python code */
-    self->base.runs_python = true;
+    self->base.needs_gil = true; /* the failure callback reads Python frames */
     zx_pin_child(&self->base, child);
     return (PyObject *)self;
 }
 
-static int Failing_traverse(PyObject *op, visitproc visit, void *arg) {
-    Py_VISIT(Failing_CAST(op)->trace);
-    return zx_allocator_traverse(op, visit, arg);
-}
+static int Failing_traverse(PyObject *op, visitproc visit, void *arg) { return zx_allocator_traverse(op, visit, arg); }
 
-static int Failing_clear(PyObject *op) {
-    Py_CLEAR(Failing_CAST(op)->trace);
-    return zx_allocator_clear(op);
-}
+static int Failing_clear(PyObject *op) { return zx_allocator_clear(op); }
 
 static void Failing_dealloc(PyObject *op) {
     /* Untracked before any code runs: a collection during the teardown
      * (Python code in a child) must not see this dying object. */
     PyObject_GC_UnTrack(op);
-    Py_CLEAR(Failing_CAST(op)->trace);
     zx_allocator_dealloc(op);
 }
 
@@ -103,10 +94,33 @@ static PyObject *Failing_get_induced(PyObject *op, void *c) {
     return PyBool_FromLong(Failing_CAST(op)->f.has_induced_failure);
 }
 
+/* The traceback.StackSummary of the recorded frames, outermost first as
+ * traceback.extract_stack() gives it; None before any induced failure. */
 static PyObject *Failing_get_trace(PyObject *op, void *c) {
     (void)c;
-    PyObject *t = Failing_CAST(op)->trace;
-    return Py_NewRef(t ? t : Py_None);
+    FailingObject *self = Failing_CAST(op);
+    if (!self->traced) Py_RETURN_NONE;
+    PyObject *trace = zx_trace_from_ids(self->base.st, self->trace_ids, FAILING_FRAMES);
+    if (trace == NULL) return NULL;
+    Py_ssize_t n = PyTuple_GET_SIZE(trace);
+    PyObject *frames = PyList_New(n);
+    for (Py_ssize_t i = 0; frames != NULL && i < n; i++) {
+        PyObject *f = PyTuple_GET_ITEM(trace, n - 1 - i); /* (filename, lineno, name) */
+        PyObject *item = Py_BuildValue("(OOOO)", PyTuple_GET_ITEM(f, 0), PyTuple_GET_ITEM(f, 1),
+                                       PyTuple_GET_ITEM(f, 2), Py_None);
+        if (item == NULL) Py_CLEAR(frames);
+        else PyList_SET_ITEM(frames, i, item);
+    }
+    Py_DECREF(trace);
+    if (frames == NULL) return NULL;
+    PyObject *traceback = PyImport_ImportModule("traceback");
+    PyObject *summary = NULL;
+    PyObject *cls = traceback ? PyObject_GetAttrString(traceback, "StackSummary") : NULL;
+    if (cls != NULL) summary = PyObject_CallMethod(cls, "from_list", "O", frames);
+    Py_XDECREF(cls);
+    Py_XDECREF(traceback);
+    Py_DECREF(frames);
+    return summary;
 }
 
 static PyObject *Failing_repr(PyObject *op) {

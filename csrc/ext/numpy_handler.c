@@ -11,10 +11,11 @@
  * one) and assumes that nothing else runs meanwhile: no Python code, and no
  * other thread. So a handler is only made over a stack that runs no Python
  * code inside its operations (ZxAllocator.runs_python: not an allocator
- * written in Python, a Python sbrk or a FailingAllocator). Such a stack's
- * operations hold the GIL from start to end, so each handler call takes the
- * GIL (numpy frees an array in whichever thread drops it) and the stack's
- * busy marks (stack.c) without ever having to wait for them.
+ * written in Python or a Python sbrk). Such a stack's operations hold the
+ * GIL from start to end, and no allocator that runs Python code draws from
+ * one (the only ones that do have no child: owner.c's zx_pin_child), so each
+ * handler call takes the GIL (numpy frees an array in whichever thread drops
+ * it) and the stack's busy marks (stack.c) without ever having to wait.
  *
  * The allocator interface needs a block's length to free or move it, and
  * numpy's realloc does not pass it (its free does): the lengths live in a
@@ -261,8 +262,8 @@ PyObject *zx_numpy_handler(PyObject *module, PyObject *arg) {
     if (a->runs_python) {
         PyErr_Format(PyExc_ValueError,
                      "zheap.numpy.handler(): %.100s runs Python code inside its operations (an allocator "
-                     "written in Python, a Python sbrk or a FailingAllocator, or one drawing from such); "
-                     "numpy calls its allocator in the middle of its own C code, where none may run",
+                     "written in Python or a Python sbrk, or one drawing from such); numpy calls its "
+                     "allocator in the middle of its own C code, where none may run",
                      Py_TYPE(a)->tp_name);
         return NULL;
     }
@@ -330,7 +331,13 @@ PyObject *zx_numpy_set_handler(PyObject *module, PyObject *arg) {
     if (api == NULL) return NULL;
     PyObject *(*set)(PyObject *);
     memcpy(&set, &api[NP_SLOT_SET_HANDLER], sizeof set);
-    return set(arg == Py_None ? NULL : arg);
+    /* numpy sets a ContextVar. A collection inside that set whose finalizer
+     * sets a ContextVar again frees the HAMT the first set is walking
+     * (CPython gh-148891): no collection while numpy sets it. */
+    int gc_was_on = PyGC_Disable();
+    PyObject *old = set(arg == Py_None ? NULL : arg);
+    if (gc_was_on) PyGC_Enable();
+    return old;
 }
 
 const char zx_numpy_lent_doc[] = "_numpy_lent($module, allocator, /)\n--\n\n"

@@ -69,6 +69,10 @@ int zx_pin_child(ZxAllocator *self, PyObject *child) {
     /* Python code below makes the whole stack need the GIL. */
     self->needs_gil = self->needs_gil || ZxAllocator_CAST(child)->needs_gil;
     self->runs_python = self->runs_python || ZxAllocator_CAST(child)->runs_python;
+    /* Python code above a stack that runs none would mark it busy while that
+     * code runs (and lets the GIL go): numpy handlers over it would wait
+     * mid-numpy (numpy_handler.c). No type does that. */
+    assert(!self->runs_python || ZxAllocator_CAST(child)->runs_python);
     return 0;
 }
 

@@ -146,8 +146,10 @@ typedef struct ZxAllocator {
         size_t cap, n;
     } lent;
     /* Its stack runs Python code inside operations (an allocator written in
-     * Python, a Python sbrk, a FailingAllocator's callback): numpy, which
-     * expects its allocator to run none, cannot use it. */
+     * Python, a Python sbrk): numpy, which expects its allocator to run none,
+     * cannot use it. Only leaves set it (neither has a child), so no
+     * allocator below one that runs Python code is ever marked busy while
+     * that code runs: numpy_handler.c relies on it. */
     bool runs_python;
 } ZxAllocator;
 
