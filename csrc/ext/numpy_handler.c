@@ -331,9 +331,10 @@ PyObject *zx_numpy_set_handler(PyObject *module, PyObject *arg) {
     if (api == NULL) return NULL;
     PyObject *(*set)(PyObject *);
     memcpy(&set, &api[NP_SLOT_SET_HANDLER], sizeof set);
-    /* numpy sets a ContextVar. A collection inside that set whose finalizer
-     * sets a ContextVar again frees the HAMT the first set is walking
-     * (CPython gh-148891): no collection while numpy sets it. */
+    /* numpy sets a ContextVar. In CPython (seen on 3.11) a collection inside that set
+     * whose finalizer sets a ContextVar again frees the tree (HAMT) the first
+     * set is still walking: a crash reproduced with plain ContextVar.set and
+     * no zheap. No collection runs while numpy sets it. */
     int gc_was_on = PyGC_Disable();
     PyObject *old = set(arg == Py_None ? NULL : arg);
     if (gc_was_on) PyGC_Enable();
