@@ -1,5 +1,5 @@
 /* numpy_handler.c -- numpy arrays in zheap memory: a data-memory handler
- * (numpy's NEP 49) over any zheap allocator, for zheap/numpy.py.
+ * (numpy's NEP 49) over a zheap allocator, for zheap/numpy.py.
  *
  * No numpy header is needed to build it. The handler struct below is
  * numpy's ABI (PyDataMem_Handler, version 1, numpy >= 1.22), and
