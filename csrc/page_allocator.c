@@ -4,8 +4,9 @@
  * Purpose: every request goes straight to the OS, rounded up to whole pages.
  * Basic design: alloc maps `round_up(n, page)` bytes; an alignment above the
  * page size is met by over-mapping and unmapping the misaligned head and the
- * unused tail (prim/unix.c; prim/windows.c reserves at an aligned address). resize/remap use mremap where the OS has it (in place for
- * resize, moving allowed for remap); shrinking in place always succeeds.
+ * unused tail (prim/unix.c; prim/windows.c reserves at an aligned address).
+ * resize/remap use mremap where the OS has it (in place for resize, moving
+ * allowed for remap); shrinking in place always succeeds.
  * Thread safety: stateless except the mmap hint, which is updated with a
  * compare-and-swap, so every function may be called from any thread.
  * Complexity: one system call per operation (three for an over-aligned map).
