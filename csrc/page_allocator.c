@@ -96,8 +96,6 @@ void *zh_page_realloc(void *ptr, size_t len, zh_alignment al, size_t new_len, bo
         return _zh_prim_mremap(ptr, len, new_len, may_move);
     }
     if (new_aligned < old_aligned) {
-        /* Shrinking to 0 pages is a free, which the caller does itself. */
-        if (new_aligned == 0) return NULL;
         _zh_prim_shrink(ptr, old_aligned, new_aligned);
         return ptr;
     }

@@ -24,9 +24,9 @@ void *_zh_prim_map(void *hint, size_t len, size_t align);
 void _zh_prim_unmap(void *ptr, size_t len);
 
 /* Give the pages [ptr + new_len, ptr + old_len) of a mapping back to the OS
- * (both lengths page multiples, new_len > 0); the mapping is new_len long
- * from now on. POSIX unmaps them; Windows, which frees only whole
- * reservations, decommits them. */
+ * (both lengths page multiples); the mapping is new_len long from now on.
+ * POSIX unmaps them; Windows, which frees only whole reservations, decommits
+ * them (_zh_prim_unmap at ptr still releases the reservation). */
 void _zh_prim_shrink(void *ptr, size_t old_len, size_t new_len);
 
 /* True where the OS can resize a mapping (Linux mremap). */
