@@ -302,6 +302,7 @@ class Hostile(FirstFitAllocator):
     """
 
     max_alignment = 4096
+    top = 0  # the end of the highest region given to add_region(): "outside" lies past it
 
     def __init__(
         self, capacity: int = 1 << 16, backing: zheap.Allocator | None = None, name: str = "h"
@@ -313,6 +314,13 @@ class Hostile(FirstFitAllocator):
         self.name = name
         self.plan: list[list[Any]] = []
         self.epoch = RT.epoch
+
+    def add_region(self, memory: Any, /) -> int:
+        """Register ``memory`` with zheap, and keep the "outside" lie outside it too."""
+        base = super().add_region(memory)
+        with memoryview(memory) as m:
+            self.top = max(self.top, base + m.nbytes)
+        return base
 
     def arm(self, method: str, kind: str, arg: Any = None, after: int = 0) -> None:
         """Schedule ``kind`` for the ``after``-th next call of ``method``."""
@@ -373,7 +381,9 @@ class Hostile(FirstFitAllocator):
             return "an address"
         if kind == "bool":
             return True
-        return self.hi + 4096 * alignment  # "outside", and the fallbacks
+        # "outside", and the fallbacks: past every region, or zheap may rightly accept it
+        # (a region add_region() gave can lie just above the first one)
+        return ((self.top + alignment - 1) & -alignment) + 4096 * alignment
 
     def _alloc(self, length: int, alignment: int) -> Any:
         with _as_hostile():
@@ -883,6 +893,7 @@ class VM:
     exports: int = 0
     maybe_exports: int = 0
     donated: bool = False  # handed to a FixedBufferAllocator: its contents are not ours
+    forever: bool = False  # donated and gone from the model: counted in the baseline
     donee: str = ""  # the allocator it was handed to (the FBA, the Python allocator)
     cobj: bool = False
     destroyed: bool = False
@@ -2014,6 +2025,9 @@ class Fuzzer:
 
     def pin_forever(self, v: VM) -> None:
         """``v`` left the namespace but something holds its memory for good (a region)."""
+        if v.forever:
+            return
+        v.forever = True
         am = self.allocs[v.alloc]
         am.extra += 1
         am.baseline += 1
@@ -3463,7 +3477,11 @@ class Episode(Fuzzer):
     def app_release(self, a: Act, exc: type[BaseException] | None, vague: bool) -> None:
         """Mark the view dead; its block lives on as a leak (like a dropped view)."""
         v = self.views.get(a.kw["v"])
-        if v is not None and exc is None and v.alive:
+        if v is not None and exc is None and not v.alive and v.donated:
+            # a resync inside this statement (a collection's hook) saw it released already;
+            # a donated view is never freed (its holder exports it), so this release ended it
+            self.pin_forever(v)
+        elif v is not None and exc is None and v.alive:
             v.alive = False
             if v.exports:
                 # a finalizer exported it within this very statement: the export keeps the
