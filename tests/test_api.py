@@ -385,5 +385,13 @@ def test_block_of_says_what_ended_a_view():
     mine = arena.alloc(4)
     mine.release()  # released by its holder: the managed buffer let the block go
     assert zheap.block_of(mine) is None
+    kept = arena.alloc(4)
+    copy, piece = memoryview(kept), kept[1:3]
+    copy.release()  # released by its holder while the block lives on (the slice holds it)
+    piece.release()
+    assert zheap.block_of(copy) is None and zheap.block_of(piece) is None
+    assert zheap.block_of(kept) is kept.obj
+    arena.free(kept)
+    assert zheap.block_of(kept).state == "freed" and zheap.block_of(copy) is None
     with pytest.raises(TypeError):
         zheap.block_of(b"abc")  # type: ignore[arg-type]

@@ -126,6 +126,7 @@ void zx_commit_block(ZxBlock *b, PyObject *view, char *ptr, size_t len, zh_align
     mv->view.len = (Py_ssize_t)len;
     mv->view.shape[0] = (Py_ssize_t)len;
     b->view = Py_NewRef(view);
+    b->primary = view;
     block_link(b);
 }
 

@@ -135,8 +135,20 @@ static PyObject *zheap_block_of(PyObject *m, PyObject *obj) {
     zheap_state *st = PyModule_GetState(m);
     /* The managed buffer lives as long as the view; retiring a view leaves
      * its master (the Block) in place, release() clears it. */
-    PyObject *exporter = ((PyMemoryViewObject *)obj)->mbuf->master.obj;
+    PyMemoryViewObject *mv = (PyMemoryViewObject *)obj;
+    PyObject *exporter = mv->mbuf->master.obj;
     if (exporter == NULL || !Py_IS_TYPE(exporter, st->Block_type)) Py_RETURN_NONE;
+    /* A released view was released by its user, unless it is the primary
+     * view of a block zheap ended (zheap releases no other view: while a copy
+     * or slice lives, the block cannot be freed, moved or reset). The
+     * primary's address is unique among the views of this managed buffer:
+     * no new view of it can be made once the primary is released. */
+    if (mv->flags & _Py_MEMORYVIEW_RELEASED) {
+        ZxBlock *b = (ZxBlock *)exporter;
+        bool ended = b->state == ZX_FREED || b->state == ZX_MOVED || b->state == ZX_RESET ||
+                     b->state == ZX_FREEING || b->state == ZX_DESTROYING;
+        if (obj != b->primary || !ended) Py_RETURN_NONE;
+    }
     return Py_NewRef(exporter);
 }
 
@@ -207,6 +219,14 @@ static int add_errors(PyObject *m, zheap_state *st) {
 }
 
 static int zheap_exec(PyObject *m) {
+#ifndef Py_mod_multiple_interpreters
+    /* CPython 3.11 has no slot to refuse subinterpreters (see zheap_slots):
+     * refuse them here, before any state is made. */
+    if (PyInterpreterState_Get() != PyInterpreterState_Main()) {
+        PyErr_SetString(PyExc_ImportError, "zheap._zheap does not support loading in subinterpreters");
+        return -1;
+    }
+#endif
     zheap_state *st = PyModule_GetState(m);
     if (zx_gcstate_init() < 0) return -1;
     if (add_errors(m, st) < 0) return -1;

@@ -171,6 +171,8 @@ typedef struct ZxBlock {
     ZxAllocator *owner;        /* strong */
     struct ZxBlock *prev, *next;
     PyObject *view;            /* strong: the primary view, NULL once retired */
+    const void *primary;       /* the primary view's address, kept after retirement, never
+                                  dereferenced: block_of() tells it from copies and slices */
     char *ptr;
     size_t len;
     zh_alignment align;
