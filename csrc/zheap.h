@@ -324,9 +324,10 @@ ZH_NODISCARD void *zh_page_realloc(void *ptr, size_t len, zh_alignment al, size_
  * ---------------------------------------------------------------------- */
 
 /* c_allocator: any power-of-two alignment (malloc up to alignof(max_align_t),
- * posix_memalign beyond: see c_allocator.c); resize succeeds
- * in place when malloc_usable_size allows; remap never moves (realloc could
- * lose the alignment). Thread-safe. */
+ * posix_memalign beyond: see c_allocator.c); resize succeeds in place when
+ * malloc_usable_size allows; remap calls realloc (which may move the block)
+ * for alignments up to alignof(max_align_t), and beyond them stays in place,
+ * since realloc could lose the alignment. Thread-safe. */
 zh_allocator zh_c_allocator(void);
 
 /* raw_c_allocator: plain malloc/realloc/free. Alignment must be at most

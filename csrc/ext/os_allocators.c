@@ -98,8 +98,9 @@ PyDoc_STRVAR(PageAllocator_doc,
 PyDoc_STRVAR(CAllocator_doc,
              "CAllocator()\n--\n\n"
              "libc's heap: malloc up to alignof(max_align_t), posix_memalign beyond, so any\n"
-             "power-of-two alignment; resize\n"
-             "succeeds in place up to malloc_usable_size; remap never moves.\n"
+             "power-of-two alignment. resize succeeds in place up to malloc_usable_size;\n"
+             "remap calls realloc, which may move the block, for alignments up to\n"
+             "alignof(max_align_t), and stays in place beyond them.\n"
              "``zheap.c_allocator`` is the instance.");
 PyDoc_STRVAR(RawCAllocator_doc,
              "RawCAllocator()\n--\n\n"
