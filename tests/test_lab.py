@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import ast
 import io
 import os
+import re
 import subprocess
 import sys
 import textwrap
@@ -152,7 +154,15 @@ def test_an_overlapping_allocator_is_invalid_at_the_op_that_overlapped():
     r = lab.run(Overlapping, t)
     assert not r.valid and r.failed_op == 1
     assert "op 1 (a 1 8)" in r.error and "overlaps" in r.error
-    assert r.reproduction and "lab.run(lambda: test_lab.Overlapping()" in r.reproduction
+    assert r.reproduction and "allocator = lambda: test_lab.Overlapping()" in r.reproduction
+
+
+def test_a_reproduction_without_a_source_is_a_script_to_complete():
+    t = lab.RepTrace.loads("0\n2\n4\n1\na 0 600\na 1 600\nf 1\nf 0\n")
+    r = lab.run(zheap.FixedBufferAllocator(1000), t)  # an instance: no source remakes it
+    assert not r.valid and r.reproduction
+    ast.parse(r.reproduction)  # the placeholder's comment does not swallow the call
+    assert "allocator = ...  # the allocator you ran" in r.reproduction
 
 
 def test_a_realloc_that_loses_contents_is_invalid_and_its_reproduction_runs(tmp_path: Path):
@@ -227,6 +237,29 @@ def test_cli_generates_traces_that_load(tmp_path: Path):
     assert files == sorted(f"{s}-1.rep" for s in lab.SHAPES)
     for f in files:
         assert len(lab.RepTrace.load(tmp_path / f)) > 0
+
+
+def test_cli_reproduction_runs_from_anywhere(tmp_path: Path, monkeypatch: pytest.MonkeyPatch):
+    (tmp_path / "mine.py").write_text(
+        "import zheap\ndef small():\n    return zheap.FixedBufferAllocator(1000)\n"
+    )
+    monkeypatch.chdir(tmp_path)
+    out = io.StringIO()
+    assert lab.main(["-a", "mine:small", "--ops", "100"], out=out) == 1
+    scripts = re.findall(r"python (\S+\.py)", out.getvalue())
+    assert scripts, out.getvalue()
+    elsewhere = tmp_path / "elsewhere"
+    elsewhere.mkdir()
+    zheap_root = str(Path(zheap.__file__).resolve().parent.parent)
+    proc = subprocess.run(
+        [sys.executable, scripts[0]],
+        capture_output=True,
+        text=True,
+        cwd=elsewhere,  # the student's module is not next to the script, nor in the cwd
+        env={**os.environ, "PYTHONPATH": zheap_root},
+    )
+    assert proc.returncode == 0, proc.stderr
+    assert "out of memory" in proc.stdout
 
 
 def test_cli_is_listed_in_the_top_level_help():

@@ -7,6 +7,9 @@ run used, the user's module imported first.
 
 from __future__ import annotations
 
+import os
+import sys
+import sysconfig
 from typing import Any
 
 from . import _zheap
@@ -32,7 +35,27 @@ def source_of(maker: Any) -> str | None:
         return None
     if module == "zheap._zheap" or module == "zheap":
         return f"zheap.{qual}()"
-    return f"import {module}\n{module}.{qual}()"
+    return "".join(f"{line}\n" for line in import_lines(module)) + f"{module}.{qual}()"
+
+
+def import_lines(module: str) -> list[str]:
+    """Lines that let a script elsewhere import ``module`` as this process did.
+
+    A student's module imported from the working directory (``python -m zheap lab -a
+    mymod:make``) is not on the path of a script saved in a temporary directory: name
+    the directory it was found in, unless it is one every interpreter searches.
+    """
+    top = sys.modules.get(module.partition(".")[0])
+    file = getattr(top, "__file__", None)
+    if not isinstance(file, str):
+        return [f"import {module}"]
+    root = os.path.dirname(os.path.abspath(file))
+    if os.path.basename(file).startswith("__init__."):
+        root = os.path.dirname(root)  # a package: the directory holding it
+    standard = {sysconfig.get_paths()[k] for k in ("stdlib", "platstdlib", "purelib", "platlib")}
+    if root in {os.path.abspath(p) for p in standard}:
+        return [f"import {module}"]
+    return ["import sys", f"sys.path.insert(0, {root!r})", f"import {module}"]
 
 
 def split_source(source: str) -> tuple[list[str], str]:

@@ -38,6 +38,7 @@ from . import (
     smp_allocator,
     stack_fallback,
 )
+from ._source import import_lines
 
 # name -> (factory, the expression the reproduction snippet uses)
 BUILTIN: dict[str, tuple[Callable[[], Allocator], str]] = {
@@ -84,8 +85,9 @@ def _resolve(spec: str) -> tuple[Callable[[], Allocator], str]:
         factory = getattr(importlib.import_module(module_name), attr)
     except (ImportError, AttributeError) as e:
         raise SystemExit(f"cannot load {spec!r}: {e}") from None
-    # The reproduction calls the factory exactly as named: `module.attr()`.
-    return factory, f"import {module_name}\n{module_name}.{attr}()"
+    # The reproduction calls the factory exactly as named: `module.attr()`, from a script
+    # saved elsewhere (so the module's directory goes on its path).
+    return factory, "\n".join([*import_lines(module_name), f"{module_name}.{attr}()"])
 
 
 def _leaves(exc: BaseException) -> list[BaseException]:

@@ -589,8 +589,9 @@ def _reproduction(trace: RepTrace, upto: int, alignment: int, source: str) -> st
     return (
         "import zheap, zheap.lab\n"
         + "".join(f"{line}\n" for line in imports)
+        + f"allocator = {make}\n"
         + f'trace = zheap.lab.RepTrace.loads("""\\\n{prefix.dumps()}""", name={trace.name!r})\n'
-        + f"result = zheap.lab.run({make}, trace, alignment={alignment}, timing_passes=0)\n"
+        + f"result = zheap.lab.run(allocator, trace, alignment={alignment}, timing_passes=0)\n"
         + "print(result.error)\n"
     )
 
