@@ -395,3 +395,40 @@ def test_block_of_says_what_ended_a_view():
     assert zheap.block_of(kept).state == "freed" and zheap.block_of(copy) is None
     with pytest.raises(TypeError):
         zheap.block_of(b"abc")  # type: ignore[arg-type]
+
+
+@pytest.mark.parametrize(
+    "make",
+    [zheap.ArenaAllocator, lambda: zheap.MemoryPool(16), zheap.DebugAllocator],
+    ids=["arena", "pool", "debug"],
+)
+def test_leaving_a_with_block_that_raised_keeps_its_exception(make):
+    def body(a):
+        view = a.create() if isinstance(a, zheap.MemoryPool) else a.alloc(10)
+        return view, view[1:3]
+
+    with pytest.raises(KeyError) as info:
+        with make() as a:
+            view, piece = body(a)
+            raise KeyError("mine")
+    # deinit() refused (the slice lives) and changed nothing; it is a note on the KeyError
+    assert any("raised BufferError" in n for n in info.value.__notes__)
+    assert view[0] == view[0] and a.live == 1
+    with pytest.raises(BufferError):  # without an exception from the block: deinit's own
+        with a:
+            pass
+    piece.release()
+    with a:
+        pass
+    with pytest.raises(ValueError):
+        view[0]  # deinit ran on leaving the last block
+
+
+def test_leaving_a_with_block_that_raised_notes_a_leak_error():
+    with pytest.raises(ZeroDivisionError) as info:
+        with zheap.DebugAllocator(raise_on_leak=True) as d:
+            d.alloc(8)  # dropped: a leak
+            1 / 0  # noqa: B018
+    assert any("raised LeakError" in n for n in info.value.__notes__)
+    with pytest.raises(ValueError):
+        d.alloc(1)  # deinit() happened before it reported the leak

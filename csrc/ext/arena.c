@@ -119,8 +119,7 @@ static PyObject *Arena_deinit(PyObject *op, PyObject *unused) {
 }
 
 static PyObject *Arena_exit(PyObject *op, PyObject *args) {
-    (void)args;
-    return Arena_deinit(op, NULL);
+    return zx_exit(op, args, Arena_deinit);
 }
 
 static PyObject *Arena_query_capacity(PyObject *op, PyObject *unused) {
@@ -170,8 +169,8 @@ static PyMethodDef Arena_methods[] = {
      "query_capacity($self, /)\n--\n\nTotal usable bytes of all chunks (Zig's queryCapacity)."},
     {"stats", Arena_stats_with_figures, METH_NOARGS,
      "stats($self, /)\n--\n\nA dict: capacity, chunks, end_index, newest_chunk, live."},
-    {"__enter__", zx_enter, METH_NOARGS, NULL},
-    {"__exit__", Arena_exit, METH_VARARGS, NULL},
+    {"__enter__", zx_enter, METH_NOARGS, zx_enter_doc},
+    {"__exit__", Arena_exit, METH_VARARGS, zx_exit_doc},
     {NULL},
 };
 
@@ -181,8 +180,9 @@ static PyGetSetDef Arena_getset[] = {
 };
 
 PyDoc_STRVAR(Arena_doc,
-             "ArenaAllocator(child=zheap.page_allocator)\n--\n\n"
-             "Zig's ArenaAllocator: allocate many times from ``child``, free everything at\n"
+             "ArenaAllocator(child=None)\n--\n\n"
+             "Zig's ArenaAllocator: allocate many times from ``child`` (None: the page\n"
+             "allocator), free everything at\n"
              "once with reset() or deinit() (also on leaving a ``with`` block). free() of the\n"
              "latest allocation reclaims it; free() of any other is accepted and reclaims\n"
              "nothing. While the arena lives, ``child`` cannot be reset.");

@@ -737,11 +737,7 @@ static PyObject *Debug_deinit(PyObject *op, PyObject *unused) {
 }
 
 static PyObject *Debug_exit(PyObject *op, PyObject *args) {
-    (void)args;
-    PyObject *r = Debug_deinit(op, NULL);
-    if (r == NULL) return NULL;
-    Py_DECREF(r);
-    Py_RETURN_NONE;
+    return zx_exit(op, args, Debug_deinit);
 }
 
 PyDoc_STRVAR(Debug_flush_doc,
@@ -913,8 +909,8 @@ static PyMethodDef Debug_methods[] = {
     {"stats", Debug_stats_with_figures, METH_NOARGS,
      "stats($self, /)\n--\n\nA dict: live, live_bytes, large_allocations, large_bytes, buckets,\n"
      "buckets_by_slot_size (and total_requested_bytes with the memory limit)."},
-    {"__enter__", zx_enter, METH_NOARGS, NULL},
-    {"__exit__", Debug_exit, METH_VARARGS, NULL},
+    {"__enter__", zx_enter, METH_NOARGS, zx_enter_doc},
+    {"__exit__", Debug_exit, METH_VARARGS, zx_exit_doc},
     {NULL},
 };
 
@@ -929,13 +925,14 @@ static PyGetSetDef Debug_getset[] = {
 };
 
 PyDoc_STRVAR(Debug_doc,
-             "DebugAllocator(backing=zheap.page_allocator, *, stack_trace_frames=6,\n"
+             "DebugAllocator(backing=None, *, stack_trace_frames=6,\n"
              "               enable_memory_limit=False, safety=True, thread_safe=True,\n"
              "               never_unmap=False, retain_metadata=False, verbose_log=False,\n"
              "               backing_allocator_zeroes=True, resize_stack_traces=False,\n"
              "               canary=0x9232a6ff85dff10f, page_size=131072, raise_on_leak=False)\n--\n\n"
              "Zig's DebugAllocator (GeneralPurposeAllocator), every Config field with Zig's\n"
-             "defaults for a safe build. Each allocation records up to stack_trace_frames\n"
+             "defaults for a safe build, over ``backing`` (None: the page allocator). Each\n"
+             "allocation records up to stack_trace_frames\n"
              "Python frames. A double free raises zheap.DoubleFreeError with the allocation,\n"
              "first-free and second-free traces; deinit() reports leaks with their traces to\n"
              "the 'zheap' logger and returns zheap.Check (raise_on_leak: raises\n"

@@ -305,8 +305,7 @@ static PyObject *Pool_deinit(PyObject *op, PyObject *unused) {
 }
 
 static PyObject *Pool_exit(PyObject *op, PyObject *args) {
-    (void)args;
-    return Pool_deinit(op, NULL);
+    return zx_exit(op, args, Pool_deinit);
 }
 
 static size_t free_items(PoolObject *self) {
@@ -401,8 +400,8 @@ static PyMethodDef Pool_methods[] = {
     {"stats", Pool_stats_with_figures, METH_NOARGS,
      "stats($self, /)\n--\n\nA dict: item_size, slot_size, item_alignment, growable, live, free, capacity, "
      "chunks."},
-    {"__enter__", zx_enter, METH_NOARGS, NULL},
-    {"__exit__", Pool_exit, METH_VARARGS, NULL},
+    {"__enter__", zx_enter, METH_NOARGS, zx_enter_doc},
+    {"__exit__", Pool_exit, METH_VARARGS, zx_exit_doc},
     {"__reduce__", Pool_reduce, METH_NOARGS, NULL},
     {NULL},
 };
@@ -413,7 +412,11 @@ static PyGetSetDef Pool_getset[] = {
      "Bytes each item occupies (Zig's item_size: at least a pointer, for the free-list link).", NULL},
     {"item_alignment", Pool_get_item_alignment, NULL, "Alignment of every item, in bytes.", NULL},
     {"growable", Pool_get_growable, NULL, "Whether create() may allocate beyond the free list.", NULL},
-    {"live", Pool_get_live, NULL, "Items created and not yet destroyed.", NULL},
+    {"live", Pool_get_live, NULL,
+     "Items created and not yet destroyed that Python can still reach. An item whose views\n"
+     "were all dropped without destroy() is a leak: it stays taken until reset() or deinit(),\n"
+     "but leaves this count once its views are collected.",
+     NULL},
     {"child_allocator", Pool_get_child, NULL, "The allocator the pool's arena draws from.", NULL},
     {NULL},
 };
@@ -431,21 +434,22 @@ static PyMemberDef Pool_members[] = {
     }
 
 PyDoc_STRVAR(Pool_doc,
-             "MemoryPool(item_size, *, alignment=None, growable=True, child=zheap.page_allocator)\n--\n\n"
+             "MemoryPool(item_size, *, alignment=None, growable=True, child=None)\n--\n\n"
              "Zig's memory pool: items of ``item_size`` bytes, each an allocation from an\n"
              "ArenaAllocator over ``child``, recycled through a LIFO free list. create()\n"
              "returns a view, destroy(view) recycles it, reset()/deinit() drop everything.\n"
              "``alignment`` None is a pointer's (Zig's for a byte item); ``growable=False``\n"
              "makes create() only reuse preheated items. While it lives, ``child`` cannot be\n"
-             "reset.");
+             "reset; None is the page allocator. Subclasses take these arguments in\n"
+             "``__new__`` (the pool is made there, as a tuple is).");
 
 PyDoc_STRVAR(PoolAligned_doc,
-             "MemoryPoolAligned(item_size, alignment, *, child=zheap.page_allocator)\n--\n\n"
+             "MemoryPoolAligned(item_size, alignment, *, child=None)\n--\n\n"
              "Zig's MemoryPoolAligned(Item, alignment): a growable MemoryPool whose items\n"
              "are aligned to ``alignment`` (at least a pointer's).");
 
 PyDoc_STRVAR(PoolExtra_doc,
-             "MemoryPoolExtra(item_size, *, alignment=None, growable=True, child=zheap.page_allocator)\n--\n\n"
+             "MemoryPoolExtra(item_size, *, alignment=None, growable=True, child=None)\n--\n\n"
              "Zig's MemoryPoolExtra(Item, options): a MemoryPool with Zig's Options\n"
              "(``alignment``, ``growable``) spelled out.");
 

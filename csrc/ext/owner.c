@@ -197,8 +197,49 @@ void zx_allocator_dealloc(PyObject *op) {
     Py_DECREF(tp);
 }
 
+const char zx_enter_doc[] = "__enter__($self, /)\n--\n\nReturn the allocator itself.";
+const char zx_exit_doc[] =
+    "__exit__($self, exc_type, exc, tb, /)\n--\n\n"
+    "Call deinit(). When the block raised, an error of deinit() (BufferError while a\n"
+    "view is exported, LeakError with raise_on_leak) does not replace the block's\n"
+    "exception: it is added to it as a note (add_note()), and the block's exception\n"
+    "propagates. Never suppresses the block's exception.";
+
 /* __enter__ of every type with deinit(). */
 PyObject *zx_enter(PyObject *op, PyObject *unused) {
     (void)unused;
     return Py_NewRef(op);
+}
+
+/* __exit__ of every type with deinit(). Without an exception from the block,
+ * deinit's error is the with statement's, as memoryview's __exit__ does. With
+ * one, that exception is what the user must see (a view the failing block
+ * still holds is the usual reason deinit refuses): deinit's error becomes a
+ * note on it. deinit has finished (changed nothing, or deinitialized and
+ * then raised LeakError) before any Python code runs here. */
+PyObject *zx_exit(PyObject *op, PyObject *args, PyObject *(*deinit)(PyObject *, PyObject *)) {
+    PyObject *exc_type = Py_None, *exc = Py_None, *tb = Py_None;
+    if (!PyArg_UnpackTuple(args, "__exit__", 0, 3, &exc_type, &exc, &tb)) return NULL;
+    (void)tb;
+    PyObject *r = deinit(op, NULL);
+    if (r != NULL) {
+        Py_DECREF(r);
+        Py_RETURN_NONE;
+    }
+    if (exc == Py_None || !PyExceptionInstance_Check(exc)) return NULL;
+    PyObject *et, *ev, *etb;
+    PyErr_Fetch(&et, &ev, &etb);
+    PyErr_NormalizeException(&et, &ev, &etb);
+    Py_XDECREF(et);
+    Py_XDECREF(etb);
+    if (ev == NULL) Py_RETURN_NONE; /* nothing to note: the block's exception propagates */
+    PyObject *note = PyUnicode_FromFormat("zheap: deinit() of %.100s on leaving the with block raised %.100s: %S",
+                                          Py_TYPE(op)->tp_name, Py_TYPE(ev)->tp_name, ev);
+    Py_DECREF(ev);
+    if (note == NULL) return NULL;
+    PyObject *done = PyObject_CallMethod(exc, "add_note", "O", note);
+    Py_DECREF(note);
+    if (done == NULL) return NULL;
+    Py_DECREF(done);
+    Py_RETURN_NONE;
 }

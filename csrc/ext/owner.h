@@ -23,5 +23,9 @@ void zx_call_quietly(PyObject *owner, void (*fn)(void *), void *arg);
 void zx_finalize_quietly(ZxAllocator *self, void (*act)(void *), void *arg);
 /* __enter__ of every type with deinit(). */
 PyObject *zx_enter(PyObject *op, PyObject *unused);
+/* __exit__ of every type with deinit(): calls deinit(op); see owner.c. */
+PyObject *zx_exit(PyObject *op, PyObject *args, PyObject *(*deinit)(PyObject *, PyObject *));
+extern const char zx_enter_doc[];
+extern const char zx_exit_doc[];
 
 #endif
