@@ -5,7 +5,7 @@ import traceback
 from collections.abc import Callable
 from typing import Any, Literal, Self, TypeVar, final
 
-from typing_extensions import Buffer, CapsuleType
+from typing_extensions import Buffer, CapsuleType, disjoint_base
 
 from . import Check
 
@@ -53,6 +53,7 @@ class Block:
 class AllocatorContractError(ZigPanic):
     """An allocator written in Python returned an address that breaks the contract."""
 
+@disjoint_base
 class Allocator:
     """Base type of every zheap allocator (Zig's std.mem.Allocator).
 
@@ -85,25 +86,25 @@ class Allocator:
 class PageAllocator(Allocator):
     """Every request straight to the OS (mmap/munmap/mremap)."""
 
-    def __init__(self) -> None: ...
+    def __new__(cls) -> Self: ...
 
 @final
 class CAllocator(Allocator):
     """libc's heap: malloc for small alignments, posix_memalign beyond."""
 
-    def __init__(self) -> None: ...
+    def __new__(cls) -> Self: ...
 
 @final
 class RawCAllocator(Allocator):
     """Plain malloc/realloc/free, alignment up to alignof(max_align_t)."""
 
-    def __init__(self) -> None: ...
+    def __new__(cls) -> Self: ...
 
 @final
 class ValidationAllocator(Allocator):
     """Zig's std.mem.ValidationAllocator around another allocator."""
 
-    def __init__(self, allocator: Allocator) -> None: ...
+    def __new__(cls, allocator: Allocator) -> Self: ...
     @property
     def underlying_allocator(self) -> Allocator: ...
 
@@ -111,7 +112,7 @@ class ValidationAllocator(Allocator):
 class FixedBufferAllocator(Allocator):
     """Zig's FixedBufferAllocator: a bump allocator over one buffer."""
 
-    def __init__(self, buffer: Buffer | int) -> None: ...
+    def __new__(cls, buffer: Buffer | int) -> Self: ...
     @property
     def end_index(self) -> int: ...
     @property
@@ -133,7 +134,7 @@ class FixedBufferThreadSafeAllocator(Allocator):
 class ArenaAllocator(Allocator):
     """Zig's ArenaAllocator over a child allocator."""
 
-    def __init__(self, child: Allocator = ...) -> None: ...
+    def __new__(cls, child: Allocator | None = None) -> Self: ...
     @property
     def child_allocator(self) -> Allocator: ...
     def reset(self, mode: _ResetMode = "retain_capacity", limit: int | None = None) -> bool: ...
@@ -148,7 +149,7 @@ class ArenaAllocator(Allocator):
 class StackFallbackAllocator:
     """Zig's StackFallbackAllocator(size): a buffer first, then a fallback allocator."""
 
-    def __init__(self, size: int, fallback: Allocator) -> None: ...
+    def __new__(cls, size: int, fallback: Allocator) -> Self: ...
     @property
     def size(self) -> int: ...
     @property
@@ -171,22 +172,23 @@ class StackFallbackInterface(Allocator):
 class ThreadSafeAllocator(Allocator):
     """Zig's ThreadSafeAllocator: every call on the child under one mutex."""
 
-    def __init__(self, child: Allocator) -> None: ...
+    def __new__(cls, child: Allocator) -> Self: ...
     @property
     def child_allocator(self) -> Allocator: ...
     def stats(self) -> dict[str, Any]: ...
 
+@disjoint_base
 class MemoryPool:
     """Zig's memory pool: fixed-size items from an arena, recycled LIFO."""
 
-    def __init__(
-        self,
+    def __new__(
+        cls,
         item_size: int,
         *,
         alignment: int | None = None,
         growable: bool = True,
         child: Allocator | None = None,
-    ) -> None: ...
+    ) -> Self: ...
     @classmethod
     def preheated(cls, item_size: int, initial_size: int, /, **options: Any) -> Self: ...
     @property
@@ -214,13 +216,12 @@ class MemoryPool:
 class MemoryPoolAligned(MemoryPool):
     """Zig's MemoryPoolAligned(Item, alignment)."""
 
-    def __init__(
-        self, item_size: int, alignment: int, *, child: Allocator | None = None
-    ) -> None: ...
+    def __new__(cls, item_size: int, alignment: int, *, child: Allocator | None = None) -> Self: ...
 
 class MemoryPoolExtra(MemoryPool):
     """Zig's MemoryPoolExtra(Item, options)."""
 
+@final
 class Trace(tuple[tuple[str, int, str], ...]):
     """Python frames (filename, lineno, name), innermost first; str() prints a traceback.
 
@@ -252,6 +253,7 @@ class InvalidFreeError(ValueError):
     first_free_trace: Trace | None
     free_trace: Trace | None
 
+@final
 class LeakRecord(dict[str, Any]):
     """A block a DebugAllocator has not taken back: address, length, alignment, trace.
 
@@ -267,8 +269,8 @@ class LeakError(RuntimeError):
 class DebugAllocator(Allocator):
     """Zig's DebugAllocator (GeneralPurposeAllocator)."""
 
-    def __init__(
-        self,
+    def __new__(
+        cls,
         backing: Allocator | None = None,
         *,
         stack_trace_frames: int = 6,
@@ -283,7 +285,7 @@ class DebugAllocator(Allocator):
         canary: int = 0x9232A6FF85DFF10F,
         page_size: int = 131072,
         raise_on_leak: bool = False,
-    ) -> None: ...
+    ) -> Self: ...
     @property
     def total_requested_bytes(self) -> int: ...
     @property
@@ -310,14 +312,14 @@ class DebugAllocator(Allocator):
 class SmpAllocator(Allocator):
     """Zig's SmpAllocator: the process-wide allocator for threaded programs."""
 
-    def __init__(self) -> None: ...
+    def __new__(cls) -> Self: ...
     def stats(self) -> dict[str, Any]: ...
 
 @final
 class WasmAllocator(Allocator):
     """Zig's WasmAllocator over an emulated wasm linear memory."""
 
-    def __init__(self, *, max_pages: int = 65536) -> None: ...
+    def __new__(cls, *, max_pages: int = 65536) -> Self: ...
     @property
     def max_pages(self) -> int: ...
     @property
@@ -330,9 +332,9 @@ class WasmAllocator(Allocator):
 class SbrkAllocator(Allocator):
     """Zig's SbrkAllocator(sbrk) over an emulated or Python-driven program break."""
 
-    def __init__(
-        self, *, capacity: int = 268435456, sbrk: Callable[[int], int] | None = None
-    ) -> None: ...
+    def __new__(
+        cls, *, capacity: int = 268435456, sbrk: Callable[[int], int] | None = None
+    ) -> Self: ...
     @property
     def region(self) -> tuple[int, int]: ...
     @property
@@ -348,13 +350,13 @@ class CapsuleAllocator(Allocator):
 class FailingAllocator(Allocator):
     """Zig's std.testing.FailingAllocator."""
 
-    def __init__(
-        self,
+    def __new__(
+        cls,
         child: Allocator,
         *,
         fail_index: int | None = None,
         resize_fail_index: int | None = None,
-    ) -> None: ...
+    ) -> Self: ...
     @property
     def alloc_index(self) -> int: ...
     @property

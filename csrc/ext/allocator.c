@@ -401,7 +401,12 @@ static PyMethodDef Allocator_methods[] = {
 };
 
 static PyGetSetDef Allocator_getset[] = {
-    {"live", Allocator_get_live, NULL, "Number of blocks handed out through Python and not yet freed.", NULL},
+    {"live", Allocator_get_live, NULL,
+     "Number of blocks handed out through Python that are not freed and that Python can still\n"
+     "reach (through a view, a slice or a create() object). A block whose every view was\n"
+     "dropped without free() is a leak: it stays allocated, as in Zig, but leaves this count\n"
+     "once its views are collected (a DebugAllocator's leaks() still lists it).",
+     NULL},
     {"max_alignment", Allocator_get_max_alignment, NULL, "Largest alignment (bytes) alloc() accepts.", NULL},
     {NULL},
 };

@@ -68,7 +68,7 @@ static PyObject *Capsule_repr(PyObject *op) {
 }
 
 const char zx_from_capsule_doc[] =
-             ("from_capsule(capsule, /, max_alignment=4096)\n--\n\n"
+             ("from_capsule($cls, capsule, max_alignment=4096)\n--\n\n"
              "An allocator over a zh_allocator from C: ``capsule`` is a PyCapsule named\n"
              "\"zheap.allocator\" whose pointer is a ``zh_allocator *`` (zheap.h: a context\n"
              "pointer and a vtable of alloc/resize/remap/free), valid as long as the capsule\n"
@@ -80,7 +80,12 @@ PyObject *zx_allocator_from_capsule(PyObject *cls, PyObject *const *args, Py_ssi
     if (zx_parse_args("from_capsule", names, 1, 2, args, nargs, kwnames, a) < 0) return NULL;
     zheap_state *st = zx_state_of((PyTypeObject *)cls);
     if (st == NULL) return NULL;
-    zh_allocator *za = PyCapsule_GetPointer(a[0], CAPSULE_NAME);
+    if (!PyCapsule_CheckExact(a[0])) {
+        PyErr_Format(PyExc_TypeError, "from_capsule() expects a PyCapsule named \"%s\", got %.100s",
+                     CAPSULE_NAME, Py_TYPE(a[0])->tp_name);
+        return NULL;
+    }
+    zh_allocator *za = PyCapsule_GetPointer(a[0], CAPSULE_NAME); /* ValueError: another name */
     if (za == NULL) return NULL;
     if (za->vtable == NULL || za->vtable->alloc == NULL || za->vtable->resize == NULL ||
         za->vtable->remap == NULL || za->vtable->free == NULL) {
