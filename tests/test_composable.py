@@ -79,8 +79,14 @@ def test_fba_holds_an_export_on_its_buffer():
 
 
 def test_fba_bad_buffers():
-    with pytest.raises(BufferError):  # Python's error for a read-only buffer
+    # a read-only or non-contiguous buffer is a wrong argument, as for socket.recv_into or
+    # ctypes' from_buffer: TypeError
+    with pytest.raises(TypeError, match="writable, C-contiguous buffer is required, not bytes"):
         zheap.FixedBufferAllocator(b"read-only")
+    with pytest.raises(TypeError, match="read-only memoryview"):
+        zheap.FixedBufferAllocator(memoryview(bytearray(8)).toreadonly())
+    with pytest.raises(TypeError, match="non-contiguous memoryview"):
+        zheap.FixedBufferAllocator(memoryview(bytearray(8))[::2])
     with pytest.raises(ValueError):
         zheap.FixedBufferAllocator(-1)
     with pytest.raises(TypeError):

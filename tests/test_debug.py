@@ -508,6 +508,29 @@ def test_raw_free_wrong_size_and_alignment():
     assert g.deinit() is Check.ok
 
 
+def test_raw_free_looks_where_zigs_free_looks():
+    # The length and alignment pick the size class, as in Zig 0.15.1's free.
+    g = zheap.DebugAllocator()
+    keep = g.raw_alloc(8)
+    addr = g.raw_alloc(8)
+    with pytest.raises(zheap.InvalidFreeError) as info:
+        g.raw_free(addr, 9)  # the 16-byte class: no bucket of it there ("Invalid free")
+    assert info.value.reason == "not owned"
+    assert len(g.leaks()) == 2  # nothing changed
+    g.raw_free(addr + 3, 8)  # inside the slot: Zig divides, and frees that slot
+    assert [r["address"] for r in g.leaks()] == [keep]
+    big = g.raw_alloc(1 << 20)
+    g.raw_free(big, 1 << 20, 4096)  # a large block's alignment is not checked
+    assert [r["address"] for r in g.leaks()] == [keep]
+    big = g.raw_alloc(1 << 20)
+    with pytest.raises(zheap.InvalidFreeError) as info:
+        g.raw_free(big + 16, 1 << 20)  # large blocks are found by exact address
+    assert info.value.reason == "not owned"
+    g.raw_free(big, 1 << 20)
+    g.raw_free(keep, 8)
+    assert g.deinit() is Check.ok
+
+
 def test_short_paths_without_traces_leave_every_report_to_the_whole_algorithm():
     # stack_trace_frames=0, no log, no limit: small allocs and frees take the core's short
     # paths; a free that needs a report must still get it, exactly once.

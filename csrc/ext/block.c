@@ -814,9 +814,28 @@ ZxBlock *zx_block_of_ctypes(ZxAllocator *owner, PyObject *pointer) {
  * taken on the object underneath it, not on the view: CPython's memoryview
  * tp_clear drops its managed buffer even while it is exported, so a view
  * exported across a garbage cycle crashes when the export is released. */
+/* The wrong kind of buffer (read-only, not contiguous) is a wrong argument:
+ * TypeError, as for PyArg's "w*" (the exporter raised BufferError). */
+static int not_writable(PyObject *obj) {
+    if (!PyErr_ExceptionMatches(PyExc_BufferError)) return -1;
+    PyObject *et, *ev, *tb;
+    PyErr_Fetch(&et, &ev, &tb);
+    PyErr_NormalizeException(&et, &ev, &tb);
+    if (ev != NULL)
+        PyErr_Format(PyExc_TypeError, "a writable, C-contiguous buffer is required, not %.100s (%S)",
+                     Py_TYPE(obj)->tp_name, ev);
+    else
+        PyErr_Format(PyExc_TypeError, "a writable, C-contiguous buffer is required, not %.100s",
+                     Py_TYPE(obj)->tp_name);
+    Py_XDECREF(et);
+    Py_XDECREF(ev);
+    Py_XDECREF(tb);
+    return -1;
+}
+
 int zx_get_long_buffer(PyObject *obj, Py_buffer *out, char **range, Py_ssize_t *len) {
     if (!PyMemoryView_Check(obj)) {
-        if (PyObject_GetBuffer(obj, out, PyBUF_WRITABLE | PyBUF_C_CONTIGUOUS) < 0) return -1;
+        if (PyObject_GetBuffer(obj, out, PyBUF_WRITABLE | PyBUF_C_CONTIGUOUS) < 0) return not_writable(obj);
         *range = out->buf;
         *len = out->len;
         return 0;
@@ -827,10 +846,12 @@ int zx_get_long_buffer(PyObject *obj, Py_buffer *out, char **range, Py_ssize_t *
         return -1;
     }
     if (mv->view.readonly || !PyBuffer_IsContiguous(&mv->view, 'C')) {
-        PyErr_SetString(PyExc_BufferError, "the memoryview must be writable and C-contiguous");
+        PyErr_Format(PyExc_TypeError, "a writable, C-contiguous buffer is required, not a %s memoryview",
+                     mv->view.readonly ? "read-only" : "non-contiguous");
         return -1;
     }
-    if (PyObject_GetBuffer(mv->mbuf->master.obj, out, PyBUF_WRITABLE | PyBUF_C_CONTIGUOUS) < 0) return -1;
+    if (PyObject_GetBuffer(mv->mbuf->master.obj, out, PyBUF_WRITABLE | PyBUF_C_CONTIGUOUS) < 0)
+        return not_writable(mv->mbuf->master.obj);
     *range = mv->view.buf;
     *len = mv->view.len;
     return 0;

@@ -333,13 +333,23 @@ static PyObject *Debug_raw_alloc(PyObject *op, PyObject *const *args, Py_ssize_t
 
 PyDoc_STRVAR(Debug_raw_free_doc,
              "raw_free($self, /, address, length, alignment=1)\n--\n\n"
-             "Zig's rawFree for learners, checked the way the DebugAllocator checks it:\n"
-             "an address it never handed out raises InvalidFreeError (reason 'not owned')\n"
-             "and changes nothing; a freed one DoubleFreeError; a wrong length or alignment\n"
-             "InvalidFreeError ('wrong size' / 'wrong alignment') -- after the free, which\n"
-             "Zig lets go on. Memory behind a live view or holding a numpy array's data, or\n"
-             "while another allocator draws from this one, is refused (InvalidFreeError\n"
-             "'in use by a view' / 'in use by a numpy array' / BufferError).");
+             "Zig's rawFree for learners, checked exactly as Zig's DebugAllocator checks a\n"
+             "free. As in Zig, length and alignment choose where to look: a size class's\n"
+             "bucket pages, or, above the largest class, the large allocations by exact\n"
+             "address.\n"
+             "- Nothing there (an address never handed out, or a length or alignment of\n"
+             "  another size class than the block's): InvalidFreeError, reason 'not owned';\n"
+             "  nothing changes.\n"
+             "- A slot already free: DoubleFreeError; nothing changes.\n"
+             "- A small block: the slot the address falls in is freed (also for an address\n"
+             "  inside it: Zig divides); a length or alignment other than the recorded ones\n"
+             "  then raises InvalidFreeError 'wrong size' / 'wrong alignment' -- after the\n"
+             "  free, which Zig lets go on.\n"
+             "- A large block: freed; a wrong length then raises 'wrong size'. Its alignment\n"
+             "  is not checked (Zig's free does not).\n"
+             "Memory behind a live view or holding a numpy array's data, or any free while\n"
+             "another allocator draws from this one, is refused and changes nothing\n"
+             "(InvalidFreeError 'in use by a view' / 'in use by a numpy array'; BufferError).");
 
 static PyObject *Debug_raw_free(PyObject *op, PyObject *const *args, Py_ssize_t nargs, PyObject *kwnames) {
     DebugObject *self = Debug_CAST(op);
