@@ -5,8 +5,11 @@
     python -m zheap fuzz mypkg.alloc:make      # a factory of yours (module:callable)
     python -m zheap fuzz --examples 500 --seed 1 --profile thorough
 
-Each allocator runs :class:`zheap.testing.machine.AllocatorMachine` for ``--examples``
-sequences. Every distinct failure is printed with its exception and a standalone
+Each allocator runs :class:`zheap.testing.machine.AllocatorMachine` with ``--examples``
+as Hypothesis's ``max_examples``: the valid sequences it aims for. The count printed is
+the sequences it ran, which can differ: Hypothesis stops early once it has tried every
+sequence it can generate, and also runs replayed, rejected and shrinking ones. Every
+distinct failure is printed with its exception and a standalone
 program that reproduces it (it imports your module and calls your factory as you
 named it, then replays the shrunk sequence with ``run_operations``); the exit
 status is then 1. Needs Hypothesis (``pip install 'zheap[fuzz]'``).
@@ -160,7 +163,12 @@ def main(argv: list[str]) -> int:
     """Run the campaigns; 0 when every allocator passed."""
     ap = argparse.ArgumentParser(prog="python -m zheap fuzz", description=__doc__.split("\n")[0])
     ap.add_argument("allocators", nargs="*", help="names (default: all built-in) or module:factory")
-    ap.add_argument("--examples", type=int, default=100, help="sequences per allocator")
+    ap.add_argument(
+        "--examples",
+        type=int,
+        default=100,
+        help="Hypothesis's max_examples per allocator (default 100)",
+    )
     ap.add_argument("--seed", type=int, default=None, help="a fixed seed, for reproducible runs")
     ap.add_argument(
         "--profile", default=None, help="dev, ci or thorough (default $HYPOTHESIS_PROFILE)"

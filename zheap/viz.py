@@ -325,6 +325,8 @@ def render(
         for seg in segments[:MAX_BLOCKS]:
             shown_cls = seg.size_class not in (None, region.get("size_class"))
             extra = f" size_class {seg.size_class}" if shown_cls else ""  # else in the row
+            if seg.next is not None:
+                extra += f" #{seg.next}"  # a free pool item's place in the free list
             swatch = _paint([seg.state], color)
             lines.append(
                 f"    {seg.address:#x} +{seg.offset:<8}"
