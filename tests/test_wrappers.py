@@ -4,6 +4,7 @@ import gc
 import random
 import sys
 import threading
+import weakref
 
 import pytest
 
@@ -89,6 +90,20 @@ def test_stack_fallback_bad_arguments():
     with pytest.raises(ValueError, match="deinitialized"):
         sfa.get()
     assert not sfa.get_called  # the failed get() changed nothing
+
+
+def test_stack_fallback_takes_weak_references_and_says_why_it_has_no_memory():
+    sfa = zheap.StackFallbackAllocator(64, zheap.c_allocator)
+    called = []
+    ref = weakref.ref(sfa, lambda _: called.append(True))
+    a = sfa.get()
+    a.free(a.alloc(8))
+    assert ref() is sfa
+    del a, sfa
+    gc.collect()
+    assert ref() is None and called == [True]
+    with pytest.raises(MemoryError, match=f"out of memory allocating its {1 << 62}-byte"):
+        zheap.StackFallbackAllocator(1 << 62, zheap.c_allocator)  # beyond any address space
 
 
 def test_stack_fallback_alignment_follows_fallback():

@@ -41,22 +41,28 @@ int zx_parse_args(const char *fn, const char *const *names, int nreq, int nmax, 
     return 0;
 }
 
-/* A length: an int >= 0 (ValueError if negative, OverflowError if it does
- * not fit a Py_ssize_t: no buffer can be that long). */
-int zx_parse_length(PyObject *obj, const char *what, Py_ssize_t *out) {
+/* An int >= least (ValueError below it, OverflowError if it does not fit a
+ * Py_ssize_t: no buffer can be that long). */
+static int parse_at_least(PyObject *obj, const char *what, Py_ssize_t least, Py_ssize_t *out) {
     if (!PyLong_Check(obj)) {
         PyErr_Format(PyExc_TypeError, "%s must be an int, not %.100s", what, Py_TYPE(obj)->tp_name);
         return -1;
     }
     Py_ssize_t n = PyLong_AsSsize_t(obj);
     if (n == -1 && PyErr_Occurred()) return -1;
-    if (n < 0) {
-        PyErr_Format(PyExc_ValueError, "%s must be >= 0, got %zd", what, n);
+    if (n < least) {
+        PyErr_Format(PyExc_ValueError, "%s must be >= %zd, got %zd", what, least, n);
         return -1;
     }
     *out = n;
     return 0;
 }
+
+/* A length: an int >= 0. */
+int zx_parse_length(PyObject *obj, const char *what, Py_ssize_t *out) { return parse_at_least(obj, what, 0, out); }
+
+/* A size or count that must not be 0: an int >= 1. */
+int zx_parse_positive(PyObject *obj, const char *what, Py_ssize_t *out) { return parse_at_least(obj, what, 1, out); }
 
 /* An alignment in bytes: a power of two, at most what the allocator takes. */
 int zx_parse_alignment(ZxAllocator *self, PyObject *obj, zh_alignment *out) {

@@ -10,6 +10,7 @@ int zx_parse_args(const char *fn, const char *const *names, int nreq, int nmax, 
                   Py_ssize_t nargs, PyObject *kwnames, PyObject **out);
 /* A length: an int >= 0 (ValueError if negative, OverflowError past Py_ssize_t). */
 int zx_parse_length(PyObject *obj, const char *what, Py_ssize_t *out);
+int zx_parse_positive(PyObject *obj, const char *what, Py_ssize_t *out);
 /* An alignment in bytes: a power of two, at most what `self` takes; NULL: 1. */
 int zx_parse_alignment(ZxAllocator *self, PyObject *obj, zh_alignment *out);
 /* reset()'s (mode, limit), shared by ArenaAllocator and the pools. */

@@ -117,8 +117,8 @@ static PyObject *Wasm_new(PyTypeObject *type, PyObject *args, PyObject *kwds) {
     PyObject *max_obj = NULL;
     if (!PyArg_ParseTupleAndKeywords(args, kwds, "|$O:WasmAllocator", kwlist, &max_obj)) return NULL;
     Py_ssize_t max_pages = (Py_ssize_t)ZH_WASM_DEFAULT_MAX_PAGES;
-    if (max_obj != NULL && zx_parse_length(max_obj, "max_pages", &max_pages) < 0) return NULL;
-    if (max_pages < 1 || (size_t)max_pages > ((size_t)1 << 32)) {
+    if (max_obj != NULL && zx_parse_positive(max_obj, "max_pages", &max_pages) < 0) return NULL;
+    if ((size_t)max_pages > ((size_t)1 << 32)) {
         PyErr_Format(PyExc_ValueError, "max_pages must be from 1 to 2**32 (256 TiB), got %zd", max_pages);
         return NULL;
     }
@@ -310,11 +310,7 @@ static PyObject *Sbrk_new(PyTypeObject *type, PyObject *args, PyObject *kwds) {
     PyObject *cap_obj = NULL, *fn = Py_None;
     if (!PyArg_ParseTupleAndKeywords(args, kwds, "|$OO:SbrkAllocator", kwlist, &cap_obj, &fn)) return NULL;
     Py_ssize_t capacity = (Py_ssize_t)256 << 20;
-    if (cap_obj != NULL && zx_parse_length(cap_obj, "capacity", &capacity) < 0) return NULL;
-    if (capacity == 0) {
-        PyErr_SetString(PyExc_ValueError, "capacity must be > 0");
-        return NULL;
-    }
+    if (cap_obj != NULL && zx_parse_positive(cap_obj, "capacity", &capacity) < 0) return NULL;
     if (fn != Py_None && !PyCallable_Check(fn)) {
         PyErr_Format(PyExc_TypeError, "sbrk must be callable or None, not %.100s", Py_TYPE(fn)->tp_name);
         return NULL;

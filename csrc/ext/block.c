@@ -321,8 +321,8 @@ ZxBlock *zx_block_of_view(ZxAllocator *owner, PyObject *view) {
  * `view` must be a view of a block of `owner` that covers the whole block. */
 ZxBlock *zx_block_from_view(ZxAllocator *owner, PyObject *view, const char *fn) {
     if (!PyMemoryView_Check(view)) {
-        PyErr_Format(PyExc_TypeError, "%s() expects a memoryview returned by alloc(), got %.100s", fn,
-                     Py_TYPE(view)->tp_name);
+        PyErr_Format(PyExc_TypeError, "%s() expects a memoryview returned by %s(), got %.100s", fn,
+                     strcmp(fn, "destroy") == 0 ? "create" : "alloc", Py_TYPE(view)->tp_name);
         return NULL;
     }
     PyMemoryViewObject *mv = (PyMemoryViewObject *)view;

@@ -109,7 +109,8 @@ static PyObject *Fba_new(PyTypeObject *type, PyObject *args, PyObject *kwds) {
         }
         mem = self->own = PyMem_RawMalloc(len ? (size_t)len : 1);
         if (mem == NULL) {
-            PyErr_NoMemory();
+            PyErr_Format(PyExc_MemoryError, "FixedBufferAllocator(): out of memory allocating its %zd-byte buffer",
+                         len);
             goto error;
         }
     } else {

@@ -32,11 +32,7 @@ static const zh_allocator_vtable adapter_vtable = {adapter_alloc, zh_no_resize, 
 
 static int parse_item_size(PyObject *obj, size_t *out) {
     Py_ssize_t n;
-    if (zx_parse_length(obj, "item_size", &n) < 0) return -1;
-    if (n == 0) {
-        PyErr_SetString(PyExc_ValueError, "item_size must be >= 1: a pool item is a view of item_size bytes");
-        return -1;
-    }
+    if (zx_parse_positive(obj, "item_size", &n) < 0) return -1; /* an item is a view of item_size bytes */
     *out = (size_t)n;
     return 0;
 }

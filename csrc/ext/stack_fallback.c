@@ -2,6 +2,7 @@
  * and the allocator its get() returns, as Python types: the buffer first,
  * then the fallback allocator, which the interface pins. */
 #include "allocator.h"
+#include "structmember.h"
 
 /* ===================================================================== */
 /* StackFallbackAllocator                                                 */
@@ -15,6 +16,7 @@ typedef struct {
     char *buffer;       /* PyMem_RawMalloc: Python has no stack to lend */
     PyObject *fallback; /* strong */
     zheap_state *st;
+    PyObject *weakreflist; /* weak references to it, as to every allocator */
 } SfaObject;
 
 #define Sfa_CAST(op) ((SfaObject *)(op))
@@ -43,7 +45,8 @@ static PyObject *Sfa_new(PyTypeObject *type, PyObject *args, PyObject *kwds) {
     self->buffer = PyMem_RawMalloc(size ? (size_t)size : 1);
     if (self->buffer == NULL) {
         Py_DECREF(self);
-        return PyErr_NoMemory();
+        return PyErr_Format(PyExc_MemoryError,
+                            "StackFallbackAllocator(): out of memory allocating its %zd-byte buffer", size);
     }
     self->fallback = Py_NewRef(fallback);
     zh_stack_fallback_init(&self->sf, self->buffer, (size_t)size, zx_child_iface(ZxAllocator_CAST(fallback)));
@@ -64,6 +67,9 @@ static int Sfa_clear(PyObject *op) {
 static void Sfa_dealloc(PyObject *op) {
     PyTypeObject *tp = Py_TYPE(op);
     PyObject_GC_UnTrack(op);
+    /* Callbacks run here, before anything is torn down; they cannot reach
+     * the object any more (its weak references are dead). */
+    if (Sfa_CAST(op)->weakreflist != NULL) PyObject_ClearWeakRefs(op);
     /* No interface is left (each holds this object), so no block is in the
      * buffer. */
     (void)Sfa_clear(op);
@@ -150,8 +156,14 @@ PyDoc_STRVAR(Sfa_doc,
              "cannot serve a request. Not an allocator itself: call get() once for one.\n"
              "(Python has no stack to lend, so the buffer is a heap block the object owns.)");
 
+static PyMemberDef Sfa_members[] = {
+    {"__weaklistoffset__", T_PYSSIZET, offsetof(SfaObject, weakreflist), READONLY, NULL},
+    {NULL},
+};
+
 static PyType_Slot Sfa_slots[] = {
     {Py_tp_doc, (void *)Sfa_doc},
+    {Py_tp_members, Sfa_members},
     {Py_tp_new, Sfa_new},
     {Py_tp_dealloc, Sfa_dealloc},
     {Py_tp_traverse, Sfa_traverse},
