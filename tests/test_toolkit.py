@@ -2,6 +2,7 @@
 checkAllAllocationFailures, and the state machine catching broken allocators."""
 
 import ctypes
+import datetime
 import subprocess
 import sys
 import textwrap
@@ -30,6 +31,7 @@ def test_python_allocator_is_a_full_allocator():
     a = FirstFitAllocator(1 << 16, zheap.PageAllocator())
     v = a.alloc(100, 64)
     assert zheap.address_of(v) % 64 == 0 and a.live == 1
+    assert repr(a) == "<zheap.examples.first_fit.FirstFitAllocator live=1 regions=1>"
     v[:] = b"x" * 100
     a.free(v)
     with pytest.raises(ValueError, match="(?i)double free"):
@@ -175,8 +177,10 @@ def test_capsule_roundtrip():
     # A Python allocator through C and back: the trampolines hold the GIL.
     py = zheap.Allocator.from_capsule(FirstFitAllocator(1 << 20, zheap.PageAllocator()).capsule())
     testing.test_allocator(py)
-    with pytest.raises(ValueError):
+    with pytest.raises(TypeError, match="expects a PyCapsule"):
         zheap.Allocator.from_capsule(ctypes.pythonapi.PyCapsule_New)  # not a capsule
+    with pytest.raises(ValueError):  # a capsule, of another name
+        zheap.Allocator.from_capsule(datetime.datetime_CAPI)
 
 
 _TINY_C = r"""

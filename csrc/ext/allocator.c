@@ -426,6 +426,7 @@ static PyType_Slot Allocator_slots[] = {
     {Py_tp_doc, (void *)Allocator_doc},
     {Py_tp_new, zx_pyalloc_new},
     {Py_tp_dealloc, zx_pyalloc_dealloc},
+    {Py_tp_repr, zx_pyalloc_repr},
     {Py_tp_traverse, zx_pyalloc_traverse},
     {Py_tp_clear, zx_allocator_clear},
     {Py_tp_methods, Allocator_methods},

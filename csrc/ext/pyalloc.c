@@ -449,3 +449,21 @@ PyObject *zx_pyalloc_layout(PyObject *op) {
     }
     return zx_lay_finish(&l, op);
 }
+
+/* repr of an allocator written in Python: its class, as every zheap type
+ * names itself, with what zheap knows of it (the Python class knows more). */
+PyObject *zx_pyalloc_repr(PyObject *op) {
+    ZxAllocator *self = ZxAllocator_CAST(op);
+    PyObject *module = PyObject_GetAttrString((PyObject *)Py_TYPE(op), "__module__");
+    if (module == NULL) return NULL;
+    PyObject *r = NULL;
+    PyObject *qual = PyType_GetQualName(Py_TYPE(op));
+    if (qual != NULL) {
+        size_t regions = self->py != NULL ? self->py->nregions : 0;
+        r = PyUnicode_FromFormat("<%S.%S live=%zd regions=%zu%s>", module, qual, self->nlive, regions,
+                                 self->closed ? " closed" : "");
+        Py_DECREF(qual);
+    }
+    Py_DECREF(module);
+    return r;
+}
