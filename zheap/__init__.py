@@ -13,9 +13,9 @@ cannot be freed (``BufferError``). A view dropped without ``free`` is a leak, as
 
 from __future__ import annotations
 
-import enum
-import warnings
-from typing import Any
+import enum as _enum
+import warnings as _warnings
+from typing import Any as _Any
 
 from ._zheap import (
     ZH_VERSION,
@@ -65,7 +65,7 @@ from .tracing import Event, EventTrace, replay, trace
 __version__ = "0.1.0"
 
 
-class Check(enum.Enum):
+class Check(_enum.Enum):
     """Result of a leak check (Zig's ``std.heap.Check``), returned by ``DebugAllocator.deinit``."""
 
     ok = 0
@@ -149,17 +149,22 @@ __all__ = [
 _SUBMODULES = ("examples", "lab", "numpy", "testing", "tracing", "viz")
 
 
-def __getattr__(name: str) -> Any:
+def __getattr__(name: str) -> _Any:
     """Load a submodule on first use; resolve Zig 0.15.1's deprecated aliases."""
     if name in _SUBMODULES:
         import importlib
 
         return importlib.import_module(f"{__name__}.{name}")
     if name == "GeneralPurposeAllocator":
-        warnings.warn(
+        _warnings.warn(
             "zheap.GeneralPurposeAllocator is deprecated, as in Zig: use zheap.DebugAllocator",
             DeprecationWarning,
             stacklevel=2,
         )
         return DebugAllocator
     raise AttributeError(f"module 'zheap' has no attribute {name!r}")
+
+
+def __dir__() -> list[str]:
+    """List the public names, the submodules loaded on first use, and the dunders."""
+    return sorted({*globals(), *_SUBMODULES} - {"annotations"})

@@ -3,6 +3,7 @@
 import ctypes
 import traceback
 from collections.abc import Callable
+from types import TracebackType
 from typing import Any, Literal, Self, TypeVar, final
 
 from typing_extensions import Buffer, CapsuleType, disjoint_base
@@ -143,7 +144,13 @@ class ArenaAllocator(Allocator):
     def stats(self) -> dict[str, Any]: ...
     def layout(self) -> dict[str, Any]: ...
     def __enter__(self) -> Self: ...
-    def __exit__(self, *exc: object) -> None: ...
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+        /,
+    ) -> None: ...
 
 @final
 class StackFallbackAllocator:
@@ -211,7 +218,13 @@ class MemoryPool:
     def layout(self) -> dict[str, Any]: ...
     def stats(self) -> dict[str, Any]: ...
     def __enter__(self) -> Self: ...
-    def __exit__(self, *exc: object) -> None: ...
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+        /,
+    ) -> None: ...
 
 class MemoryPoolAligned(MemoryPool):
     """Zig's MemoryPoolAligned(Item, alignment)."""
@@ -243,7 +256,13 @@ class DoubleFreeError(ValueError):
     free_trace: Trace | None
 
 class InvalidFreeError(ValueError):
-    """A free the DebugAllocator cannot match to a block it handed out."""
+    """A free the DebugAllocator cannot match to a block it handed out.
+
+    ``reason``: "not owned", "wrong size", "wrong alignment", "in use by a view" or "in
+    use by a numpy array". ``address`` is the one freed; ``length`` is the block's
+    recorded length for "wrong size" and ``alignment`` its recorded alignment for "wrong
+    alignment" (0 where the report has none, as for "not owned").
+    """
 
     address: int
     length: int
@@ -306,7 +325,13 @@ class DebugAllocator(Allocator):
     def flush_retained_metadata(self) -> None: ...
     def stats(self) -> dict[str, Any]: ...
     def __enter__(self) -> Self: ...
-    def __exit__(self, *exc: object) -> None: ...
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+        /,
+    ) -> None: ...
 
 @final
 class SmpAllocator(Allocator):

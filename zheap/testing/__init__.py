@@ -3,7 +3,11 @@
 ``test_allocator``, ``test_allocator_aligned``, ``test_allocator_large_alignment`` and
 ``test_allocator_aligned_shrink`` are Zig's ``testAllocator`` family from ``std.heap``.
 Each wraps the allocator in a ValidationAllocator (as Zig does) and raises
-``AssertionError`` on the first failure. They carry ``__test__ = False`` so that
+``AssertionError`` on the first failure. ``test_allocator_aligned`` (alignments up to 64)
+and ``test_allocator_large_alignment`` (``page_size_min // 2``) need an allocator that
+takes those alignments: one whose ``max_alignment`` is smaller refuses them with its own
+``ValueError``, as ``raw_c_allocator`` (16) does; Zig runs only ``testAllocator`` on
+``raw_c_allocator``. They carry ``__test__ = False`` so that
 pytest does not collect them when imported into a test module.
 
 The Hypothesis state machine lives in :mod:`zheap.testing.machine` (it needs the

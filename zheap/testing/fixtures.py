@@ -9,6 +9,9 @@ Use it from a test module or a conftest.py::
         ...
         leak_check.free(buf)  # forget this and the test fails with zheap.LeakError
 
+The leak is found at the fixture's teardown, so pytest reports it as an error at
+teardown ("ERROR at teardown of test_parser"), which fails the run like a failed test.
+
 or enable it for a whole suite with ``pytest_plugins = ["zheap.testing.fixtures"]``.
 """
 
