@@ -561,6 +561,27 @@ def test_raw_free_wrong_size_of_a_large_block_frees_the_recorded_size():
     g.free(other)
 
 
+def test_raw_free_passes_on_what_a_python_backing_raised_from_its_free():
+    from zheap.examples import FirstFitAllocator
+
+    class Refusing(FirstFitAllocator):
+        refuse = False
+
+        def _free(self, address: int, length: int, alignment: int) -> None:
+            super()._free(address, length, alignment)
+            if self.refuse:
+                raise KeyError("the backing's own error")
+
+    backing = Refusing(1 << 22)
+    g = zheap.DebugAllocator(backing, page_size=65536)
+    big = g.raw_alloc(1 << 20)  # a large block: its free goes straight to the backing
+    backing.refuse = True
+    with pytest.raises(KeyError, match="backing's own error"):  # not a SystemError
+        g.raw_free(big, 1 << 20)
+    backing.refuse = False
+    assert g.leaks() == [] and g.deinit() is Check.ok
+
+
 def test_raw_free_refuses_view_memory_and_children():
     g = zheap.DebugAllocator()
     v = g.alloc(16)

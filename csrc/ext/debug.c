@@ -396,8 +396,33 @@ static PyObject *Debug_raw_free(PyObject *op, PyObject *const *args, Py_ssize_t 
         Py_XDECREF(rec);
         return NULL;
     }
-    if (zx_debug_raise_reported(self) < 0) return NULL;
+    /* A backing allocator written in Python may have raised from its _free
+     * (the block is freed as far as this allocator goes): that exception
+     * propagates, after the report of this call, which is delivered (it runs
+     * logging) with no exception set. A report's own exception wins, with the
+     * backing's as its context. */
+    PyObject *et, *ev, *etb;
+    PyErr_Fetch(&et, &ev, &etb);
+    if (zx_debug_raise_reported(self) < 0) {
+        if (et != NULL) {
+            PyErr_NormalizeException(&et, &ev, &etb);
+            if (etb != NULL && ev != NULL) PyException_SetTraceback(ev, etb);
+            PyObject *rt, *rv, *rtb;
+            PyErr_Fetch(&rt, &rv, &rtb);
+            PyErr_NormalizeException(&rt, &rv, &rtb);
+            if (rv != NULL && ev != NULL) PyException_SetContext(rv, Py_NewRef(ev));
+            PyErr_Restore(rt, rv, rtb);
+            Py_XDECREF(et);
+            Py_XDECREF(ev);
+            Py_XDECREF(etb);
+        }
+        return NULL;
+    }
     zx_flush_chain(&self->base);
+    if (et != NULL) {
+        PyErr_Restore(et, ev, etb);
+        return NULL;
+    }
     Py_RETURN_NONE;
 }
 

@@ -151,8 +151,17 @@ void zx_finalize_quietly(ZxAllocator *self, void (*act)(void *), void *arg) {
 /* Deliver what the core queued in this allocator and in every allocator it
  * draws from (an arena's chunk allocations happen in its child). */
 void zx_flush_chain(ZxAllocator *self) {
-    for (ZxAllocator *a = self; a != NULL; a = a->child ? ZxAllocator_CAST(a->child) : NULL)
-        if (a->flush != NULL) a->flush(a);
+    /* A flush runs Python code (logging), which may deinit an allocator and
+     * so drop its child: each one is held while it flushes and its child is
+     * read after. */
+    PyObject *a = Py_NewRef((PyObject *)self);
+    while (a != NULL) {
+        ZxAllocator *z = ZxAllocator_CAST(a);
+        if (z->flush != NULL) z->flush(z);
+        PyObject *next = Py_XNewRef(z->child);
+        Py_DECREF(a);
+        a = next;
+    }
 }
 
 int zx_allocator_traverse(PyObject *op, visitproc visit, void *arg) {
