@@ -1089,6 +1089,14 @@ class Fuzzer:
             if self.verbose:
                 print(f"    -> {message}", file=sys.stderr)
         entries, RT.journal[:] = list(RT.journal), []
+        if any(
+            e.origin == "log" and (x := self.actions.get(e.src)) is not None and x.mutating
+            for e in entries
+        ):
+            # a log handler ran when the operation ended (a DebugAllocator delivers its
+            # records then) and reset, deinitialized or freed: the view the statement just
+            # got may be retired before its next part (S.fill) touches it
+            exp = Exp(ok=exp.ok, errs=(*exp.errs, ValueError), vague=exp.vague, why=exp.why)
         before = set(self.views)
         disturbed, lie_top = self.process(entries, busy)
         if (
