@@ -582,6 +582,13 @@ def test_raw_free_passes_on_what_a_python_backing_raised_from_its_free():
     assert g.leaks() == [] and g.deinit() is Check.ok
 
 
+def test_free_errors_made_by_hand_have_the_documented_attributes():
+    for cls in (zheap.DoubleFreeError, zheap.InvalidFreeError):
+        e = cls("made by hand")
+        assert (e.address, e.length, e.alignment, e.reason) == (0, 0, 0, None)
+        assert e.allocation_trace is e.first_free_trace is e.free_trace is None
+
+
 def test_raw_free_refuses_view_memory_and_children():
     g = zheap.DebugAllocator()
     v = g.alloc(16)

@@ -185,10 +185,21 @@ static int add_size(PyObject *m, const char *name, size_t value) {
 }
 
 /* The exceptions, all made here (types raise them through the state). */
-static PyObject *add_error(PyObject *m, const char *name, const char *doc, PyObject *base) {
-    PyObject *e = PyErr_NewExceptionWithDoc(name, doc, base, NULL);
+static PyObject *add_error_with(PyObject *m, const char *name, const char *doc, PyObject *base, PyObject *dict) {
+    PyObject *e = PyErr_NewExceptionWithDoc(name, doc, base, dict);
     if (e != NULL && PyModule_AddObjectRef(m, strrchr(name, '.') + 1, e) < 0) Py_CLEAR(e);
     return e;
+}
+
+static PyObject *add_error(PyObject *m, const char *name, const char *doc, PyObject *base) {
+    return add_error_with(m, name, doc, base, NULL);
+}
+
+/* A free report's attributes, as class defaults: an instance made by hand
+ * (raise zheap.DoubleFreeError("...")) has them too, as the stubs say. */
+static PyObject *free_report_defaults(void) {
+    return Py_BuildValue("{s:i,s:i,s:i,s:O,s:O,s:O,s:O}", "address", 0, "length", 0, "alignment", 0, "reason",
+                         Py_None, "allocation_trace", Py_None, "first_free_trace", Py_None, "free_trace", Py_None);
 }
 
 static int add_errors(PyObject *m, zheap_state *st) {
@@ -201,16 +212,23 @@ static int add_errors(PyObject *m, zheap_state *st) {
         "An allocator written in Python broke the allocator contract: an address outside its regions,\n"
         "misaligned, or overlapping a live block. The message names the rule and the blocks.",
         st->ZigPanic);
-    st->DoubleFreeError = add_error(
+    PyObject *defaults = free_report_defaults();
+    if (defaults == NULL) return -1;
+    st->DoubleFreeError = add_error_with(
         m, "zheap.DoubleFreeError",
-        "A block was freed twice (DebugAllocator). Attributes: address, length, allocation_trace,\n"
-        "first_free_trace, free_trace (zheap.Trace, or None where unknown), reason (None).",
-        PyExc_ValueError);
-    st->InvalidFreeError = add_error(
+        "A block was freed twice (DebugAllocator). Attributes: address, length, alignment,\n"
+        "allocation_trace, first_free_trace, free_trace (zheap.Trace, or None where unknown),\n"
+        "reason (None).",
+        PyExc_ValueError, defaults);
+    st->InvalidFreeError = add_error_with(
         m, "zheap.InvalidFreeError",
         "A free the DebugAllocator cannot match to a block it handed out (Zig's \"Invalid free\").\n"
-        "Attributes: address, length, reason ('not owned', ...), and the traces where known.",
-        PyExc_ValueError);
+        "``reason``: 'not owned', 'wrong size', 'wrong alignment', 'in use by a view' or 'in use by\n"
+        "a numpy array'. ``address`` is the one freed; ``length`` is the block's recorded length\n"
+        "for 'wrong size' and ``alignment`` its recorded alignment for 'wrong alignment' (0 where\n"
+        "the report has none, as for 'not owned'); the traces where known, else None.",
+        PyExc_ValueError, defaults);
+    Py_DECREF(defaults);
     st->LeakError = add_error(m, "zheap.LeakError",
                               "DebugAllocator.deinit() found leaks (raise_on_leak=True). Attribute: leaks, the\n"
                               "records DebugAllocator.leaks() returns.",
