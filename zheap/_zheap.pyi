@@ -306,9 +306,12 @@ class DebugAllocator(Allocator):
         raise_on_leak: bool = False,
     ) -> Self: ...
     @property
-    def total_requested_bytes(self) -> int: ...
+    def total_requested_bytes(self) -> int:
+        """Bytes requested and not freed; AttributeError without enable_memory_limit=True."""
+
     @property
-    def requested_memory_limit(self) -> int: ...
+    def requested_memory_limit(self) -> int:
+        """The limit allocations must stay under; AttributeError without enable_memory_limit."""
     @requested_memory_limit.setter
     def requested_memory_limit(self, value: int) -> None: ...
     @property
