@@ -336,7 +336,7 @@ PyDoc_STRVAR(Debug_raw_free_doc,
              "Zig's rawFree for learners, checked exactly as Zig's DebugAllocator checks a\n"
              "free. As in Zig, length and alignment choose where to look: a size class's\n"
              "bucket pages, or, above the largest class, the large allocations by exact\n"
-             "address.\n"
+             "address.\n\n"
              "- Nothing there (an address never handed out, or a length or alignment of\n"
              "  another size class than the block's): InvalidFreeError, reason 'not owned';\n"
              "  nothing changes.\n"
@@ -346,7 +346,7 @@ PyDoc_STRVAR(Debug_raw_free_doc,
              "  then raises InvalidFreeError 'wrong size' / 'wrong alignment' -- after the\n"
              "  free, which Zig lets go on.\n"
              "- A large block: freed; a wrong length then raises 'wrong size'. Its alignment\n"
-             "  is not checked (Zig's free does not).\n"
+             "  is not checked (Zig's free does not).\n\n"
              "Memory behind a live view or holding a numpy array's data, or any free while\n"
              "another allocator draws from this one, is refused and changes nothing\n"
              "(InvalidFreeError 'in use by a view' / 'in use by a numpy array'; BufferError).");
