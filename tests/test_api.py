@@ -393,6 +393,12 @@ def test_block_of_says_what_ended_a_view():
     assert zheap.block_of(kept) is kept.obj
     arena.free(kept)
     assert zheap.block_of(kept).state == "freed" and zheap.block_of(copy) is None
+    primary = arena.alloc(4)
+    whole = primary[:]  # a copy of the whole block
+    primary.release()  # its holder releases the primary: the copy is the block's one view
+    arena.free(whole)  # ... so free() takes it and ends the block through it
+    assert zheap.block_of(whole).state == "freed"
+    assert zheap.block_of(primary) is None  # released by its holder, not by zheap
     with pytest.raises(TypeError):
         zheap.block_of(b"abc")  # type: ignore[arg-type]
 

@@ -589,6 +589,30 @@ def test_free_errors_made_by_hand_have_the_documented_attributes():
         assert e.allocation_trace is e.first_free_trace is e.free_trace is None
 
 
+def test_dropping_a_debug_allocator_over_a_raising_backing_leaves_no_exception_set():
+    from zheap.examples import FirstFitAllocator
+
+    class Raising(FirstFitAllocator):
+        def _free(self, address: int, length: int, alignment: int) -> None:
+            super()._free(address, length, alignment)
+            raise OSError("from _free")
+
+    g = zheap.DebugAllocator(Raising(1 << 20))
+    view = g.alloc(100)
+    with pytest.raises(OSError):
+        g.free(view)  # the backing's error propagates from the call that ran it
+    del view
+    unraisable = []
+    old, sys.unraisablehook = sys.unraisablehook, unraisable.append
+    try:
+        del g  # the teardown gives the bucket page back: the backing raises again
+        after = [1, 2][0]  # no exception left set for the next bytecode to trip on
+    finally:
+        sys.unraisablehook = old
+    assert after == 1
+    assert [type(u.exc_value) for u in unraisable] == [OSError]
+
+
 def test_raw_free_refuses_view_memory_and_children():
     g = zheap.DebugAllocator()
     v = g.alloc(16)

@@ -782,6 +782,107 @@ def test_subinterpreters_are_refused():
     assert "refused" in out
 
 
+# --- objects the collector cleared, reached again ------------------------------------------
+
+# A weakref callback on an object the collector does not track (a code object), held only by
+# a garbage cycle, runs in the middle of that collection's clear phase: objects whose
+# tp_clear already ran but that are still referenced are alive again, and gc.get_objects()
+# hands them to Python code. Every operation on them must fail cleanly.
+CLEARED = """
+    import gc, sys, weakref, zheap
+    from zheap.examples import BumpAllocator
+
+    KIND = {kind!r}
+    ids, refs = set(), []
+
+    def victim():
+        c = BumpAllocator(4096)
+        if KIND == "memoryview":
+            holder = zheap.ArenaAllocator(zheap.page_allocator)
+            v = memoryview(bytearray(16))
+            return v, v
+        if KIND == "failing": x = zheap.FailingAllocator(c)
+        elif KIND == "thread_safe": x = zheap.ThreadSafeAllocator(c)
+        elif KIND == "validation": x = zheap.ValidationAllocator(c)
+        elif KIND == "stack_fallback_interface": x = zheap.StackFallbackAllocator(0, c).get()
+        elif KIND == "stack_fallback": x = zheap.StackFallbackAllocator(64, c)
+        elif KIND == "capsule": x = zheap.Allocator.from_capsule(c.capsule())
+        elif KIND == "fba_thread_safe":
+            class B(bytearray): pass
+            c = B(4096)
+            x = zheap.FixedBufferAllocator(c).thread_safe_allocator()
+        elif KIND == "sbrk":
+            class Brk:
+                def __call__(self, inc): return -1
+            c = Brk()
+            x = zheap.SbrkAllocator(capacity=1 << 20, sbrk=c)
+        c.x = x  # the cycle through the victim
+        return x, c
+
+    def use(o):
+        if KIND == "memoryview":
+            acts = [
+                lambda: zheap.block_of(o),
+                lambda: zheap.c_allocator.free(o),
+                lambda: zheap.c_allocator.resize(o, 3),
+            ]
+        elif KIND == "stack_fallback":
+            acts = [lambda: repr(o), lambda: o.get(), lambda: o.fallback_allocator]
+        else:
+            acts = [lambda: repr(o), lambda: o.alloc(100), lambda: o.layout()]
+            acts.append(lambda: getattr(o, "stats", lambda: None)())
+        for act in acts:
+            try:
+                act()
+            except (ValueError, TypeError, RuntimeError, MemoryError, zheap.ZigPanic) as e:
+                print("refused:", type(e).__name__)
+
+    def cb(ref):
+        for o in gc.get_objects():
+            if id(o) in ids:
+                print("found")
+                use(o)
+                return
+
+    def make():
+        objs = []
+        for _ in range(3):
+            x, keep = victim()
+            ids.add(id(x))
+            objs.append((x, keep))
+        code = compile("1+1", "<x>", "eval")
+        refs.append(weakref.ref(code, cb))
+        objs.append([code])
+        ring = [[o] for o in objs]
+        for i in range(len(ring)):
+            ring[i].append(ring[(i + 1) % len(ring)])
+
+    gc.disable()
+    make()
+    gc.collect()
+    print("OK")
+"""
+
+
+@pytest.mark.parametrize(
+    "kind",
+    [
+        "memoryview",
+        "failing",
+        "thread_safe",
+        "validation",
+        "stack_fallback_interface",
+        "stack_fallback",
+        "capsule",
+        "fba_thread_safe",
+        "sbrk",
+    ],
+)
+def test_objects_the_collector_cleared_refuse_cleanly(kind):
+    out = run(CLEARED.format(kind=kind))
+    assert "found" in out  # the attack reached a cleared object
+
+
 # --- findings of the project's own fuzzer (python -m zheap selftest) ----------------------
 
 FUZZER_FINDINGS = {

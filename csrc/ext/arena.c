@@ -140,7 +140,8 @@ ZX_STATS_WITH_FIGURES(Arena_stats)
 
 static PyObject *Arena_get_child(PyObject *op, void *c) {
     (void)c;
-    return Py_NewRef(ZxAllocator_CAST(op)->child);
+    PyObject *child = ZxAllocator_CAST(op)->child; /* NULL once the collector cleared it */
+    return Py_NewRef(child ? child : Py_None);
 }
 
 static PyObject *Arena_repr(PyObject *op) {

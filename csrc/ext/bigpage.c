@@ -357,6 +357,11 @@ static int Sbrk_traverse(PyObject *op, visitproc visit, void *arg) {
 }
 
 static int Sbrk_clear(PyObject *op) {
+    /* Left whole while its memory is in use, as every allocator; once
+     * cleared it may still be reached (a weakref callback the collection
+     * runs), and with no sbrk callable its core must never run again. */
+    if (!zx_collectable(ZxAllocator_CAST(op))) return 0;
+    if (Sbrk_CAST(op)->fn != NULL) ZxAllocator_CAST(op)->closed = true;
     Py_CLEAR(Sbrk_CAST(op)->fn);
     return zx_allocator_clear(op);
 }

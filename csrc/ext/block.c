@@ -126,7 +126,6 @@ void zx_commit_block(ZxBlock *b, PyObject *view, char *ptr, size_t len, zh_align
     mv->view.len = (Py_ssize_t)len;
     mv->view.shape[0] = (Py_ssize_t)len;
     b->view = Py_NewRef(view);
-    b->primary = view;
     block_link(b);
 }
 
@@ -312,6 +311,10 @@ int zx_block_init_type(PyObject *module, zheap_state *st) {
  * error set): for allocators that diagnose misuse themselves. */
 ZxBlock *zx_block_of_view(ZxAllocator *owner, PyObject *view) {
     if (!PyMemoryView_Check(view)) return NULL;
+    /* A view the collector cleared (memory_clear) has no managed buffer;
+     * Python code can still reach it, e.g. from gc.get_objects() in a
+     * weakref callback the same collection runs. */
+    if (((PyMemoryViewObject *)view)->mbuf == NULL) return NULL;
     PyObject *obj = ((PyMemoryViewObject *)view)->mbuf->master.obj;
     if (obj == NULL || !Py_IS_TYPE(obj, owner->st->Block_type) || Block_CAST(obj)->owner != owner) return NULL;
     return Block_CAST(obj);
@@ -326,6 +329,10 @@ ZxBlock *zx_block_from_view(ZxAllocator *owner, PyObject *view, const char *fn) 
         return NULL;
     }
     PyMemoryViewObject *mv = (PyMemoryViewObject *)view;
+    if (mv->mbuf == NULL) { /* cleared by the collector (zx_block_of_view) */
+        PyErr_Format(PyExc_ValueError, "%s(): the memoryview was released", fn);
+        return NULL;
+    }
     PyObject *obj = mv->mbuf->master.obj;
     if (obj == NULL || !Py_IS_TYPE(obj, owner->st->Block_type)) {
         if (mv->flags & _Py_MEMORYVIEW_RELEASED)
@@ -441,6 +448,7 @@ void zx_view_resume(PyMemoryViewObject *mv) {
  * weakref callback between this commit and the act it belongs to. */
 void zx_retire(zx_txn *t, ZxBlock *b, PyMemoryViewObject *mv, enum zx_block_state state) {
     assert(b->linked || b->state != ZX_LIVE);
+    b->retired = mv != NULL ? (const void *)mv : (const void *)block_primary(b);
     view_invalidate(mv);
     view_invalidate(block_primary(b));
     b->state = state;
@@ -483,6 +491,7 @@ int zx_refuse_in_collection(const char *what) {
  * (run_freeing), unless a view copied from `mv` meanwhile is alive. */
 void zx_retire_freeing(zx_txn *t, ZxBlock *b, PyMemoryViewObject *mv) {
     assert(b->state == ZX_LIVE && b->linked && b->exports == 1 && mv->mbuf->master.obj == (PyObject *)b);
+    b->retired = mv;
     view_invalidate(mv);
     view_invalidate(block_primary(b));
     block_unlink(b);
@@ -574,6 +583,7 @@ int zx_retire_all(zx_txn *t, ZxAllocator *self) {
     if (zx_txn_reserve(t, (size_t)self->nlive) < 0) return -1;
     while (self->live != NULL) {
         ZxBlock *b = self->live;
+        b->retired = block_primary(b);
         view_invalidate(block_primary(b));
         b->state = ZX_RESET;
         block_unlink(b);

@@ -50,6 +50,12 @@ static int Capsule_traverse(PyObject *op, visitproc visit, void *arg) {
 }
 
 static int Capsule_clear(PyObject *op) {
+    /* The core's context lives as long as the capsule: once the capsule
+     * goes, no operation may run (the object may still be reached from a
+     * weakref callback the collection runs), and it goes only when the
+     * allocator could be torn down at all. */
+    if (!zx_collectable(ZxAllocator_CAST(op))) return 0;
+    ZxAllocator_CAST(op)->closed = true;
     Py_CLEAR(((CapsuleObject *)op)->capsule);
     return zx_allocator_clear(op);
 }

@@ -117,12 +117,16 @@ static void quiet_deinit(DebugObject *self) {
     (void)zh_debug_deinit(&self->dbg);
 }
 
+static void quiet_deinit_cb(void *self) { quiet_deinit(self); }
+
 static void Debug_dealloc(PyObject *op) {
     /* Untracked before any code runs: a collection during the teardown
      * (Python code in a child) must not see this dying object. */
     PyObject_GC_UnTrack(op);
     DebugObject *self = Debug_CAST(op);
-    if (self->base.child != NULL) quiet_deinit(self);
+    /* Through zx_call_quietly: a backing written in Python may raise from its
+     * _free, and nothing here may leave an exception set. */
+    if (self->base.child != NULL) zx_call_quietly(op, quiet_deinit_cb, self);
     Py_CLEAR(self->pending);
     zx_allocator_dealloc(op);
 }
@@ -135,7 +139,7 @@ static int Debug_traverse(PyObject *op, visitproc visit, void *arg) {
 static int Debug_clear(PyObject *op) {
     if (!zx_collectable(ZxAllocator_CAST(op))) return 0; /* owner.c says why */
     DebugObject *self = Debug_CAST(op);
-    if (self->base.child != NULL) quiet_deinit(self);
+    if (self->base.child != NULL) zx_call_quietly(op, quiet_deinit_cb, self);
     self->base.closed = true;
     Py_CLEAR(self->pending);
     return zx_allocator_clear(op);
@@ -143,7 +147,6 @@ static int Debug_clear(PyObject *op) {
 
 /* Tears down before the collector clears anything (arena.c's
  * Arena_finalize says why). */
-static void quiet_deinit_cb(void *self) { quiet_deinit(self); }
 
 static void Debug_finalize(PyObject *op) {
     zx_finalize_quietly(ZxAllocator_CAST(op), quiet_deinit_cb, Debug_CAST(op));

@@ -344,6 +344,7 @@ static PyObject *FbaThreadSafe_repr(PyObject *op) {
 
 static PyObject *FbaThreadSafe_stats(PyObject *op, PyObject *unused) {
     (void)unused;
+    if (zx_check_open(ZxAllocator_CAST(op)) < 0) return NULL; /* cleared: no FBA any more */
     PyObject *stats = Fba_stats(ZxAllocator_CAST(op)->child, NULL);
     if (stats == NULL) return NULL;
     /* "live" counts this interface's blocks, not the FixedBufferAllocator's. */

@@ -302,8 +302,16 @@ int zx_lay_parse(PyObject *layout, zx_layout *l) {
  * stack-fallback interface) shows its child's layout with its own blocks
  * placed in the child's regions. */
 PyObject *zx_merge_into_child(ZxAllocator *self, zx_layout *lead) {
-    /* The child's layout may come from Python code: read into C first. */
-    PyObject *theirs = PyObject_CallMethod(self->child, "layout", NULL);
+    if (self->child == NULL) { /* cleared by the collector (owner.c): closed */
+        zx_lay_free(lead);
+        PyErr_Format(PyExc_ValueError, "%.100s was deinitialized", Py_TYPE(self)->tp_name);
+        return NULL;
+    }
+    /* The child's layout may come from Python code: read into C first. The
+     * child is held meanwhile (that code may drop this allocator's). */
+    PyObject *child = Py_NewRef(self->child);
+    PyObject *theirs = PyObject_CallMethod(child, "layout", NULL);
+    Py_DECREF(child);
     if (theirs == NULL) {
         zx_lay_free(lead);
         return NULL;

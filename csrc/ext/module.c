@@ -136,19 +136,17 @@ static PyObject *zheap_block_of(PyObject *m, PyObject *obj) {
     /* The managed buffer lives as long as the view; retiring a view leaves
      * its master (the Block) in place, release() clears it. */
     PyMemoryViewObject *mv = (PyMemoryViewObject *)obj;
+    /* A view the collector cleared has no managed buffer (reachable from a
+     * weakref callback the collection runs): released. */
+    if (mv->mbuf == NULL) Py_RETURN_NONE;
     PyObject *exporter = mv->mbuf->master.obj;
     if (exporter == NULL || !Py_IS_TYPE(exporter, st->Block_type)) Py_RETURN_NONE;
-    /* A released view was released by its user, unless it is the primary
-     * view of a block zheap ended (zheap releases no other view: while a copy
-     * or slice lives, the block cannot be freed, moved or reset). The
-     * primary's address is unique among the views of this managed buffer:
-     * no new view of it can be made once the primary is released. */
-    if (mv->flags & _Py_MEMORYVIEW_RELEASED) {
-        ZxBlock *b = (ZxBlock *)exporter;
-        bool ended = b->state == ZX_FREED || b->state == ZX_MOVED || b->state == ZX_RESET ||
-                     b->state == ZX_FREEING || b->state == ZX_DESTROYING;
-        if (obj != b->primary || !ended) Py_RETURN_NONE;
-    }
+    /* A released view was released by its holder, unless it is the one view
+     * zheap ended the block through: the view passed to free/resize/remap/
+     * realloc, or the primary a reset retired (while any other view of the
+     * block lives, zheap ends none). Its address is unique among the live
+     * views of this managed buffer, and no view of it is made afterwards. */
+    if ((mv->flags & _Py_MEMORYVIEW_RELEASED) && obj != ((ZxBlock *)exporter)->retired) Py_RETURN_NONE;
     return Py_NewRef(exporter);
 }
 

@@ -80,7 +80,8 @@ static PyObject *ValidationAllocator_repr(PyObject *op) {
 
 static PyObject *ValidationAllocator_get_underlying(PyObject *op, void *c) {
     (void)c;
-    return Py_NewRef(ZxAllocator_CAST(op)->child);
+    PyObject *child = ZxAllocator_CAST(op)->child; /* NULL once the collector cleared it */
+    return Py_NewRef(child ? child : Py_None);
 }
 
 static PyGetSetDef ValidationAllocator_getset[] = {

@@ -180,6 +180,10 @@ bool zx_collectable(ZxAllocator *self) { return self->pins == 0 && !zx_memory_re
 int zx_allocator_clear(PyObject *op) {
     /* Left whole, it keeps its child until it may go. */
     if (!zx_collectable(ZxAllocator_CAST(op))) return 0;
+    /* Cleared but maybe still reached (gc.get_objects() in a weakref callback
+     * the same collection runs): the core still points into the child, so
+     * every operation from now on must refuse, as after deinit(). */
+    if (ZxAllocator_CAST(op)->child != NULL) ZxAllocator_CAST(op)->closed = true;
     zx_unpin_child(ZxAllocator_CAST(op));
     Py_CLEAR(ZxAllocator_CAST(op)->child);
     /* A Python-implemented allocator keeps its regions until dealloc: blocks

@@ -94,6 +94,10 @@ static PyObject *Sfa_get(PyObject *op, PyObject *unused) {
                         "it returns");
         return NULL;
     }
+    if (sfa->fallback == NULL) { /* cleared by the collector, yet reached (a weakref callback) */
+        PyErr_SetString(PyExc_ValueError, "this StackFallbackAllocator was cleared by the garbage collector");
+        return NULL;
+    }
     /* The fallback may have been deinitialized since the constructor. */
     ZxAllocator *fallback = zx_as_allocator(sfa->st, sfa->fallback, "StackFallbackAllocator.get()");
     if (fallback == NULL) return NULL;
@@ -113,7 +117,8 @@ static PyObject *Sfa_get_size(PyObject *op, void *c) {
 
 static PyObject *Sfa_get_fallback(PyObject *op, void *c) {
     (void)c;
-    return Py_NewRef(Sfa_CAST(op)->fallback);
+    PyObject *fallback = Sfa_CAST(op)->fallback; /* NULL once the collector cleared it */
+    return Py_NewRef(fallback ? fallback : Py_None);
 }
 
 static PyObject *Sfa_get_get_called(PyObject *op, void *c) {

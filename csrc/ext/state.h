@@ -171,8 +171,9 @@ typedef struct ZxBlock {
     ZxAllocator *owner;        /* strong */
     struct ZxBlock *prev, *next;
     PyObject *view;            /* strong: the primary view, NULL once retired */
-    const void *primary;       /* the primary view's address, kept after retirement, never
-                                  dereferenced: block_of() tells it from copies and slices */
+    const void *retired;       /* the view zheap ended the block through (free, move, reset), by
+                                  address, never dereferenced: block_of() tells it from views
+                                  their holders released; NULL when zheap ended none */
     char *ptr;
     size_t len;
     zh_alignment align;

@@ -46,7 +46,8 @@ ZX_STATS_WITH_FIGURES(Ts_stats)
 
 static PyObject *Ts_get_child(PyObject *op, void *c) {
     (void)c;
-    return Py_NewRef(ZxAllocator_CAST(op)->child);
+    PyObject *child = ZxAllocator_CAST(op)->child; /* NULL once the collector cleared it */
+    return Py_NewRef(child ? child : Py_None);
 }
 
 static PyObject *Ts_repr(PyObject *op) {
