@@ -797,6 +797,18 @@ CLEARED = """
 
     def victim():
         c = BumpAllocator(4096)
+        if KIND.startswith("block of "):  # a Block and its view: the view is cleared first
+            allocators = {{
+                "arena": lambda: zheap.ArenaAllocator(zheap.c_allocator),
+                "pool": lambda: zheap.MemoryPool(64),
+                "wrapper": lambda: zheap.ThreadSafeAllocator(
+                    zheap.ArenaAllocator(zheap.c_allocator)
+                ),
+            }}
+            a = allocators[KIND[len("block of "):]]()
+            v = a.create() if isinstance(a, zheap.MemoryPool) else a.alloc(64)
+            b = zheap.block_of(v)
+            return b, (b, v)  # a tuple (no tp_clear) keeps the Block
         if KIND == "memoryview":
             holder = zheap.ArenaAllocator(zheap.page_allocator)
             v = memoryview(bytearray(16))
@@ -820,7 +832,12 @@ CLEARED = """
         return x, c
 
     def use(o):
-        if KIND == "memoryview":
+        if KIND.startswith("block of "):
+            def write():
+                with memoryview(o) as m:
+                    m[:8] = b"x" * 8
+            acts = [lambda: repr(o), write]
+        elif KIND == "memoryview":
             acts = [
                 lambda: zheap.block_of(o),
                 lambda: zheap.c_allocator.free(o),
@@ -876,11 +893,17 @@ CLEARED = """
         "capsule",
         "fba_thread_safe",
         "sbrk",
+        "block of arena",
+        "block of pool",
+        "block of wrapper",
     ],
 )
 def test_objects_the_collector_cleared_refuse_cleanly(kind):
     out = run(CLEARED.format(kind=kind))
     assert "found" in out  # the attack reached a cleared object
+    if kind.startswith("block of "):
+        # the allocator gave the memory back while tearing the cycle down: no export
+        assert "refused: ValueError" in out
 
 
 # --- findings of the project's own fuzzer (python -m zheap selftest) ----------------------

@@ -151,6 +151,17 @@ static int Block_getbuffer(PyObject *op, Py_buffer *view, int flags) {
                      (void *)b->ptr, state_name(b->state));
         return -1;
     }
+    /* Live, yet its allocator is closed: only the collector does that
+     * without retiring the blocks (a cycle's tp_clear gave the memory back
+     * after clearing the block's view). Code that dug the block out of the
+     * collector (gc.get_objects() in a weakref callback) must not reach it. */
+    if (b->owner->closed) {
+        PyErr_Format(PyExc_ValueError,
+                     "the block at %p belongs to %.100s, which the garbage collector tore down: it can no "
+                     "longer be read or written",
+                     (void *)b->ptr, Py_TYPE(b->owner)->tp_name);
+        return -1;
+    }
     if (PyBuffer_FillInfo(view, op, b->ptr, (Py_ssize_t)b->len, 0, flags) < 0) return -1;
     b->exports++; /* only once the export exists */
     return 0;
