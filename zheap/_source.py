@@ -47,8 +47,8 @@ def import_lines(module: str) -> list[str]:
     """
     top = sys.modules.get(module.partition(".")[0])
     file = getattr(top, "__file__", None)
-    if not isinstance(file, str):
-        return [f"import {module}"]
+    if not isinstance(file, str) or top is sys.modules[__name__.partition(".")[0]]:
+        return [f"import {module}"]  # (zheap's own modules import wherever zheap does)
     root = os.path.dirname(os.path.abspath(file))
     if os.path.basename(file).startswith("__init__."):
         root = os.path.dirname(root)  # a package: the directory holding it
