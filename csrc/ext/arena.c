@@ -138,12 +138,6 @@ static PyObject *Arena_stats(PyObject *op, PyObject *unused) {
 }
 ZX_STATS_WITH_FIGURES(Arena_stats)
 
-static PyObject *Arena_get_child(PyObject *op, void *c) {
-    (void)c;
-    PyObject *child = ZxAllocator_CAST(op)->child; /* NULL once the collector cleared it */
-    return Py_NewRef(child ? child : Py_None);
-}
-
 static PyObject *Arena_repr(PyObject *op) {
     ArenaObject *self = Arena_CAST(op);
     if (self->base.closed) return PyUnicode_FromString("<zheap.ArenaAllocator deinitialized>");
@@ -176,7 +170,7 @@ static PyMethodDef Arena_methods[] = {
 };
 
 static PyGetSetDef Arena_getset[] = {
-    {"child_allocator", Arena_get_child, NULL, "The allocator the chunks come from.", NULL},
+    {"child_allocator", zx_get_child, NULL, "The allocator the chunks come from.", NULL},
     {NULL},
 };
 

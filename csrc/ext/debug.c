@@ -21,7 +21,6 @@
 /* DebugAllocator                                                          */
 /* ===================================================================== */
 
-
 /* --- construction ------------------------------------------------------------- */
 
 static int parse_size_kw(PyObject *obj, const char *what, size_t *out) {
@@ -919,12 +918,6 @@ static PyObject *Debug_get_config(PyObject *op, void *c) {
                          (unsigned long)k->canary, "page_size", (Py_ssize_t)k->page_size);
 }
 
-static PyObject *Debug_get_backing(PyObject *op, void *c) {
-    (void)c;
-    PyObject *child = ZxAllocator_CAST(op)->child;
-    return Py_NewRef(child ? child : Py_None);
-}
-
 static PyMethodDef Debug_methods[] = {
     {"layout", Debug_layout, METH_NOARGS, zx_layout_doc},
     {"free", Debug_free, METH_O,
@@ -958,7 +951,7 @@ static PyGetSetDef Debug_getset[] = {
     {"requested_memory_limit", Debug_get_limit, Debug_set_limit,
      "Allocations that would take total_requested_bytes above this fail (settable).", NULL},
     {"config", Debug_get_config, NULL, "The Config, as a dict.", NULL},
-    {"backing_allocator", Debug_get_backing, NULL, "The allocator pages and large blocks come from.", NULL},
+    {"backing_allocator", zx_get_child, NULL, "The allocator pages and large blocks come from.", NULL},
     {NULL},
 };
 

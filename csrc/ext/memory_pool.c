@@ -343,11 +343,6 @@ static PyObject *Pool_get_live(PyObject *op, void *c) {
     (void)c;
     return PyLong_FromSsize_t(Pool_CAST(op)->base.nlive);
 }
-static PyObject *Pool_get_child(PyObject *op, void *c) {
-    (void)c;
-    PyObject *child = Pool_CAST(op)->base.child;
-    return Py_NewRef(child ? child : Py_None);
-}
 
 static PyObject *Pool_repr(PyObject *op) {
     PoolObject *self = Pool_CAST(op);
@@ -413,7 +408,7 @@ static PyGetSetDef Pool_getset[] = {
      "were all dropped without destroy() is a leak: it stays taken until reset() or deinit(),\n"
      "but leaves this count once its views are collected.",
      NULL},
-    {"child_allocator", Pool_get_child, NULL, "The allocator the pool's arena draws from.", NULL},
+    {"child_allocator", zx_get_child, NULL, "The allocator the pool's arena draws from.", NULL},
     {NULL},
 };
 

@@ -78,14 +78,8 @@ static PyObject *ValidationAllocator_repr(PyObject *op) {
     return PyUnicode_FromFormat("<zheap.ValidationAllocator of %R live=%zd>", self->child, self->nlive);
 }
 
-static PyObject *ValidationAllocator_get_underlying(PyObject *op, void *c) {
-    (void)c;
-    PyObject *child = ZxAllocator_CAST(op)->child; /* NULL once the collector cleared it */
-    return Py_NewRef(child ? child : Py_None);
-}
-
 static PyGetSetDef ValidationAllocator_getset[] = {
-    {"underlying_allocator", ValidationAllocator_get_underlying, NULL, "The wrapped allocator.", NULL},
+    {"underlying_allocator", zx_get_child, NULL, "The wrapped allocator.", NULL},
     {NULL},
 };
 

@@ -218,6 +218,12 @@ const char zx_exit_doc[] =
     "exception: it is added to it as a note (add_note()), and the block's exception\n"
     "propagates. Never suppresses the block's exception.";
 
+PyObject *zx_get_child(PyObject *op, void *closure) {
+    (void)closure;
+    PyObject *child = ZxAllocator_CAST(op)->child;
+    return Py_NewRef(child ? child : Py_None);
+}
+
 /* __enter__ of every type with deinit(). */
 PyObject *zx_enter(PyObject *op, PyObject *unused) {
     (void)unused;
@@ -232,7 +238,7 @@ PyObject *zx_enter(PyObject *op, PyObject *unused) {
  * then raised LeakError) before any Python code runs here. */
 PyObject *zx_exit(PyObject *op, PyObject *args, PyObject *(*deinit)(PyObject *, PyObject *)) {
     PyObject *exc_type = Py_None, *exc = Py_None, *tb = Py_None;
-    if (!PyArg_UnpackTuple(args, "__exit__", 0, 3, &exc_type, &exc, &tb)) return NULL;
+    if (!PyArg_UnpackTuple(args, "__exit__", 3, 3, &exc_type, &exc, &tb)) return NULL;
     (void)tb;
     PyObject *r = deinit(op, NULL);
     if (r != NULL) {

@@ -23,6 +23,9 @@ void zx_call_quietly(PyObject *owner, void (*fn)(void *), void *arg);
 void zx_finalize_quietly(ZxAllocator *self, void (*act)(void *), void *arg);
 /* __enter__ of every type with deinit(). */
 PyObject *zx_enter(PyObject *op, PyObject *unused);
+/* Getter of the allocator a wrapper or owner draws from: None once the
+ * collector cleared it (owner.c). */
+PyObject *zx_get_child(PyObject *op, void *closure);
 /* __exit__ of every type with deinit(): calls deinit(op); see owner.c. */
 PyObject *zx_exit(PyObject *op, PyObject *args, PyObject *(*deinit)(PyObject *, PyObject *));
 extern const char zx_enter_doc[];

@@ -44,12 +44,6 @@ static PyObject *Ts_stats(PyObject *op, PyObject *unused) {
 }
 ZX_STATS_WITH_FIGURES(Ts_stats)
 
-static PyObject *Ts_get_child(PyObject *op, void *c) {
-    (void)c;
-    PyObject *child = ZxAllocator_CAST(op)->child; /* NULL once the collector cleared it */
-    return Py_NewRef(child ? child : Py_None);
-}
-
 static PyObject *Ts_repr(PyObject *op) {
     return PyUnicode_FromFormat("<zheap.ThreadSafeAllocator live=%zd child=%R>", ZxAllocator_CAST(op)->nlive,
                                 ZxAllocator_CAST(op)->child);
@@ -61,7 +55,7 @@ static PyMethodDef Ts_methods[] = {
 };
 
 static PyGetSetDef Ts_getset[] = {
-    {"child_allocator", Ts_get_child, NULL, "The allocator every call is forwarded to.", NULL},
+    {"child_allocator", zx_get_child, NULL, "The allocator every call is forwarded to.", NULL},
     {NULL},
 };
 
