@@ -782,6 +782,36 @@ def test_subinterpreters_are_refused():
     assert "refused" in out
 
 
+@pytest.mark.skipif(sys.version_info < (3, 12), reason="__buffer__ in Python: 3.12+")
+def test_add_region_survives_an_exporter_that_adds_regions():
+    # Taking the export runs the exporter's __buffer__, which grows the region table of the
+    # very allocator add_region() is adding to: nothing of the table may be held across it.
+    out = run(
+        """
+        import zheap
+        from zheap.examples import BumpAllocator
+        a = BumpAllocator(4096)
+        keep = []
+        class Sneaky:
+            def __init__(self):
+                self.mem = bytearray(4096)
+            def __buffer__(self, flags):
+                for _ in range(50):
+                    keep.append(bytearray(64))
+                    a.add_region(keep[-1])
+                return memoryview(self.mem)
+            def __release_buffer__(self, view):
+                pass
+        s = Sneaky()
+        base = a.add_region(s)
+        assert base == zheap.address_of(memoryview(s.mem))
+        print(len(a.layout()["regions"]))
+        print("OK")
+        """
+    )
+    assert out[0] == "52"  # the first region, 50 added inside, and this one
+
+
 # --- objects the collector cleared, reached again ------------------------------------------
 
 # A weakref callback on an object the collector does not track (a code object), held only by

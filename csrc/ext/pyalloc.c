@@ -372,16 +372,25 @@ PyObject *zx_allocator_add_region(PyObject *op, PyObject *memory) {
                      Py_TYPE(op)->tp_name);
         return NULL;
     }
-    struct zx_py *py = self->py;
-    zx_region *regions = PyMem_Realloc(py->regions, (py->nregions + 1) * sizeof *regions);
-    if (regions == NULL) return PyErr_NoMemory();
-    py->regions = regions;
-    zx_region *r = &regions[py->nregions];
+    /* The export first: taking it may run Python code (a __buffer__ method,
+     * an error's __str__) that calls add_region() on this allocator, so
+     * nothing of the region table may be held across it. */
+    Py_buffer view;
+    char *base;
     Py_ssize_t len;
-    if (zx_get_long_buffer(memory, &r->view, &r->base, &len) < 0) return NULL;
-    r->len = (size_t)len;
-    py->nregions++;
-    return PyLong_FromVoidPtr(r->base);
+    if (zx_get_long_buffer(memory, &view, &base, &len) < 0) return NULL;
+    PyObject *address = PyLong_FromVoidPtr(base);
+    struct zx_py *py = self->py;
+    zx_region *regions = address ? PyMem_Realloc(py->regions, (py->nregions + 1) * sizeof *regions) : NULL;
+    if (regions == NULL) {
+        if (address != NULL) PyErr_NoMemory();
+        Py_XDECREF(address);
+        PyBuffer_Release(&view);
+        return NULL;
+    }
+    py->regions = regions;
+    regions[py->nregions++] = (zx_region){.view = view, .base = base, .len = (size_t)len};
+    return address;
 }
 
 /* Only an allocator written in Python knows where its free memory is: it
